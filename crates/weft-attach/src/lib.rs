@@ -1,0 +1,1 @@
+//! weft-attach: placeholder, filled in by its owner.

@@ -1,0 +1,1 @@
+//! weft-profile: placeholder, filled in by its owner.

@@ -1,0 +1,1 @@
+//! weft-source: placeholder, filled in by its owner.

@@ -1,0 +1,1 @@
+//! weft-trace: placeholder, filled in by its owner.

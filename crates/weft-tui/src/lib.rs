@@ -1,0 +1,1 @@
+//! weft-tui: placeholder, filled in by its owner.
