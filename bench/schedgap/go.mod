@@ -1,0 +1,3 @@
+module weft.dev/bench/schedgap
+
+go 1.22
