@@ -1,1 +1,167 @@
-//! weft-profile: placeholder, filled in by its owner.
+/*!
+Parsers for Go goroutine dumps and goroutine profiles, into [`weft_model::Snapshot`].
+
+One entry point, [`parse`], takes the raw bytes of any form and detects the
+form by its content (never by a file name or URL):
+
+| form | how it is recognised | records |
+|---|---|---|
+| `debug=2` dump, panic / fatal tracebacks ([`SourceForm::Debug2`]) | a `goroutine N [status]:` header anywhere | one per goroutine, `count == 1`, `ids == [N]` |
+| `debug=1` text ([`SourceForm::Debug1`]) | starts with `goroutine profile: total N` | one per stack with its count, state inferred |
+| `debug=0` pprof protobuf, gzipped or not ([`SourceForm::Pprof`]) | gzip magic, or a protobuf whose sample type is `goroutine` | one per stack with its count, state inferred |
+| goroutine-leak profile ([`SourceForm::LeakProfile`]) | `goroutineleak profile: total N`, or a protobuf whose sample type is `goroutineleak` | as `debug=1`/`debug=0`, every record `leaked` |
+
+The leak profile's `debug=2` form is an ordinary dump in which leaked
+goroutines carry `(leaked)` in their status; it parses as `Debug2` with
+`leaked` set on those records.
+
+Forms without a state (`debug=1`, `debug=0`) get one inferred from the top
+frames ([`infer_status`], table in the `infer` module docs) and
+`status_inferred = true`. `Snapshot::source` and `taken_at_ms` are left
+empty for the caller to fill.
+
+Bad input gives a [`ParseError`] with a byte offset (and a line for text);
+the parsers never panic, and gzip output is capped ([`Limits`]).
+
+```
+let dump = b"goroutine 7 [chan receive, 3 minutes]:\n\
+main.worker(0xc000012345)\n\
+\t/src/app/main.go:20 +0x1d\n\
+created by main.main in goroutine 1\n\
+\t/src/app/main.go:12 +0x25\n";
+let snap = weft_profile::parse(dump).unwrap();
+let rec = &snap.records[0];
+assert_eq!(rec.ids, vec![7]);
+assert_eq!(rec.status, "chan receive");
+assert_eq!(rec.wait_minutes, Some(3));
+assert_eq!(rec.stack[0].func, "main.worker");
+assert_eq!(rec.stack[0].line, 20);
+assert_eq!(rec.created_by.as_ref().unwrap().func, "main.main");
+assert_eq!(rec.creator_id, Some(1));
+```
+*/
+
+mod debug1;
+mod debug2;
+mod error;
+mod infer;
+mod lines;
+mod pprof;
+mod strings;
+
+pub use error::ParseError;
+pub use infer::{classify, infer_status};
+use weft_model::{Snapshot, SourceForm};
+
+/// Resource limits for parsing untrusted input.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Largest decompressed size accepted for gzipped profiles.
+    pub max_decompressed: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_decompressed: 512 << 20,
+        }
+    }
+}
+
+/// Parses any supported form, detected by content, with default [`Limits`].
+pub fn parse(input: &[u8]) -> Result<Snapshot, ParseError> {
+    parse_with(input, Limits::default())
+}
+
+/// Like [`parse`] with explicit limits.
+pub fn parse_with(input: &[u8], limits: Limits) -> Result<Snapshot, ParseError> {
+    match detect(input) {
+        Some(form) => parse_as_with(form, input, limits),
+        None => Err(ParseError::at_byte(
+            0,
+            "not a goroutine dump or profile: expected `goroutine N [status]:` (debug=2), \
+             `goroutine profile: total N` (debug=1) or a gzipped pprof profile (debug=0)",
+        )),
+    }
+}
+
+/// Detects the form of `input` from its content; `None` if it is none of them.
+///
+/// For protobuf input this looks only at the framing (gzip magic or a
+/// plausible first field); telling a goroutine profile from a leak profile
+/// needs the string table, which [`parse`] reads.
+pub fn detect(input: &[u8]) -> Option<SourceForm> {
+    if input.starts_with(&[0x1f, 0x8b]) {
+        return Some(SourceForm::Pprof);
+    }
+    let text = skip_bom_ws(input);
+    if text.starts_with(b"goroutine profile: total ") {
+        return Some(SourceForm::Debug1);
+    }
+    if text.starts_with(b"goroutineleak profile: total ") {
+        return Some(SourceForm::LeakProfile);
+    }
+    if lines::find_header_start(input).is_some() {
+        return Some(SourceForm::Debug2);
+    }
+    if pprof::looks_like_raw_profile(input) {
+        return Some(SourceForm::Pprof);
+    }
+    None
+}
+
+/// Parses `input` as the given form, with default [`Limits`].
+pub fn parse_as(form: SourceForm, input: &[u8]) -> Result<Snapshot, ParseError> {
+    parse_as_with(form, input, Limits::default())
+}
+
+/// Like [`parse_as`] with explicit limits.
+pub fn parse_as_with(
+    form: SourceForm,
+    input: &[u8],
+    limits: Limits,
+) -> Result<Snapshot, ParseError> {
+    let (form, records) = match form {
+        SourceForm::Debug2 => (SourceForm::Debug2, debug2::parse(input)?),
+        SourceForm::Debug1 | SourceForm::LeakProfile => {
+            let (leak, records) = debug1::parse(input)?;
+            (
+                if leak {
+                    SourceForm::LeakProfile
+                } else {
+                    SourceForm::Debug1
+                },
+                records,
+            )
+        }
+        SourceForm::Pprof => {
+            let (leak, records) = pprof::parse(input, limits)?;
+            (
+                if leak {
+                    SourceForm::LeakProfile
+                } else {
+                    SourceForm::Pprof
+                },
+                records,
+            )
+        }
+        other => {
+            return Err(ParseError::at_byte(
+                0,
+                format!("weft-profile cannot parse the {other:?} form"),
+            ));
+        }
+    };
+    Ok(Snapshot {
+        source: String::new(),
+        taken_at_ms: 0,
+        form,
+        records,
+    })
+}
+
+fn skip_bom_ws(input: &[u8]) -> &[u8] {
+    let s = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
+    let n = s.iter().take_while(|b| b.is_ascii_whitespace()).count();
+    &s[n..]
+}

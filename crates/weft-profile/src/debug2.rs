@@ -1,0 +1,367 @@
+//! `debug=2` goroutine dumps and panic / fatal-error tracebacks.
+//!
+//! Both are the runtime's traceback text: blocks separated by blank lines,
+//! each opening with a header
+//!
+//! ```text
+//! goroutine 42 [gp=0x.. m=3 mp=0x..] [chan receive (nil chan), 3 minutes, locked to thread] {k: v}:
+//! main.worker(0xc000010000, {0x4b2f20?, 0x5a0e30?})
+//! 	/src/main.go:20 +0x1f [fp=0x.. sp=0x.. pc=0x..]
+//! ...2 frames elided...
+//! created by main.main in goroutine 1
+//! 	/src/main.go:12 +0x25
+//! [originating from goroutine 7]:
+//! ...
+//! ```
+//!
+//! Everything outside such blocks (panic messages, `fatal error: ...`,
+//! `runtime stack:` system stacks, register dumps, `exit status 2`) is
+//! skipped. A malformed header is an error; a truncated last block is kept
+//! with what it has.
+
+use std::collections::BTreeMap;
+
+use weft_model::{Frame, Record};
+
+use crate::infer::classify;
+use crate::lines::{detect_prefix, Lines};
+use crate::strings::Interner;
+use crate::ParseError;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Between goroutine blocks: skip noise.
+    Outside,
+    /// Inside a goroutine's own stack.
+    Goroutine,
+    /// Inside an `[originating from goroutine N]:` ancestor stack: skipped.
+    Ancestor,
+}
+
+/// Where the next `\tfile:line` line belongs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Awaiting {
+    Nothing,
+    Frame,
+    CreatedBy,
+}
+
+pub(crate) fn parse(input: &[u8]) -> Result<Vec<Record>, ParseError> {
+    let prefix = detect_prefix(input);
+    let mut records = Vec::new();
+    let mut interner = Interner::default();
+    let mut state = State::Outside;
+    let mut awaiting = Awaiting::Nothing;
+    let mut cur = Record::default();
+    let mut saw_header = false;
+
+    for line in Lines::new(input, prefix) {
+        let t = line.text;
+        if t.is_empty() {
+            if state != State::Outside {
+                records.push(std::mem::take(&mut cur));
+            }
+            state = State::Outside;
+            awaiting = Awaiting::Nothing;
+            continue;
+        }
+        if t.starts_with(b"goroutine ") && is_header_start(t) {
+            if state != State::Outside {
+                records.push(std::mem::take(&mut cur));
+            }
+            cur = parse_header(t)
+                .map_err(|(col, msg)| ParseError::at_line(line.no, line.offset + col, msg))?;
+            saw_header = true;
+            state = State::Goroutine;
+            awaiting = Awaiting::Nothing;
+            continue;
+        }
+        match state {
+            State::Outside | State::Ancestor => {}
+            State::Goroutine => {
+                if t[0] == b'\t' {
+                    let body = &t[1..];
+                    if body.starts_with(b"goroutine running on other thread") {
+                        continue;
+                    }
+                    let target = match awaiting {
+                        Awaiting::Frame => cur.stack.last_mut(),
+                        Awaiting::CreatedBy => cur.created_by.as_mut(),
+                        Awaiting::Nothing => None,
+                    };
+                    if let Some(frame) = target {
+                        fill_file_line(frame, body, &mut interner);
+                    }
+                    awaiting = Awaiting::Nothing;
+                } else if let Some(rest) = t.strip_prefix(b"created by ") {
+                    let (func, goid) = match find_sub(rest, b" in goroutine ") {
+                        Some(i) => (&rest[..i], parse_u64(&rest[i + 14..])),
+                        None => (rest, None),
+                    };
+                    cur.created_by = Some(Frame {
+                        func: interner.get(func),
+                        ..Frame::default()
+                    });
+                    cur.creator_id = goid;
+                    awaiting = Awaiting::CreatedBy;
+                } else if t.starts_with(b"...") && t.ends_with(b"...") {
+                    // `...additional frames elided...` or `...N frames elided...`
+                    cur.frames_elided = true;
+                    awaiting = Awaiting::Nothing;
+                } else if t.starts_with(b"[originating from goroutine ") {
+                    state = State::Ancestor;
+                } else if let Some(func) = frame_func(t) {
+                    cur.stack.push(Frame {
+                        func: interner.get(func),
+                        ..Frame::default()
+                    });
+                    awaiting = Awaiting::Frame;
+                } else {
+                    // Something else interrupted the block (a register dump
+                    // printed without a blank line, interleaved log output).
+                    records.push(std::mem::take(&mut cur));
+                    state = State::Outside;
+                    awaiting = Awaiting::Nothing;
+                }
+            }
+        }
+    }
+    if state != State::Outside {
+        records.push(cur);
+    }
+    if !saw_header {
+        return Err(ParseError::at_byte(
+            0,
+            "no goroutine header (`goroutine N [status]:`) found",
+        ));
+    }
+    Ok(records)
+}
+
+/// `goroutine <digits>` followed by ` [` or ` gp=`: a header, which must then parse.
+fn is_header_start(t: &[u8]) -> bool {
+    let rest = &t[10..];
+    let n = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    n > 0
+        && (rest[n..].starts_with(b" [")
+            || rest[n..].starts_with(b" gp=")
+            || rest[n..].starts_with(b" m="))
+}
+
+/// Parses a header line; errors are (column, message).
+fn parse_header(t: &[u8]) -> Result<Record, (usize, String)> {
+    let mut i = 10;
+    let id_start = i;
+    while i < t.len() && t[i].is_ascii_digit() {
+        i += 1;
+    }
+    let id =
+        parse_u64(&t[id_start..i]).ok_or((id_start, "goroutine id out of range".to_string()))?;
+    // ` gp=0x.. m=N mp=0x..` (crash tracebacks and GOTRACEBACK=system).
+    while t[i..].starts_with(b" gp=") || t[i..].starts_with(b" m=") || t[i..].starts_with(b" mp=") {
+        i += 1;
+        while i < t.len() && t[i] != b' ' {
+            i += 1;
+        }
+    }
+    if !t[i..].starts_with(b" [") {
+        return Err((i, "expected ` [status]` after the goroutine id".into()));
+    }
+    i += 2;
+    let close = t[i..]
+        .iter()
+        .position(|&b| b == b']')
+        .ok_or((i, "unterminated `[status` in goroutine header".to_string()))?
+        + i;
+    let mut rec = Record {
+        count: 1,
+        ids: vec![id],
+        ..Record::default()
+    };
+    parse_status(&t[i..close], &mut rec).map_err(|(c, m)| (i + c, m))?;
+    let mut j = close + 1;
+    if t[j..].starts_with(b" {") {
+        j += 2;
+        j = parse_labels_runtime(t, j, &mut rec.labels)?;
+    }
+    if t.get(j) != Some(&b':') || t[j + 1..].iter().any(|b| !b.is_ascii_whitespace()) {
+        return Err((j, "expected `:` at the end of the goroutine header".into()));
+    }
+    Ok(rec)
+}
+
+/// `chan receive (nil chan) (leaked) (scan) (durable), 5 minutes, locked to thread, synctest bubble 3`
+fn parse_status(s: &[u8], rec: &mut Record) -> Result<(), (usize, String)> {
+    let mut parts = split_comma_space(s);
+    let base = parts.next().unwrap_or(&[]);
+    let mut at = base.len();
+    for part in parts {
+        at += 2;
+        if let Some(n) = part.strip_suffix(b" minutes") {
+            rec.wait_minutes =
+                Some(parse_u64(n).ok_or((at, "bad wait minutes in status".to_string()))?);
+        } else if part == b"locked to thread" {
+            rec.locked_to_thread = true;
+        } else if part.starts_with(b"synctest bubble ") {
+            // The bubble id has no field in the model; its presence is noted by `(durable)`-style statuses.
+        }
+        at += part.len();
+    }
+    let mut base = trim(base);
+    let mut durable = false;
+    loop {
+        if let Some(b) = base.strip_suffix(b" (leaked)") {
+            rec.leaked = true;
+            base = b;
+        } else if let Some(b) = base.strip_suffix(b" (scan)") {
+            base = b;
+        } else if let Some(b) = base.strip_suffix(b" (durable)") {
+            durable = true;
+            base = b;
+        } else {
+            break;
+        }
+    }
+    if base.is_empty() {
+        return Err((0, "empty goroutine status".into()));
+    }
+    let mut status = String::from_utf8_lossy(base).into_owned();
+    if durable {
+        status.push_str(" (durable)");
+    }
+    rec.class = classify(&status);
+    rec.status = status;
+    Ok(())
+}
+
+fn split_comma_space(s: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = Some(s);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match find_sub(r, b", ") {
+            Some(i) => {
+                rest = Some(&r[i + 2..]);
+                Some(&r[..i])
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
+}
+
+/// Labels as the runtime prints them in a header (Go 1.27+): `{k: v, "a b": "c\n"}`.
+/// `j` points just after `{`; returns the index after `}`.
+fn parse_labels_runtime(
+    t: &[u8],
+    mut j: usize,
+    out: &mut BTreeMap<String, String>,
+) -> Result<usize, (usize, String)> {
+    if t.get(j) == Some(&b'}') {
+        return Ok(j + 1);
+    }
+    loop {
+        let (key, nj) = label_token(t, j, b':')?;
+        if !t[nj..].starts_with(b": ") {
+            return Err((nj, "expected `: ` after a label key".into()));
+        }
+        let (val, nj) = label_token(t, nj + 2, b',')?;
+        out.insert(key, val);
+        j = nj;
+        if t[j..].starts_with(b", ") {
+            j += 2;
+        } else if t.get(j) == Some(&b'}') {
+            return Ok(j + 1);
+        } else {
+            return Err((j, "expected `, ` or `}` in goroutine labels".into()));
+        }
+    }
+}
+
+/// A bare token (letters, digits, `._/`) or a quoted string.
+fn label_token(t: &[u8], j: usize, _stop: u8) -> Result<(String, usize), (usize, String)> {
+    if t.get(j) == Some(&b'"') {
+        return crate::strings::unquote_go(t, j).map_err(|(c, m)| (c, m.to_string()));
+    }
+    let n = t[j..]
+        .iter()
+        .take_while(|&&b| b.is_ascii_alphanumeric() || b == b'.' || b == b'/' || b == b'_')
+        .count();
+    Ok((String::from_utf8_lossy(&t[j..j + n]).into_owned(), j + n))
+}
+
+/// `main.(*T).m[...](0x1, {0x2?, 0x3})` -> `main.(*T).m[...]`; None if not a frame line.
+#[inline]
+fn frame_func(t: &[u8]) -> Option<&[u8]> {
+    if !t.ends_with(b")") {
+        return None;
+    }
+    let open = t.iter().rposition(|&b| b == b'(')?;
+    // Function names have no spaces; this rejects prose that happens to end in `)`.
+    if open == 0 || t[..open].contains(&b' ') {
+        return None;
+    }
+    Some(&t[..open])
+}
+
+/// `/path/file.go:123 +0x1f fp=0x.. sp=0x.. pc=0x..`
+#[inline]
+fn fill_file_line(frame: &mut Frame, body: &[u8], interner: &mut Interner) {
+    // The line number is the first `:<digits>` followed by a space or the end;
+    // a Windows drive colon is followed by `/` or `\`, not a digit.
+    let mut i = 0;
+    while let Some(k) = body[i..].iter().position(|&b| b == b':') {
+        let c = i + k;
+        let n = body[c + 1..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        let end = c + 1 + n;
+        if n > 0 && (end == body.len() || body[end] == b' ') {
+            frame.file = interner.get(&body[..c]);
+            frame.line = parse_u64(&body[c + 1..end])
+                .unwrap_or(0)
+                .min(u32::MAX as u64) as u32;
+            if let Some(p) = find_sub(&body[end..], b" pc=0x") {
+                let hex = &body[end + p + 6..];
+                let n = hex.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+                frame.pc =
+                    u64::from_str_radix(std::str::from_utf8(&hex[..n]).unwrap_or(""), 16).ok();
+            }
+            return;
+        }
+        i = c + 1;
+    }
+    frame.file = interner.get(body);
+}
+
+fn trim(s: &[u8]) -> &[u8] {
+    let start = s
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(s.len());
+    let end = s
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
+    &s[start..end]
+}
+
+pub(crate) fn parse_u64(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || s.len() > 20 {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &b in s {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add((b - b'0') as u64)?;
+    }
+    Some(v)
+}
+
+fn find_sub(h: &[u8], n: &[u8]) -> Option<usize> {
+    crate::lines::find(h, n)
+}
