@@ -1,0 +1,126 @@
+//! The terminal side: entering and leaving the full-screen mode safely, and
+//! the main loop that merges key presses with what the source feeds.
+
+use std::io::{self, Stdout};
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::time::{Duration, Instant};
+
+use crossterm::event::{self, Event, KeyEventKind};
+use crossterm::execute;
+use crossterm::terminal::{
+    disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
+};
+use ratatui::backend::CrosstermBackend;
+use ratatui::Terminal;
+
+use crate::state::{Change, TopState};
+use crate::ui;
+use crate::view::Feed;
+
+/// Puts the terminal in raw, alternate-screen mode and restores it when
+/// dropped, whether the loop returns, fails or panics (a panic hook restores
+/// it before the panic message is printed, so the message stays readable).
+pub struct TerminalGuard {
+    pub terminal: Terminal<CrosstermBackend<Stdout>>,
+}
+
+impl TerminalGuard {
+    pub fn enter() -> io::Result<TerminalGuard> {
+        install_panic_hook();
+        enable_raw_mode()?;
+        let mut stdout = io::stdout();
+        if let Err(e) = execute!(stdout, EnterAlternateScreen, crossterm::cursor::Hide) {
+            restore();
+            return Err(e);
+        }
+        let terminal = match Terminal::new(CrosstermBackend::new(stdout)) {
+            Ok(t) => t,
+            Err(e) => {
+                restore();
+                return Err(e);
+            }
+        };
+        Ok(TerminalGuard { terminal })
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore();
+    }
+}
+
+/// Leaves the alternate screen, shows the cursor and turns raw mode off.
+/// Safe to call more than once.
+fn restore() {
+    let _ = disable_raw_mode();
+    let _ = execute!(io::stdout(), LeaveAlternateScreen, crossterm::cursor::Show);
+}
+
+fn install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore();
+            previous(info);
+        }));
+    });
+}
+
+/// How often the screen is redrawn with nothing new (for countdowns).
+const IDLE_REDRAW: Duration = Duration::from_secs(1);
+/// How long to wait for a key before looking at the feed again.
+const INPUT_WAIT: Duration = Duration::from_millis(100);
+
+/// Runs `weft top` until the user quits. `feed` brings reports, connection
+/// changes and details answers; `request_details` is called for `d` and
+/// must answer later through `feed` (it must not block).
+pub fn run(
+    mut state: TopState,
+    feed: Receiver<Feed>,
+    mut request_details: impl FnMut(),
+) -> io::Result<()> {
+    let mut guard = TerminalGuard::enter()?;
+    let mut dirty = true;
+    let mut last_draw = Instant::now();
+    let mut feed_open = true;
+    loop {
+        while feed_open {
+            match feed.try_recv() {
+                Ok(f) => {
+                    state.apply(f);
+                    dirty = true;
+                }
+                Err(TryRecvError::Empty) => break,
+                // The source has nothing more to say (a file); keep showing it.
+                Err(TryRecvError::Disconnected) => feed_open = false,
+            }
+        }
+        if dirty || last_draw.elapsed() >= IDLE_REDRAW {
+            guard.terminal.draw(|f| ui::draw(f, &state))?;
+            dirty = false;
+            last_draw = Instant::now();
+        }
+        if event::poll(INPUT_WAIT)? {
+            match event::read()? {
+                Event::Key(k) if k.kind != KeyEventKind::Release => match state.on_key(k) {
+                    Change::Quit => break,
+                    Change::RequestDetails => {
+                        request_details();
+                        dirty = true;
+                    }
+                    Change::Redraw => dirty = true,
+                    Change::None => {}
+                },
+                Event::Resize(..) => {
+                    guard.terminal.autoresize()?;
+                    dirty = true;
+                }
+                _ => {}
+            }
+        }
+    }
+    drop(guard);
+    Ok(())
+}
