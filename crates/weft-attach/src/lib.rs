@@ -13,21 +13,36 @@ for rec in &snap.records {
 ```
 */
 
+mod binary;
 mod error;
+mod layout;
+mod mem;
+mod pclntab;
+mod sample;
+mod stop;
 
 pub use error::AttachError;
+pub use layout::Layout;
+pub use sample::SampleStats;
+
+use std::time::Instant;
+
+use binary::GoBinary;
+use error::os_error;
+use mem::{Memory, ProcessMemory};
 
 /// How to take a snapshot.
 #[derive(Clone, Debug)]
 pub struct AttachOptions {
-    /// Stop the target (PTRACE_SEIZE + PTRACE_INTERRUPT) while reading, for a
+    /// Stop the target (SIGSTOP, then SIGCONT) while reading, for a
     /// consistent snapshot. Off by default: the target must not be hurt.
     pub stop_target: bool,
     /// Read at most this many goroutines (the rest are counted as skipped).
     pub max_goroutines: usize,
     /// Unwind at most this many frames per goroutine.
     pub max_stack_depth: usize,
-    /// Include runtime-internal goroutines (what `GOTRACEBACK=system` shows).
+    /// Include runtime-internal goroutines (what `GOTRACEBACK=system` shows)
+    /// and their runtime frames.
     pub include_system: bool,
 }
 
@@ -47,26 +62,124 @@ pub fn snapshot(pid: u32, opts: &AttachOptions) -> Result<weft_model::Snapshot, 
     Attacher::new(pid)?.snapshot(opts)
 }
 
-/// Keeps a target's parsed binary (symbols, struct layouts, pclntab) so
-/// repeated samples only pay for the memory reads.
+/// Keeps a target's parsed binary (symbols, struct layouts, pclntab) and
+/// symbolisation caches so repeated samples only pay for the memory reads.
 pub struct Attacher {
     pid: u32,
+    bin: GoBinary,
+    mem: ProcessMemory,
+    /// Added to link-time addresses to get the target's (non-zero for PIE).
+    bias: u64,
+    /// Where `runtime.allgs` (a `[]*g`) lives in the target.
+    allgs: u64,
+    wait_reasons: Vec<String>,
+    cache: sample::SymCache,
+    stats: SampleStats,
 }
 
 impl Attacher {
     /// Opens the target and parses its binary.
     pub fn new(pid: u32) -> Result<Attacher, AttachError> {
-        Err(AttachError::Unsupported {
+        let exe_path = format!("/proc/{pid}/exe");
+        let exe_name = std::fs::read_link(&exe_path)
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| exe_path.clone());
+        let bytes =
+            std::fs::read(&exe_path).map_err(|e| os_error(pid, "reading its executable", e))?;
+        let bin = GoBinary::parse(&bytes).map_err(|why| AttachError::NotGo {
             pid,
-            what: "attaching is not implemented yet".into(),
-        })
+            exe: exe_name.clone(),
+            why,
+        })?;
+        drop(bytes);
+        let maps = mem::read_maps(pid).map_err(|e| os_error(pid, "reading /proc/PID/maps", e))?;
+        let bias = if bin.is_pie {
+            let exe_clean = exe_name.trim_end_matches(" (deleted)");
+            let m = maps
+                .iter()
+                .filter(|m| m.path == exe_clean && m.offset == 0)
+                .map(|m| m.start)
+                .min()
+                .ok_or_else(|| AttachError::Inconsistent {
+                    pid,
+                    what: format!("{exe_clean} is not mapped in /proc/{pid}/maps"),
+                })?;
+            m.wrapping_sub(bin.first_load_vaddr & !0xfff)
+        } else {
+            0
+        };
+        let mem = ProcessMemory { pid };
+        // One read of the text start tells permission problems apart early.
+        let mut probe = [0u8; 8];
+        if let Err(e) = mem.read(bin.pcln.text_start + bias, &mut probe) {
+            return Err(os_error(pid, "reading its memory", e));
+        }
+        let wait_reasons = bin.wait_reasons();
+        if wait_reasons.len() < 10 {
+            return Err(AttachError::Unsupported {
+                pid,
+                what: format!(
+                    "cannot find runtime.waitReasonStrings in this {} binary",
+                    bin.version
+                ),
+            });
+        }
+        let mut a = Attacher {
+            pid,
+            allgs: 0,
+            bin,
+            mem,
+            bias,
+            wait_reasons,
+            cache: sample::SymCache::default(),
+            stats: SampleStats::default(),
+        };
+        a.allgs = match a.bin.symbols.get("runtime.allgs") {
+            Some(&(addr, _)) => addr + bias,
+            None => sample::find_allgs(&a)?,
+        };
+        Ok(a)
+    }
+
+    /// The target's Go version, as its binary records it (e.g. `go1.24.3`).
+    pub fn go_version(&self) -> &str {
+        &self.bin.version
+    }
+
+    /// Whether struct offsets came from DWARF (else from built-in tables).
+    pub fn layout_from_dwarf(&self) -> bool {
+        self.bin.layout_from_dwarf
+    }
+
+    /// The struct offsets in use.
+    pub fn layout(&self) -> &Layout {
+        &self.bin.layout
+    }
+
+    /// Counters of the last snapshot (goroutines read, dropped, retried).
+    pub fn last_stats(&self) -> &SampleStats {
+        &self.stats
     }
 
     /// Takes one snapshot.
-    pub fn snapshot(&mut self, _opts: &AttachOptions) -> Result<weft_model::Snapshot, AttachError> {
-        Err(AttachError::Unsupported {
-            pid: self.pid,
-            what: "attaching is not implemented yet".into(),
+    pub fn snapshot(&mut self, opts: &AttachOptions) -> Result<weft_model::Snapshot, AttachError> {
+        let started = Instant::now();
+        let _stopped = if opts.stop_target {
+            Some(stop::Stopped::stop(self.pid)?)
+        } else {
+            None
+        };
+        let records = sample::take(self, opts)?;
+        self.stats.elapsed_us = started.elapsed().as_micros() as u64;
+        let taken_at_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        Ok(weft_model::Snapshot {
+            source: format!("pid:{}", self.pid),
+            taken_at_ms,
+            form: weft_model::SourceForm::Memory,
+            records,
         })
     }
 }

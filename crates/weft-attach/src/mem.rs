@@ -1,0 +1,174 @@
+//! The target's memory, read from outside with batched `process_vm_readv`.
+//!
+//! Every address here belongs to the other process: never dereference one.
+
+use std::io;
+
+/// Reads another address space. The unwinder and the goroutine walk are
+/// written against this so that a test could feed them recorded memory.
+pub trait Memory {
+    /// Fills each buffer from its address; returns, per request, whether it
+    /// was read completely. Requests are batched into as few syscalls as the
+    /// kernel allows.
+    fn read_many(&self, reqs: &mut [(u64, &mut [u8])]) -> io::Result<Vec<bool>>;
+
+    /// Reads one buffer; an error if any byte of it is unreadable.
+    fn read(&self, addr: u64, buf: &mut [u8]) -> io::Result<()> {
+        let ok = self.read_many(&mut [(addr, buf)])?;
+        if ok[0] {
+            Ok(())
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("could not read {} bytes at {addr:#x}", buf.len()),
+            ))
+        }
+    }
+
+    fn read_u64(&self, addr: u64) -> io::Result<u64> {
+        let mut b = [0u8; 8];
+        self.read(addr, &mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+}
+
+/// A live process, read with `process_vm_readv(2)`.
+pub struct ProcessMemory {
+    pub pid: u32,
+}
+
+/// The kernel's limit on iovecs per call (IOV_MAX on Linux).
+const IOV_MAX: usize = 1024;
+
+impl Memory for ProcessMemory {
+    fn read_many(&self, reqs: &mut [(u64, &mut [u8])]) -> io::Result<Vec<bool>> {
+        let mut ok = vec![false; reqs.len()];
+        let mut start = 0;
+        while start < reqs.len() {
+            let end = (start + IOV_MAX).min(reqs.len());
+            let chunk = &mut reqs[start..end];
+            let local: Vec<libc::iovec> = chunk
+                .iter_mut()
+                .map(|(_, b)| libc::iovec {
+                    iov_base: b.as_mut_ptr().cast(),
+                    iov_len: b.len(),
+                })
+                .collect();
+            let remote: Vec<libc::iovec> = chunk
+                .iter()
+                .map(|(a, b)| libc::iovec {
+                    iov_base: *a as usize as *mut libc::c_void,
+                    iov_len: b.len(),
+                })
+                .collect();
+            // SAFETY: `local` describes buffers we own for the duration of the
+            // call; `remote` is only interpreted by the kernel, in the target.
+            let n = unsafe {
+                libc::process_vm_readv(
+                    self.pid as libc::pid_t,
+                    local.as_ptr(),
+                    local.len() as _,
+                    remote.as_ptr(),
+                    remote.len() as _,
+                    0,
+                )
+            };
+            if n < 0 {
+                let err = io::Error::last_os_error();
+                if err.raw_os_error() == Some(libc::EFAULT) {
+                    // The first remote iovec is unmapped: mark it bad and go on.
+                    start += 1;
+                    continue;
+                }
+                return Err(err);
+            }
+            // The kernel stops at the first iovec it cannot read fully: the
+            // ones before it are complete, that one is bad, retry after it.
+            let mut left = n as usize;
+            let mut i = 0;
+            while i < chunk.len() && left >= chunk[i].1.len() {
+                left -= chunk[i].1.len();
+                ok[start + i] = true;
+                i += 1;
+            }
+            if i == chunk.len() {
+                start = end;
+            } else {
+                start += i + 1;
+            }
+        }
+        Ok(ok)
+    }
+}
+
+/// One line of `/proc/PID/maps`.
+#[derive(Clone, Debug)]
+pub struct Mapping {
+    pub start: u64,
+    pub end: u64,
+    pub readable: bool,
+    pub offset: u64,
+    pub path: String,
+}
+
+/// Parses `/proc/PID/maps`.
+pub fn read_maps(pid: u32) -> io::Result<Vec<Mapping>> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/maps"))?;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let mut parts = line.split_whitespace();
+        let (Some(range), Some(perms), Some(off)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let Some((a, b)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(start), Ok(end), Ok(offset)) = (
+            u64::from_str_radix(a, 16),
+            u64::from_str_radix(b, 16),
+            u64::from_str_radix(off, 16),
+        ) else {
+            continue;
+        };
+        let path = parts.nth(2).unwrap_or("").to_string();
+        out.push(Mapping {
+            start,
+            end,
+            readable: perms.starts_with('r'),
+            offset,
+            path,
+        });
+    }
+    Ok(out)
+}
+
+/// Readable address ranges, sorted, to reject wild pointers before reading.
+#[derive(Clone, Debug, Default)]
+pub struct AddrSpace {
+    ranges: Vec<(u64, u64)>,
+}
+
+impl AddrSpace {
+    pub fn from_maps(maps: &[Mapping]) -> AddrSpace {
+        let mut ranges: Vec<(u64, u64)> = maps
+            .iter()
+            .filter(|m| m.readable)
+            .map(|m| (m.start, m.end))
+            .collect();
+        ranges.sort_unstable();
+        AddrSpace { ranges }
+    }
+
+    /// Whether `[addr, addr+len)` lies in one readable mapping.
+    pub fn contains(&self, addr: u64, len: u64) -> bool {
+        if addr == 0 {
+            return false;
+        }
+        let i = self.ranges.partition_point(|r| r.0 <= addr);
+        i > 0 && {
+            let (s, e) = self.ranges[i - 1];
+            addr >= s && addr.saturating_add(len) <= e
+        }
+    }
+}

@@ -1,0 +1,3 @@
+module weft.test/attach
+
+go 1.22

@@ -1,0 +1,115 @@
+// Command attach is the target of weft-attach's tests: it parks goroutines in
+// known ways (channel receive, send on a full buffered channel, select,
+// sync.Mutex.Lock, sleep), serves net/http/pprof on 127.0.0.1:0 and prints
+// "PORT <n>" once everything is parked.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	_ "net/http/pprof"
+	"os"
+	"sync"
+	"time"
+)
+
+var (
+	recvCh   = make(chan int)    // receivers block here, nobody sends
+	fullCh   = make(chan int, 3) // filled up, then senders block
+	selA     = make(chan int)
+	selB     = make(chan string, 2)
+	mu       sync.Mutex
+	sink     int
+	started  sync.WaitGroup
+	blockers sync.WaitGroup
+)
+
+//go:noinline
+func receiver() {
+	started.Done()
+	sink += <-recvCh
+}
+
+//go:noinline
+func sender(i int) {
+	started.Done()
+	fullCh <- i
+}
+
+//go:noinline
+func selector() {
+	started.Done()
+	select {
+	case v := <-selA:
+		sink += v
+	case s := <-selB:
+		sink += len(s)
+	}
+}
+
+//go:noinline
+func locker() {
+	started.Done()
+	mu.Lock()
+	sink++
+	mu.Unlock()
+}
+
+//go:noinline
+func sleeper() {
+	started.Done()
+	time.Sleep(time.Hour)
+}
+
+//go:noinline
+func waiter() {
+	started.Done()
+	blockers.Wait()
+}
+
+func main() {
+	nRecv := flag.Int("recv", 5, "goroutines receiving on one unbuffered channel")
+	nSend := flag.Int("send", 4, "goroutines sending on one full buffered channel")
+	nSel := flag.Int("select", 3, "goroutines in a select")
+	nLock := flag.Int("lock", 2, "goroutines in sync.Mutex.Lock")
+	nSleep := flag.Int("sleep", 2, "goroutines sleeping")
+	nWait := flag.Int("wait", 2, "goroutines in sync.WaitGroup.Wait")
+	flag.Parse()
+
+	mu.Lock() // held forever so lockers park
+	blockers.Add(1)
+	for i := 0; i < cap(fullCh); i++ {
+		fullCh <- i
+	}
+	selB <- "x"
+	<-selB // leave selB empty but with len 0, cap 2
+
+	spawn := func(n int, f func()) {
+		started.Add(n)
+		for i := 0; i < n; i++ {
+			go f()
+		}
+	}
+	spawn(*nRecv, receiver)
+	started.Add(*nSend)
+	for i := 0; i < *nSend; i++ {
+		go sender(i)
+	}
+	spawn(*nSel, selector)
+	spawn(*nLock, locker)
+	spawn(*nSleep, sleeper)
+	spawn(*nWait, waiter)
+	started.Wait()
+	time.Sleep(200 * time.Millisecond) // let every goroutine reach its park
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	go http.Serve(ln, nil)
+	fmt.Printf("PORT %d\n", ln.Addr().(*net.TCPAddr).Port)
+	select {}
+}
