@@ -1,0 +1,3 @@
+module weft.test/profiles
+
+go 1.22
