@@ -15,14 +15,14 @@ pub enum ProfileForm {
     #[default]
     Debug1,
     /// `?debug=0`: gzipped protobuf (smaller on the wire, also concurrent).
-    Pprof,
+    Debug0,
 }
 
 impl ProfileForm {
     fn query(self) -> &'static str {
         match self {
             ProfileForm::Debug1 => "debug=1",
-            ProfileForm::Pprof => "debug=0",
+            ProfileForm::Debug0 => "debug=0",
         }
     }
 }

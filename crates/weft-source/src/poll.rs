@@ -190,6 +190,8 @@ struct PollLoop {
     attacher: Option<weft_attach::Attacher>,
     /// Files and stdin are read once.
     done: bool,
+    /// The event receiver was dropped: the thread ends.
+    closed: std::cell::Cell<bool>,
 }
 
 impl PollLoop {
@@ -215,6 +217,7 @@ impl PollLoop {
             last_leak: None,
             attacher: None,
             done: false,
+            closed: std::cell::Cell::new(false),
         }
     }
 
@@ -234,25 +237,19 @@ impl PollLoop {
                 }
                 Ok(Command::PollNow) => next_poll = Instant::now(),
                 Ok(Command::Detail { force }) => {
-                    if !self.detail(force) {
-                        return;
-                    }
+                    self.detail(force);
                 }
                 Err(RecvTimeoutError::Timeout) => {
                     self.pace();
                     let retry_in = self.poll();
-                    if self.events_closed() {
-                        return;
-                    }
                     next_poll = Instant::now() + retry_in;
                 }
             }
+            if self.closed.get() {
+                // Nobody listens any more.
+                return;
+            }
         }
-    }
-
-    fn events_closed(&self) -> bool {
-        // Sending a Notice would be noise; the send in `emit` records failure.
-        false
     }
 
     /// Sleeps as needed so two requests are never closer than `min_interval`.
@@ -267,7 +264,11 @@ impl PollLoop {
     }
 
     fn emit(&self, ev: PollEvent) -> bool {
-        self.events.send(ev).is_ok()
+        let ok = self.events.send(ev).is_ok();
+        if !ok {
+            self.closed.set(true);
+        }
+        ok
     }
 
     /// One poll; returns the time to the next one.
