@@ -168,17 +168,31 @@ fn parse_header(t: &[u8]) -> Result<Record, (usize, String)> {
         return Err((i, "expected ` [status]` after the goroutine id".into()));
     }
     i += 2;
-    let close = t[i..]
-        .iter()
-        .position(|&b| b == b']')
-        .ok_or((i, "unterminated `[status` in goroutine header".to_string()))?
-        + i;
     let mut rec = Record {
         count: 1,
         ids: vec![id],
         ..Record::default()
     };
+    // The status runs to `]`, or (Go 1.26) to ` labels:{...}` inside the brackets.
+    let mut close = i;
+    let mut labels_at = None;
+    while close < t.len() && t[close] != b']' {
+        if t[close] == b' ' && t[close..].starts_with(b" labels:{") {
+            labels_at = Some(close);
+            break;
+        }
+        close += 1;
+    }
+    if close >= t.len() {
+        return Err((i, "unterminated `[status` in goroutine header".into()));
+    }
     parse_status(&t[i..close], &mut rec).map_err(|(c, m)| (i + c, m))?;
+    if let Some(at) = labels_at {
+        close = parse_labels_runtime(t, at + 9, &mut rec.labels)?;
+        if t.get(close) != Some(&b']') {
+            return Err((close, "expected `]` after goroutine labels".into()));
+        }
+    }
     let mut j = close + 1;
     if t[j..].starts_with(b" {") {
         j += 2;
@@ -251,7 +265,8 @@ fn split_comma_space(s: &[u8]) -> impl Iterator<Item = &[u8]> {
     })
 }
 
-/// Labels as the runtime prints them in a header (Go 1.27+): `{k: v, "a b": "c\n"}`.
+/// Labels as the runtime prints them in a header: Go 1.27 `{k: v, "a b": "c\n"}`
+/// after the status, Go 1.26 ` labels:{"k": "v"}` inside it (always quoted).
 /// `j` points just after `{`; returns the index after `}`.
 fn parse_labels_runtime(
     t: &[u8],

@@ -27,11 +27,11 @@
 //! | `runtime.forcegchelper` | `force gc (idle)` |
 //! | `runtime.bgsweep` | `GC sweep wait` |
 //! | `runtime.bgscavenge` | `GC scavenge wait` |
-//! | `runtime.runfinq` | `finalizer wait` |
+//! | `runtime.runfinq`, `runtime.runFinalizers` | `finalizer wait` |
 //! | `runtime.runCleanups`, `runtime.(*cleanupQueue).dequeue` | `cleanup wait` |
 //! | `runtime.updateMaxProcsGoroutine` | `GOMAXPROCS updater (idle)` |
 //! | `runtime.traceReader`, `runtime.(*wakeableSleep).sleep` | `trace reader (blocked)` |
-//! | `runtime.goroutineProfileWithLabels*`, `runtime/pprof.runtime_goroutineProfileWithLabels`, `runtime.Stack` | `running` (the goroutine taking the profile) |
+//! | `runtime.goroutineProfileWithLabels*`, `runtime/pprof.runtime_goroutineProfileWithLabels`, `runtime/pprof.writeRuntimeProfile`, `runtime.Stack` | `running` (the goroutine taking the profile) |
 //! | `runtime.Gosched`, `runtime.goschedImpl`, `runtime.gopreempt_m`, `runtime.asyncPreempt` | `runnable` |
 //! | `syscall.Syscall*`, `syscall.RawSyscall*`, `syscall.syscall*`, `internal/runtime/syscall.*`, `runtime.cgocall`, `runtime.entersyscall*`, `runtime.notetsleepg`, `os/signal.signal_recv` | `syscall` |
 //! | `runtime.gopark` with nothing above it recognised | `waiting` |
@@ -195,11 +195,14 @@ fn direct(name: &str) -> Option<&'static str> {
         "runtime.forcegchelper" => "force gc (idle)",
         "runtime.bgsweep" => "GC sweep wait",
         "runtime.bgscavenge" => "GC scavenge wait",
-        "runtime.runfinq" => "finalizer wait",
+        "runtime.runfinq" | "runtime.runFinalizers" => "finalizer wait",
         "runtime.runCleanups" | "runtime.(*cleanupQueue).dequeue" => "cleanup wait",
         "runtime.updateMaxProcsGoroutine" => "GOMAXPROCS updater (idle)",
         "runtime.traceReader" | "runtime.(*wakeableSleep).sleep" => "trace reader (blocked)",
-        "runtime/pprof.runtime_goroutineProfileWithLabels" | "runtime.Stack" => "running",
+        "runtime/pprof.runtime_goroutineProfileWithLabels"
+        | "runtime/pprof.writeRuntimeProfile"
+        | "runtime/pprof.runtime_goroutineLeakProfileWithLabels"
+        | "runtime.Stack" => "running",
         "runtime.Gosched"
         | "runtime.goschedImpl"
         | "runtime.gopreempt_m"

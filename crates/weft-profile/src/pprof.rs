@@ -312,6 +312,18 @@ fn decode_location(b: &[u8], base: usize) -> PResult<(u64, Location)> {
     Ok((id, loc))
 }
 
+/// Shortens generic instantiations the way tracebacks and `debug=1` print
+/// them (`main.F[go.shape.int].func1` -> `main.F[...].func1`), so one
+/// function has one name in every form.
+fn print_name(name: String) -> String {
+    match (name.find('['), name.rfind(']')) {
+        (Some(i), Some(j)) if i < j && &name[i + 1..j] != "..." => {
+            format!("{}...{}", &name[..=i], &name[j..])
+        }
+        _ => name,
+    }
+}
+
 impl Profile<'_> {
     fn string(&self, idx: u64) -> PResult<String> {
         match self.strings.get(idx as usize) {
@@ -390,7 +402,7 @@ impl Profile<'_> {
                         )
                     })?;
                     stack.push(Frame {
-                        func: self.string(f.name)?,
+                        func: print_name(self.string(f.name)?),
                         file: self.string(f.file)?,
                         line: line.clamp(0, u32::MAX as i64) as u32,
                         pc: Some(loc.address),
