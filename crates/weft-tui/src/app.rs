@@ -2,7 +2,6 @@
 //! the main loop that merges key presses with what the source feeds.
 
 use std::io::{self, Stdout};
-use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::{Duration, Instant};
 
 use crossterm::event::{self, Event, KeyEventKind};
@@ -13,9 +12,9 @@ use crossterm::terminal::{
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 
+use crate::live::FeedSource;
 use crate::state::{Change, TopState};
 use crate::ui;
-use crate::view::Feed;
 
 /// Puts the terminal in raw, alternate-screen mode and restores it when
 /// dropped, whether the loop returns, fails or panics (a panic hook restores
@@ -73,29 +72,16 @@ const IDLE_REDRAW: Duration = Duration::from_secs(1);
 /// How long to wait for a key before looking at the feed again.
 const INPUT_WAIT: Duration = Duration::from_millis(100);
 
-/// Runs `weft top` until the user quits. `feed` brings reports, connection
-/// changes and details answers; `request_details` is called for `d` and
-/// must answer later through `feed` (it must not block).
-pub fn run(
-    mut state: TopState,
-    feed: Receiver<Feed>,
-    mut request_details: impl FnMut(),
-) -> io::Result<()> {
+/// Runs `weft top` until the user quits: takes what `source` feeds (reports,
+/// connection changes, details answers), handles keys and redraws.
+pub fn run(mut state: TopState, source: &mut dyn FeedSource) -> io::Result<()> {
     let mut guard = TerminalGuard::enter()?;
     let mut dirty = true;
     let mut last_draw = Instant::now();
-    let mut feed_open = true;
     loop {
-        while feed_open {
-            match feed.try_recv() {
-                Ok(f) => {
-                    state.apply(f);
-                    dirty = true;
-                }
-                Err(TryRecvError::Empty) => break,
-                // The source has nothing more to say (a file); keep showing it.
-                Err(TryRecvError::Disconnected) => feed_open = false,
-            }
+        while let Some(f) = source.try_next() {
+            state.apply(f);
+            dirty = true;
         }
         if dirty || last_draw.elapsed() >= IDLE_REDRAW {
             guard.terminal.draw(|f| ui::draw(f, &state))?;
@@ -107,7 +93,7 @@ pub fn run(
                 Event::Key(k) if k.kind != KeyEventKind::Release => match state.on_key(k) {
                     Change::Quit => break,
                     Change::RequestDetails => {
-                        request_details();
+                        source.request_details();
                         dirty = true;
                     }
                     Change::Redraw => dirty = true,

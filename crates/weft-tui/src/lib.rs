@@ -13,6 +13,8 @@ The crate keeps state apart from drawing, in the manner of tokio-console:
   key presses, each of which returns a small [`Change`] for the main loop.
 - [`ui`]: draws a state into a ratatui frame, through the one generic
   [`table`] widget.
+- [`live`]: [`live::PollerFeed`] runs a `weft-source` poller and a
+  `weft-analysis` tracker and turns their output into [`Feed`]s.
 - [`app`]: the terminal guard (raw mode, alternate screen, restored on drop
   and on panic) and the main loop.
 
@@ -39,6 +41,7 @@ assert!(screen.contains("connected"));
 
 pub mod adapt;
 pub mod app;
+pub mod live;
 pub mod state;
 pub mod table;
 pub mod ui;

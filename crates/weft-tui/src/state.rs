@@ -11,6 +11,9 @@ use crate::view::{
     class_name, Connection, DetailsReply, Feed, GoroutineDetail, GroupView, ReportView,
 };
 
+/// How long "target restarted" stays on screen after a restart.
+pub const RESTART_BANNER: Duration = Duration::from_secs(10);
+
 /// What a key press asks of the main loop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Change {
@@ -142,6 +145,8 @@ pub struct TopState {
     selected_key: Option<String>,
     pub detail_scroll: u16,
     pub details: DetailsStatus,
+    /// The source's latest note for the status line.
+    pub notice: Option<String>,
     /// Per-goroutine records of the last details dump, grouped by stack key.
     detail_records: Vec<(String, GoroutineDetail)>,
 }
@@ -168,6 +173,7 @@ impl TopState {
             selected_key: None,
             detail_scroll: 0,
             details: DetailsStatus::Idle,
+            notice: None,
             detail_records: Vec::new(),
         }
     }
@@ -185,11 +191,16 @@ impl TopState {
                     self.report = r;
                     self.rebuild();
                 }
-                // A report means the source is answering again.
-                if matches!(
-                    self.connection,
-                    Connection::Connecting | Connection::Disconnected { .. }
-                ) {
+                // A report means the source is answering again; the restart
+                // banner stays a while so that it can be read.
+                let answering = match self.connection {
+                    Connection::Connecting
+                    | Connection::Disconnected { .. }
+                    | Connection::Failing { .. } => true,
+                    Connection::Restarted => self.connection_since.elapsed() >= RESTART_BANNER,
+                    Connection::Connected | Connection::Static => false,
+                };
+                if answering {
                     self.set_connection(Connection::Connected);
                 }
             }
@@ -199,8 +210,14 @@ impl TopState {
                     self.detail_records.clear();
                     self.details = DetailsStatus::Idle;
                 }
-                self.set_connection(c);
+                let keep_restart_banner = c == Connection::Connected
+                    && self.connection == Connection::Restarted
+                    && self.connection_since.elapsed() < RESTART_BANNER;
+                if !keep_restart_banner {
+                    self.set_connection(c);
+                }
             }
+            Feed::Notice(msg) => self.notice = Some(msg),
             Feed::Details(DetailsReply::Refused(msg)) => self.details = DetailsStatus::Refused(msg),
             Feed::Details(DetailsReply::Records(records)) => {
                 self.detail_records = records
@@ -245,7 +262,7 @@ impl TopState {
     /// Seconds until the poller retries, when disconnected.
     pub fn retry_in(&self, now: Instant) -> Option<Duration> {
         match &self.connection {
-            Connection::Disconnected { retry_in, .. } => {
+            Connection::Disconnected { retry_in, .. } | Connection::Failing { retry_in, .. } => {
                 Some(retry_in.saturating_sub(now.saturating_duration_since(self.connection_since)))
             }
             _ => None,

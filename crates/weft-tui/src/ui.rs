@@ -34,10 +34,10 @@ fn group_columns() -> Vec<Column<GroupView>> {
         },
         Column {
             title: "rate",
-            width: Constraint::Length(8),
+            width: Constraint::Length(9),
             min_table_width: 50,
             right_align: true,
-            cell: |g| format!("{:+.1}/m", g.rate_per_min),
+            cell: |g| rate(g.rate_per_min),
         },
         Column {
             title: "state",
@@ -64,6 +64,15 @@ fn group_columns() -> Vec<Column<GroupView>> {
             cell: |g| g.created_by_text(),
         },
     ]
+}
+
+/// Growth per minute, short enough for the column.
+fn rate(per_min: f64) -> String {
+    if per_min.abs() >= 100.0 {
+        format!("{:+.0}/m", per_min)
+    } else {
+        format!("{:+.1}/m", per_min)
+    }
 }
 
 fn signed(v: i64) -> String {
@@ -122,6 +131,16 @@ fn connection_span(state: &TopState) -> Span<'static> {
                 Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
             )
         }
+        Connection::Failing { .. } => {
+            let secs = state
+                .retry_in(Instant::now())
+                .map(|d| d.as_secs_f64().ceil() as u64)
+                .unwrap_or(0);
+            Span::styled(
+                format!("● poll failed, retrying in {secs}s"),
+                Style::new().fg(Color::Yellow),
+            )
+        }
         Connection::Restarted => Span::styled(
             "● target restarted, new baseline",
             Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
@@ -146,11 +165,20 @@ fn banner(state: &TopState) -> Option<Line<'static>> {
                     .add_modifier(Modifier::BOLD),
             )))
         }
+        Connection::Failing { error, .. } => Some(Line::from(Span::styled(
+            format!(" POLL FAILED: {error}"),
+            Style::new().fg(Color::Black).bg(Color::Yellow),
+        ))),
         Connection::Restarted => Some(Line::from(Span::styled(
             " TARGET RESTARTED: counts and history start over from a new baseline",
             Style::new().fg(Color::Black).bg(Color::Yellow),
         ))),
-        _ => None,
+        _ => state.notice.as_ref().map(|n| {
+            Line::from(Span::styled(
+                format!(" note: {n}"),
+                Style::new().fg(Color::Cyan),
+            ))
+        }),
     }
 }
 

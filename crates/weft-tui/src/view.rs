@@ -106,6 +106,12 @@ pub enum Connection {
         error: String,
         retry_in: Duration,
     },
+    /// The target is there but the last poll failed (timeout, bad status,
+    /// bad body); retried after `retry_in`.
+    Failing {
+        error: String,
+        retry_in: Duration,
+    },
     /// The target came back as a new process; history starts over.
     Restarted,
     /// A file: shown once, nothing to poll.
@@ -118,6 +124,8 @@ pub enum Feed {
     Report(ReportView),
     Connection(Connection),
     Details(DetailsReply),
+    /// A note for the status line (e.g. the leak profile is not served).
+    Notice(String),
 }
 
 /// `func file:line` with only the file's base name, for narrow columns.

@@ -1,12 +1,61 @@
-//! `weft top` (placeholder until its owner fills it in).
+//! `weft top SOURCE`: the live full-screen view (see the `weft-tui` crate).
+use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use weft_source::{parse_source, PollOptions, ProfileForm};
+use weft_tui::live::PollerFeed;
+use weft_tui::TopState;
 
 #[derive(clap::Args)]
 pub struct TopArgs {
-    /// A pprof base URL, a file, or pid:N.
+    /// A pprof base URL (`http://127.0.0.1:6060`, `:6060`), a dump file, `-`, or pid:N.
     pub source: String,
+    /// Seconds between polls (never below 0.2).
+    #[arg(long, default_value_t = 1.0)]
+    pub interval: f64,
+    /// Poll the gzipped protobuf form (`debug=0`) instead of `debug=1`; both
+    /// are collected without stopping the target.
+    #[arg(long)]
+    pub protobuf: bool,
+    /// Let `d` take a `debug=2` dump even above 10 000 goroutines. It stops
+    /// the target's world for as long as formatting every stack takes.
+    #[arg(long, alias = "force")]
+    pub force_details: bool,
+    /// Do not read `/debug/pprof/goroutineleak` (it runs a GC cycle in the target).
+    #[arg(long)]
+    pub no_leak_profile: bool,
 }
 
-pub fn run(_args: TopArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("weft top is not implemented yet")
+pub fn run(args: TopArgs) -> anyhow::Result<ExitCode> {
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        bail!(
+            "weft top needs a terminal; for a one-off report use `weft snapshot {}`",
+            args.source
+        );
+    }
+    if !(args.interval.is_finite() && args.interval > 0.0) {
+        bail!(
+            "--interval must be a positive number of seconds, not {}",
+            args.interval
+        );
+    }
+    let spec = parse_source(&args.source)
+        .with_context(|| format!("reading the source {:?}", args.source))?;
+    let opts = PollOptions {
+        interval: Duration::from_secs_f64(args.interval),
+        form: if args.protobuf {
+            ProfileForm::Debug0
+        } else {
+            ProfileForm::Debug1
+        },
+        force_detail: args.force_details,
+        leak_profile: !args.no_leak_profile,
+        ..PollOptions::default()
+    };
+    let label = spec.describe();
+    let mut feed = PollerFeed::spawn(spec, opts);
+    weft_tui::app::run(TopState::new(label), &mut feed).context("running the terminal UI")?;
+    Ok(ExitCode::SUCCESS)
 }
