@@ -1,0 +1,412 @@
+//! weft-attach against real Go programs: `testdata/programs/attach` built by
+//! each toolchain 1.22–1.27, plain and stripped (`-ldflags=-s -w`), started
+//! here; the snapshot read from memory must match the program's own
+//! `debug=2` dump. Needs root (or CAP_SYS_PTRACE), as CI has.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+
+use weft_attach::{AttachError, AttachOptions, Attacher, Layout};
+use weft_model::{Record, Snapshot};
+
+fn go(minor: u32) -> PathBuf {
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+    let p = PathBuf::from(home).join(format!(".cache/weft/go1.{minor}/bin/go"));
+    assert!(
+        p.exists(),
+        "Go 1.{minor} toolchain missing at {}: run scripts/install-go-toolchains.sh",
+        p.display()
+    );
+    p
+}
+
+fn work_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = std::env::temp_dir().join(format!("weft-attach-tests-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    })
+}
+
+fn program_dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/programs")
+        .join(name)
+}
+
+/// Builds the attach test program with Go 1.`minor`.
+fn build(minor: u32, stripped: bool) -> PathBuf {
+    let out = work_dir().join(format!(
+        "attach-go1.{minor}{}",
+        if stripped { "-stripped" } else { "" }
+    ));
+    let mut cmd = Command::new(go(minor));
+    cmd.current_dir(program_dir("attach"))
+        .env("GOTOOLCHAIN", "local")
+        .arg("build")
+        .arg("-o")
+        .arg(&out);
+    if stripped {
+        cmd.arg("-ldflags=-s -w");
+    }
+    let res = cmd.arg(".").output().expect("running go build");
+    assert!(
+        res.status.success(),
+        "go 1.{minor} build failed: {}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    out
+}
+
+/// A started target, killed on drop.
+struct Target {
+    child: Child,
+    port: u16,
+}
+
+impl Target {
+    fn start(bin: &Path) -> Target {
+        let mut child = Command::new(bin)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting target");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("PORT ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("target printed {line:?}, expected PORT n"));
+        Target { child, port }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn get(&self, path: &str) -> Vec<u8> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).unwrap();
+        let split = buf
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("HTTP response without header end");
+        assert!(
+            buf.starts_with(b"HTTP/1.1 200") || buf.starts_with(b"HTTP/1.0 200"),
+            "{}",
+            String::from_utf8_lossy(&buf[..split])
+        );
+        buf[split + 4..].to_vec()
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn by_status(s: &Snapshot) -> BTreeMap<String, u64> {
+    let mut m = BTreeMap::new();
+    for r in &s.records {
+        *m.entry(r.status.clone()).or_insert(0) += r.count;
+    }
+    m
+}
+
+fn show(r: &Record) -> String {
+    let mut s = format!("goroutine {:?} [{}]\n", r.ids, r.status);
+    for f in &r.stack {
+        s += &format!("  {} {}:{}\n", f.func, f.file, f.line);
+    }
+    if let Some(c) = &r.created_by {
+        s += &format!(
+            "  created by {} in {:?} {}:{}\n",
+            c.func, r.creator_id, c.file, c.line
+        );
+    }
+    s
+}
+
+fn records_of<'a>(s: &'a Snapshot, top_func: &str) -> Vec<&'a Record> {
+    s.records
+        .iter()
+        .filter(|r| {
+            r.stack.first().is_some_and(|f| f.func == top_func)
+                || r.stack.iter().any(|f| f.func == top_func)
+        })
+        .collect()
+}
+
+/// The whole check for one binary.
+fn check(minor: u32, stripped: bool) {
+    let bin = build(minor, stripped);
+    let target = Target::start(&bin);
+    let what = format!("go1.{minor}{}", if stripped { " stripped" } else { "" });
+    let mut a = Attacher::new(target.pid()).unwrap_or_else(|e| panic!("{what}: attach: {e}"));
+    assert!(
+        a.go_version().starts_with(&format!("go1.{minor}")),
+        "{what}: version {}",
+        a.go_version()
+    );
+    assert_eq!(a.layout_from_dwarf(), !stripped, "{what}");
+    if !stripped {
+        // The built-in table for stripped binaries must agree with DWARF.
+        assert_eq!(
+            Some(a.layout()),
+            Layout::for_version(minor).as_ref(),
+            "{what}: fallback layout table differs from DWARF"
+        );
+    }
+    let ours = a
+        .snapshot(&AttachOptions::default())
+        .unwrap_or_else(|e| panic!("{what}: snapshot: {e}"));
+    assert_eq!(ours.form, weft_model::SourceForm::Memory);
+    let dump = weft_profile::parse(&target.get("/debug/pprof/goroutine?debug=2"))
+        .expect("parsing the target's dump");
+
+    // Same goroutines: every goroutine of the dump except the one serving
+    // the dump itself (running), and nothing more.
+    let ours_by_id: HashMap<u64, &Record> = ours.records.iter().map(|r| (r.ids[0], r)).collect();
+    // (and the goroutines it started after our sample).
+    let serving: Vec<u64> = dump
+        .records
+        .iter()
+        .filter(|r| r.status == "running")
+        .map(|r| r.ids[0])
+        .collect();
+    let dump_parked: Vec<&Record> = dump
+        .records
+        .iter()
+        .filter(|r| r.status != "running" && !r.creator_id.is_some_and(|c| serving.contains(&c)))
+        .collect();
+    let extra: String = dump_parked
+        .iter()
+        .filter(|d| !ours_by_id.contains_key(&d.ids[0]))
+        .map(|r| show(r))
+        .collect();
+    assert_eq!(
+        ours.records.len(),
+        dump_parked.len(),
+        "{what}: goroutine count; in the dump only:\n{extra}"
+    );
+    for d in &dump_parked {
+        let o = ours_by_id.get(&d.ids[0]).unwrap_or_else(|| {
+            panic!(
+                "{what}: goroutine {:?} of the dump is missing:\n{}",
+                d.ids,
+                show(d)
+            )
+        });
+        if d.stack.iter().any(|f| f.func == "net/http.(*Server).Serve") {
+            // The accept loop wakes up for our own HTTP request in between.
+            continue;
+        }
+        let key = |r: &Record| {
+            r.stack
+                .iter()
+                .map(|f| (f.func.clone(), f.file.clone(), f.line))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(o.status, d.status, "{what}: status of {:?}", d.ids);
+        assert_eq!(o.class, d.class, "{what}: class of {:?}", d.ids);
+        assert_eq!(
+            key(o),
+            key(d),
+            "{what}: stack of goroutine {:?}\nours:\n{}dump:\n{}",
+            d.ids,
+            show(o),
+            show(d)
+        );
+        assert_eq!(
+            o.created_by.as_ref().map(|f| (&f.func, &f.file, f.line)),
+            d.created_by.as_ref().map(|f| (&f.func, &f.file, f.line)),
+            "{what}: created by of {:?}",
+            d.ids
+        );
+        assert_eq!(o.creator_id, d.creator_id, "{what}: creator of {:?}", d.ids);
+    }
+
+    let counts = by_status(&ours);
+    for (status, n) in [
+        ("chan receive", 5),
+        ("chan send", 4),
+        ("select", 3),
+        ("sync.Mutex.Lock", 2),
+        ("sleep", 2),
+        (
+            if minor < 24 {
+                "semacquire"
+            } else {
+                "sync.WaitGroup.Wait"
+            },
+            2,
+        ),
+        ("select (no cases)", 1),
+    ] {
+        assert_eq!(
+            counts.get(status).copied(),
+            Some(n),
+            "{what}: goroutines in {status:?}: {counts:?}"
+        );
+    }
+
+    // Channel identity: one addr per channel, with its cap/len.
+    let recv = records_of(&ours, "main.receiver");
+    assert_eq!(recv.len(), 5, "{what}");
+    let r0 = &recv[0].wait_on;
+    assert_eq!(r0.len(), 1, "{what}: receiver waits on {r0:?}");
+    assert_eq!(
+        (
+            r0[0].kind.as_str(),
+            r0[0].direction.as_str(),
+            r0[0].cap,
+            r0[0].len,
+            r0[0].closed
+        ),
+        ("chan", "recv", Some(0), Some(0), Some(false)),
+        "{what}"
+    );
+    assert!(
+        recv.iter().all(|r| r.wait_on == *r0),
+        "{what}: receivers on one channel must share one addr"
+    );
+    let send = records_of(&ours, "main.sender");
+    assert_eq!(send.len(), 4, "{what}");
+    let s0 = &send[0].wait_on;
+    assert_eq!(s0.len(), 1, "{what}");
+    assert_eq!(
+        (s0[0].direction.as_str(), s0[0].cap, s0[0].len),
+        ("send", Some(3), Some(3)),
+        "{what}"
+    );
+    assert!(send.iter().all(|r| r.wait_on == *s0), "{what}");
+    assert_ne!(s0[0].addr, r0[0].addr, "{what}");
+    let sel = records_of(&ours, "main.selector");
+    assert_eq!(sel.len(), 3, "{what}");
+    let mut w: Vec<_> = sel[0]
+        .wait_on
+        .iter()
+        .map(|w| (w.direction.clone(), w.cap, w.len))
+        .collect();
+    w.sort();
+    assert_eq!(
+        w,
+        vec![
+            ("select".to_string(), Some(0), Some(0)),
+            ("select".to_string(), Some(2), Some(0))
+        ],
+        "{what}"
+    );
+    assert!(sel.iter().all(|r| r.wait_on == sel[0].wait_on), "{what}");
+    assert!(
+        records_of(&ours, "main.locker")
+            .iter()
+            .all(|r| r.wait_on.is_empty()),
+        "{what}"
+    );
+
+    // Repeated samples reuse the parsed binary; a stopped sample sees the
+    // same table and the target keeps running afterwards.
+    let stopped = a
+        .snapshot(&AttachOptions {
+            stop_target: true,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(by_status(&stopped).get("chan receive"), Some(&5), "{what}");
+    assert!(
+        !target.get("/debug/pprof/goroutine?debug=1").is_empty(),
+        "{what}: target must still serve after a stopped sample"
+    );
+    let st = a.last_stats();
+    assert_eq!((st.invalid, st.torn_stacks), (0, 0), "{what}: {st:?}");
+}
+
+macro_rules! per_toolchain {
+    ($($name:ident: $minor:expr, $stripped:expr;)*) => {$(
+        #[test]
+        fn $name() {
+            check($minor, $stripped);
+        }
+    )*};
+}
+
+per_toolchain! {
+    go1_22_plain: 22, false;
+    go1_22_stripped: 22, true;
+    go1_23_plain: 23, false;
+    go1_23_stripped: 23, true;
+    go1_24_plain: 24, false;
+    go1_24_stripped: 24, true;
+    go1_25_plain: 25, false;
+    go1_25_stripped: 25, true;
+    go1_26_plain: 26, false;
+    go1_26_stripped: 26, true;
+    go1_27_plain: 27, false;
+    go1_27_stripped: 27, true;
+}
+
+#[test]
+fn missing_process_is_a_clear_error() {
+    let err = Attacher::new(999_999_999).err().expect("no such pid");
+    assert!(matches!(err, AttachError::NoProcess { .. }), "{err:?}");
+    assert!(err.to_string().contains("no such process"), "{err}");
+}
+
+#[test]
+fn non_go_process_is_a_clear_error() {
+    let mut child = Command::new("sleep").arg("30").spawn().unwrap();
+    let err = Attacher::new(child.id()).err();
+    let _ = child.kill();
+    let _ = child.wait();
+    let err = err.expect("sleep is not a Go program");
+    assert!(matches!(err, AttachError::NotGo { .. }), "{err:?}");
+    assert!(err.to_string().contains("not a Go program"), "{err}");
+}
+
+/// An unprivileged user reading a root-owned Go process gets the fix.
+#[test]
+fn permission_error_names_the_fix() {
+    // cargo test builds the examples next to the test binaries.
+    let exe = std::env::current_exe().unwrap();
+    let example = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/attach");
+    assert!(
+        example.exists(),
+        "{} missing (cargo test builds examples)",
+        example.display()
+    );
+    let bin = build(27, true);
+    let target = Target::start(&bin);
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&example)
+        .arg(target.pid().to_string())
+        .output()
+        .expect("running setpriv (util-linux)");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "an unprivileged user must not read root's process: {err}"
+    );
+    assert!(
+        err.contains("sudo") && (err.contains("not allowed") || err.contains("Permission")),
+        "{err}"
+    );
+}
