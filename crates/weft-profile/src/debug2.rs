@@ -313,11 +313,25 @@ fn frame_func(t: &[u8]) -> Option<&[u8]> {
         return None;
     }
     let open = t.iter().rposition(|&b| b == b'(')?;
-    // Function names have no spaces; this rejects prose that happens to end in `)`.
-    if open == 0 || t[..open].contains(&b' ') {
+    // Function names have no spaces outside type-argument brackets; this
+    // rejects prose that happens to end in `)`.
+    if open == 0 || !name_without_spaces(&t[..open]) {
         return None;
     }
     Some(&t[..open])
+}
+
+fn name_without_spaces(name: &[u8]) -> bool {
+    let mut depth = 0i32;
+    for &b in name {
+        match b {
+            b'[' => depth += 1,
+            b']' => depth -= 1,
+            b' ' if depth <= 0 => return false,
+            _ => {}
+        }
+    }
+    true
 }
 
 /// `/path/file.go:123 +0x1f fp=0x.. sp=0x.. pc=0x..`

@@ -194,6 +194,7 @@ fn check_groups(s: &Snapshot, ver: &str, what: &str, leaks: u64) {
         for r in &recs {
             assert_eq!(r.status, status, "{what}: status of {func}");
             assert_eq!(r.class, Blocked, "{what}: class of {func}");
+            assert!(SERVICE.iter().all(|g| g.class == Blocked));
             assert_eq!(
                 r.status_inferred,
                 s.form != SourceForm::Debug2,
