@@ -78,12 +78,24 @@ pub fn group_by_creation_site(snapshot: &Snapshot) -> Vec<Group> {
     })
 }
 
-/// The signature [`group`] hashes: function names, innermost first, one a line.
+/// The signature [`group`] hashes: function names, innermost first, one a
+/// line, leaving out frames of package `runtime` (`runtime.gopark`,
+/// `runtime.chanrecv1`, `runtime.goexit`...). Go's `debug=1` text hides
+/// those frames while `debug=2`, pprof protobufs and process memory show
+/// them, so leaving them out gives one code path the same key in every
+/// form and Go version. A stack made only of runtime frames (GC workers)
+/// keeps them all.
 pub fn stack_signature(stack: &[Frame]) -> String {
     let mut sig = String::new();
-    for f in stack {
+    for f in stack.iter().filter(|f| package_of(&f.func) != "runtime") {
         sig.push_str(&f.func);
         sig.push('\n');
+    }
+    if sig.is_empty() {
+        for f in stack {
+            sig.push_str(&f.func);
+            sig.push('\n');
+        }
     }
     sig
 }
@@ -343,7 +355,7 @@ mod tests {
         b.count = 2;
         b.labels.insert("route".into(), "/y".into());
         b.stack[1].line = 999; // a different line in the same function
-        let mut c = rec(1, "running", StateClass::Running, &["main.a"]);
+        let mut c = rec(1, "running", StateClass::Running, &["main.a", "main.main"]);
         c.ids = vec![9];
         let mut d = rec(
             1,
@@ -375,7 +387,11 @@ mod tests {
         assert_eq!(groups[1].class, StateClass::Running);
         // Keys are stable (FNV-1a of the signature) and differ per signature.
         assert_eq!(g.key, stack_key(&snap.records[0].stack));
-        assert_eq!(g.key, key_of("runtime.gopark\nmain.a\n"));
+        assert_eq!(g.key, key_of("main.a\n"));
+        // The same code path seen with and without runtime frames (debug=1
+        // hides them) has one key; an all-runtime stack keeps its frames.
+        assert_eq!(stack_key(&[fr("runtime.gopark"), fr("main.a"), fr("runtime.goexit")]), g.key);
+        assert_eq!(stack_signature(&[fr("runtime.gopark"), fr("runtime.bgsweep")]), "runtime.gopark\nruntime.bgsweep\n");
         assert_ne!(g.key, groups[1].key);
         assert_eq!(key_of(""), "cbf29ce484222325");
     }

@@ -52,6 +52,7 @@ pub struct CheckArgs {
 /// traffic, so they only fail when they grew a lot.
 const CONNECTION_SERVING: &[&str] = &[
     "net/http.(*conn).serve",
+    "net/http.(*connReader).backgroundRead",
     "net/http.(*Server).Serve",
     "net/http.(*persistConn).readLoop",
     "net/http.(*persistConn).writeLoop",

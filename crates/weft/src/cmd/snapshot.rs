@@ -300,42 +300,43 @@ fn write_table(out: &mut impl Write, doc: &SnapshotJson, top: usize) -> std::io:
     writeln!(out, "states: {}", states.join(", "))?;
     writeln!(out)?;
     let show_delta = doc.polls > 1;
-    if show_delta {
-        writeln!(
-            out,
-            "{:>7} {:>7}  {:<16} {:<50} CREATED BY",
-            "COUNT", "DELTA", "STATE", "WHERE"
-        )?;
+    let shown = &doc.groups[..doc.groups.len().min(top)];
+    let sw = shown
+        .iter()
+        .map(|g| g.state.len())
+        .max()
+        .unwrap_or(5)
+        .clamp(5, 24);
+    let places: Vec<String> = shown.iter().map(|g| g.place()).collect();
+    let ww = places
+        .iter()
+        .map(|p| p.len())
+        .max()
+        .unwrap_or(5)
+        .clamp(5, 70);
+    let delta_head = if show_delta {
+        format!(" {:>7}", "DELTA")
     } else {
+        String::new()
+    };
+    writeln!(
+        out,
+        "{:>7}{delta_head}  {:<sw$} {:<ww$} CREATED BY",
+        "COUNT", "STATE", "WHERE"
+    )?;
+    for (g, p) in shown.iter().zip(&places) {
+        let mark = if g.leak_suspect { "!" } else { " " };
+        let delta = if show_delta {
+            format!(" {:>+7}", g.delta)
+        } else {
+            String::new()
+        };
+        let created = place(g.created_by.as_ref());
         writeln!(
             out,
-            "{:>7}  {:<16} {:<50} CREATED BY",
-            "COUNT", "STATE", "WHERE"
+            "{:>7}{delta}{mark} {:<sw$} {:<ww$} {}",
+            g.count, g.state, p, created
         )?;
-    }
-    for g in doc.groups.iter().take(top) {
-        let mark = if g.leak_suspect { "!" } else { " " };
-        let created = place(g.created_by.as_ref());
-        if show_delta {
-            writeln!(
-                out,
-                "{:>7} {:>+7}{mark} {:<16} {:<50} {}",
-                g.count,
-                g.delta,
-                g.state,
-                g.place(),
-                created
-            )?;
-        } else {
-            writeln!(
-                out,
-                "{:>7}{mark} {:<16} {:<50} {}",
-                g.count,
-                g.state,
-                g.place(),
-                created
-            )?;
-        }
     }
     if doc.groups.len() > top {
         let rest: u64 = doc.groups[top..].iter().map(|g| g.count).sum();

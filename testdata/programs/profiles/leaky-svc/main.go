@@ -1,7 +1,8 @@
 // Command leaky-svc is an HTTP service with net/http/pprof whose /work
 // handler strands goroutines the classic way: it asks helpers for results
 // on an unbuffered channel and gives up after a short timeout, so each
-// helper blocks forever on its send. weft's snapshot/check tests drive it
+// helper blocks forever on its send once the request is over. Exactly
+// -helpers goroutines are stranded per request. weft's snapshot/check tests drive it
 // with real traffic and expect `weft check` to name the stranded group.
 //
 // Flags:
@@ -17,6 +18,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"net"
@@ -53,11 +55,12 @@ func refresher() {
 	}
 }
 
-// fetchSlow computes a result more slowly than the handler is willing to
-// wait, then delivers it. With an unbuffered channel and nobody receiving,
-// the send never completes.
-func fetchSlow(i int, res chan<- int) {
-	time.Sleep(20 * time.Millisecond)
+// fetchSlow stands for an upstream call that only returns when the
+// request's context ends (here: always after the handler gave up), then
+// delivers its result. With an unbuffered channel and nobody receiving any
+// more, the send never completes: one stranded goroutine per helper.
+func fetchSlow(ctx context.Context, i int, res chan<- int) {
+	<-ctx.Done()
 	res <- i * i
 }
 
@@ -68,7 +71,7 @@ func workHandler(w http.ResponseWriter, r *http.Request) {
 	}
 	res := make(chan int, capacity)
 	for i := 0; i < *helpers; i++ {
-		go fetchSlow(i, res)
+		go fetchSlow(r.Context(), i, res)
 	}
 	got := 0
 	timeout := time.After(2 * time.Millisecond)
