@@ -1,5 +1,12 @@
-//! `weft trace` (placeholder until its owner fills it in).
+//! `weft trace`: look inside a Go execution trace file.
+//!
+//! `dump` prints the ordered event stream byte-for-byte as
+//! `go tool trace -d=parsed` does; `stats` prints a one-screen summary.
+use std::io::{self, BufWriter, Read, Write};
 use std::process::ExitCode;
+
+use weft_trace::stats::Stats;
+use weft_trace::Reader;
 
 #[derive(clap::Subcommand)]
 pub enum TraceCommand {
@@ -9,6 +16,69 @@ pub enum TraceCommand {
     Stats { file: String },
 }
 
-pub fn run(_c: TraceCommand) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("weft trace is not implemented yet")
+fn open(file: &str) -> anyhow::Result<Box<dyn Read>> {
+    if file == "-" {
+        return Ok(Box::new(io::stdin().lock()));
+    }
+    let f = std::fs::File::open(file)
+        .map_err(|e| anyhow::anyhow!("cannot open trace file {file}: {e}"))?;
+    Ok(Box::new(f))
+}
+
+pub fn run(c: TraceCommand) -> anyhow::Result<ExitCode> {
+    match c {
+        TraceCommand::Dump { file } => dump(&file),
+        TraceCommand::Stats { file } => stats(&file),
+    }
+}
+
+fn dump(file: &str) -> anyhow::Result<ExitCode> {
+    let mut r = Reader::new(open(file)?);
+    let stdout = io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    loop {
+        match r.next_event() {
+            Ok(Some(ev)) => {
+                if let Err(e) = ev.write_go(&mut out).and_then(|_| out.write_all(b"\n")) {
+                    if e.kind() == io::ErrorKind::BrokenPipe {
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                    return Err(e.into());
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                let _ = out.flush();
+                drop(out);
+                eprintln!("{e}");
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+    match out.flush() {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(ExitCode::SUCCESS),
+    }
+}
+
+fn stats(file: &str) -> anyhow::Result<ExitCode> {
+    let mut r = Reader::new(open(file)?);
+    let mut st = Stats::default();
+    let res = loop {
+        match r.next_event() {
+            Ok(Some(ev)) => st.add(&ev),
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        }
+    };
+    st.finish(r.decoder());
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    st.print(&mut out)?;
+    out.flush()?;
+    if let Err(e) = res {
+        eprintln!("error: trace decoding stopped early: {e}");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
 }

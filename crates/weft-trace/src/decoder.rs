@@ -1,0 +1,946 @@
+//! The streaming decoder: bytes in (as they arrive), ordered events out,
+//! one generation at a time.
+use std::io::Read;
+
+use crate::error::{Error, Result};
+use crate::event::{EventRef, RawEvent, FLAG_TABLE};
+use crate::generation::{Generation, Span};
+use crate::order::{Base, Ordering, Strs, NO_G, NO_M, NO_P};
+use crate::spec::{ev, Version, MAX_BATCH_SIZE, NUM_SPECS, SPECS};
+use crate::varint::{uvarint, Varint};
+
+/// What [`Decoder::advance`] produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// An event is ready: read it with [`Decoder::event`].
+    Event,
+    /// More input is needed: [`Decoder::feed`] it, or call [`Decoder::finish`] at end of input.
+    NeedData,
+    /// The trace ended; no more events.
+    End,
+}
+
+/// Reads one thread's batches of a generation, one event at a time.
+#[derive(Debug, Clone, Copy)]
+struct Cursor {
+    m: i64,
+    list: u32,
+    idx: u32,
+    off: u32,
+    last_ts: i64,
+    ev_off: usize,
+    ev: Base,
+}
+
+impl Cursor {
+    #[inline]
+    fn next_event(&mut self, gen: &Generation, buf: &[u8], base: usize) -> Result<bool> {
+        let batches = &gen.batches[self.list as usize];
+        while (self.idx as usize) < batches.len() && batches[self.idx as usize].data.len == self.off
+        {
+            self.idx += 1;
+            self.off = 0;
+            self.last_ts = 0;
+        }
+        let Some(b) = batches.get(self.idx as usize) else {
+            return Ok(false);
+        };
+        if self.last_ts == 0 {
+            self.last_ts = gen.mul(b.time);
+        }
+        let start = b.data.off + self.off as usize;
+        let data = &buf[start - base..b.data.off - base + b.data.len as usize];
+        let err = |m: String| Err(Error::new(m).at(start as u64).in_gen(gen.num));
+        let typ = data[0];
+        if typ as usize >= NUM_SPECS {
+            return err(format!("found invalid event type: {typ}"));
+        }
+        self.ev.typ = typ;
+        let spec = &SPECS[typ as usize];
+        if spec.args.is_empty() || !spec.timed {
+            return err(format!("found event without a timestamp: type={typ}"));
+        }
+        let mut n = 1;
+        let ts = match uvarint(&data[n..]) {
+            Varint::Ok(v, k) => {
+                n += k;
+                v
+            }
+            _ => return err("found invalid uvarint for timestamp".into()),
+        };
+        for i in 0..spec.args.len() - 1 {
+            match uvarint(&data[n..]) {
+                Varint::Ok(v, k) => {
+                    self.ev.args[i] = v;
+                    n += k;
+                }
+                _ => return err("found invalid uvarint".into()),
+            }
+        }
+        self.ev.time = gen.mul(ts).wrapping_add(self.last_ts);
+        self.last_ts = self.ev.time;
+        self.ev_off = start;
+        self.off += n as u32;
+        Ok(true)
+    }
+}
+
+// The frontier is a binary min-heap on the cursors' next event time,
+// maintained exactly as the reference reader does so ties break the same way.
+fn sift_up(h: &mut [Cursor], mut i: usize) -> usize {
+    while i > 0 && h[(i - 1) / 2].ev.time > h[i].ev.time {
+        h.swap((i - 1) / 2, i);
+        i = (i - 1) / 2;
+    }
+    i
+}
+fn sift_down(h: &mut [Cursor], mut i: usize) {
+    loop {
+        let (l, r) = (2 * i + 1, 2 * i + 2);
+        let mut m = i;
+        let mut mt = if i < h.len() { h[i].ev.time } else { i64::MAX };
+        if l < h.len() && h[l].ev.time < mt {
+            mt = h[l].ev.time;
+            m = l;
+        }
+        if r < h.len() && h[r].ev.time < mt {
+            m = r;
+        }
+        if m == i {
+            break;
+        }
+        h.swap(i, m);
+        i = m;
+    }
+}
+fn heap_update(h: &mut [Cursor], i: usize) {
+    if sift_up(h, i) != i {
+        return;
+    }
+    sift_down(h, i);
+}
+fn heap_remove(h: &mut Vec<Cursor>, mut i: usize) {
+    while i > 0 {
+        h.swap((i - 1) / 2, i);
+        i = (i - 1) / 2;
+    }
+    let last = h.len() - 1;
+    h.swap(0, last);
+    h.pop();
+    sift_down(h, 0);
+}
+
+enum BatchRead {
+    Pending,
+    Eof,
+    Err(String),
+    Ok(BatchHdr),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct BatchHdr {
+    gen: u64,
+    m: u64,
+    time: u64,
+    exp: u8,
+    data_off: usize,
+    data_len: usize,
+    eog: bool,
+}
+
+// Parses the batch at the front of `b`; `eof` says whether more bytes may come.
+fn read_batch(b: &[u8], eof: bool) -> BatchRead {
+    let Some(&t) = b.first() else {
+        return if eof {
+            BatchRead::Eof
+        } else {
+            BatchRead::Pending
+        };
+    };
+    if t == ev::END_OF_GENERATION {
+        return BatchRead::Ok(BatchHdr {
+            gen: 0,
+            m: u64::MAX,
+            time: 0,
+            exp: 0,
+            data_off: 0,
+            data_len: 1,
+            eog: true,
+        });
+    }
+    if t != ev::EVENT_BATCH && t != ev::EXPERIMENTAL_BATCH {
+        return BatchRead::Err(format!("expected batch event, got event {t}"));
+    }
+    let mut pos = 1;
+    let mut exp = 0;
+    if t == ev::EXPERIMENTAL_BATCH {
+        match b.get(1) {
+            Some(&e) => exp = e,
+            // The reference reader treats this as a clean end of input.
+            None if eof => return BatchRead::Eof,
+            None => return BatchRead::Pending,
+        }
+        pos = 2;
+    }
+    let mut vals = [0u64; 4];
+    let what = ["gen", "M ID", "timestamp", "size"];
+    for (i, v) in vals.iter_mut().enumerate() {
+        match uvarint(&b[pos..]) {
+            Varint::Ok(x, n) => {
+                *v = x;
+                pos += n;
+            }
+            Varint::Short(n) if eof => {
+                let why = if n == 0 { "EOF" } else { "unexpected EOF" };
+                return BatchRead::Err(format!("error reading batch {}: {why}", what[i]));
+            }
+            Varint::Short(_) => return BatchRead::Pending,
+            Varint::Overflow => {
+                return BatchRead::Err(format!(
+                    "error reading batch {}: binary: varint overflows a 64-bit integer",
+                    what[i]
+                ))
+            }
+        }
+    }
+    let size = vals[3];
+    if size > MAX_BATCH_SIZE {
+        return BatchRead::Err(format!(
+            "invalid batch size {size}, maximum is {MAX_BATCH_SIZE}"
+        ));
+    }
+    let avail = b.len() - pos;
+    if (avail as u64) < size {
+        if eof {
+            return BatchRead::Err(format!(
+                "failed to read full batch: read {avail} but wanted {size}"
+            ));
+        }
+        return BatchRead::Pending;
+    }
+    BatchRead::Ok(BatchHdr {
+        gen: vals[0],
+        m: vals[1],
+        time: vals[2],
+        exp,
+        data_off: pos,
+        data_len: size as usize,
+        eog: false,
+    })
+}
+
+enum Poll<T> {
+    Ready(T),
+    Pending,
+}
+
+/// Streaming decoder for Go execution traces (format v2, Go 1.22+).
+///
+/// Feed it bytes with [`feed`](Self::feed) as they arrive, call
+/// [`advance`](Self::advance) until it says [`Status::NeedData`], and read
+/// each event with [`event`](Self::event). Call [`finish`](Self::finish) when
+/// the input ends. Memory is bounded by the largest generation: bytes of
+/// earlier generations are dropped as soon as their events are consumed.
+///
+/// The event order is exactly that of Go's `internal/trace` reader (the one
+/// behind `go tool trace`).
+pub struct Decoder {
+    buf: Vec<u8>,
+    base: usize,
+    pos: usize,
+    eof: bool,
+    ver: Option<Version>,
+    failed: Option<Error>,
+    build: Option<Generation>,
+    gen: Option<Generation>,
+    frontier: Vec<Cursor>,
+    cpu_next: usize,
+    order: Option<Ordering>,
+    last_ts: i64,
+    syncs: u64,
+    read_gen_err: Option<Error>,
+    done: bool,
+    spill: bool,
+    spill_err: Option<Error>,
+    spill_err_sync: bool,
+    cur: RawEvent,
+    max_gen_bytes: usize,
+    events: u64,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+const HEADER_LEN: usize = 16;
+
+impl Decoder {
+    /// A decoder waiting for the trace header.
+    pub fn new() -> Decoder {
+        Decoder {
+            buf: Vec::new(),
+            base: 0,
+            pos: 0,
+            eof: false,
+            ver: None,
+            failed: None,
+            build: None,
+            gen: None,
+            frontier: Vec::new(),
+            cpu_next: 0,
+            order: None,
+            last_ts: 0,
+            syncs: 0,
+            read_gen_err: None,
+            done: false,
+            spill: false,
+            spill_err: None,
+            spill_err_sync: false,
+            cur: RawEvent::default(),
+            max_gen_bytes: 4 << 30,
+            events: 0,
+        }
+    }
+
+    /// Refuses generations larger than `n` bytes (default 4 GiB) instead of
+    /// buffering them.
+    pub fn set_max_generation_bytes(&mut self, n: usize) {
+        self.max_gen_bytes = n;
+    }
+
+    /// The trace's format version, once the header has been read.
+    pub fn version(&self) -> Option<Version> {
+        self.ver
+    }
+
+    /// Bytes consumed from the input so far (batches fully read).
+    pub fn bytes_consumed(&self) -> u64 {
+        self.pos as u64
+    }
+
+    /// Bytes currently buffered (a measure of memory use).
+    pub fn buffered_bytes(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// Number of goroutines the scheduler state machine tracks right now.
+    pub fn live_goroutines(&self) -> usize {
+        self.order
+            .as_ref()
+            .map(|o| o.live_goroutines())
+            .unwrap_or(0)
+    }
+
+    // Lowest absolute offset still referenced.
+    fn keep_from(&self) -> usize {
+        let mut k = self.pos;
+        if let Some(b) = &self.build {
+            k = k.min(b.start);
+        }
+        if let Some(g) = &self.gen {
+            k = k.min(g.start);
+        }
+        k
+    }
+
+    fn compact(&mut self) {
+        let k = self.keep_from();
+        let dead = k - self.base;
+        if dead > 0 && dead >= self.buf.len() / 2 {
+            self.buf.drain(..dead);
+            self.base = k;
+        }
+    }
+
+    /// Appends input bytes.
+    pub fn feed(&mut self, data: &[u8]) {
+        self.compact();
+        self.buf.extend_from_slice(data);
+    }
+
+    /// Reads up to `chunk` bytes from `r` straight into the buffer. Returns
+    /// the count (0 at end of input).
+    pub fn fill_from<R: Read + ?Sized>(
+        &mut self,
+        r: &mut R,
+        chunk: usize,
+    ) -> std::io::Result<usize> {
+        self.compact();
+        let len = self.buf.len();
+        self.buf.resize(len + chunk, 0);
+        let res = loop {
+            match r.read(&mut self.buf[len..]) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                x => break x,
+            }
+        };
+        let n = *res.as_ref().unwrap_or(&0);
+        self.buf.truncate(len + n);
+        res
+    }
+
+    /// Marks the end of input.
+    pub fn finish(&mut self) {
+        self.eof = true;
+    }
+
+    /// The current event (valid after `advance` returned [`Status::Event`]).
+    pub fn event(&self) -> EventRef<'_> {
+        let gen = if self.cur.typ == ev::SYNC_SYNTH && self.cur.flags & FLAG_TABLE == 0 {
+            None
+        } else {
+            self.gen.as_ref()
+        };
+        EventRef::new(self.cur, gen, &self.buf, self.base)
+    }
+
+    /// Moves to the next event.
+    pub fn advance(&mut self) -> Result<Status> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        if self.ver.is_none() {
+            match self.read_header() {
+                Ok(true) => {}
+                Ok(false) => return Ok(Status::NeedData),
+                Err(e) => {
+                    self.failed = Some(e.clone());
+                    return Err(e);
+                }
+            }
+        }
+        match self.step() {
+            Poll::Pending => Ok(Status::NeedData),
+            Poll::Ready(Ok(None)) => Ok(Status::End),
+            Poll::Ready(Ok(Some(mut e))) => {
+                if e.typ != ev::SYNC_SYNTH {
+                    if let Err(err) = self.validate_ids(&e) {
+                        self.failed = Some(err.clone());
+                        return Err(err);
+                    }
+                }
+                if e.time <= self.last_ts {
+                    e.time = self.last_ts.wrapping_add(1);
+                }
+                self.last_ts = e.time;
+                self.cur = e;
+                self.events += 1;
+                Ok(Status::Event)
+            }
+            Poll::Ready(Err(e)) => {
+                self.failed = Some(e.clone());
+                Err(e)
+            }
+        }
+    }
+
+    fn validate_ids(&self, e: &RawEvent) -> Result<()> {
+        let Some(gen) = &self.gen else { return Ok(()) };
+        let spec = &SPECS[e.typ as usize];
+        for &i in spec.stack_ids {
+            let id = e.args[i - 1];
+            if !gen.stacks.contains(id) {
+                return Err(Error::new(format!(
+                    "found invalid stack ID {id} for event {}",
+                    spec.name
+                ))
+                .in_gen(gen.num));
+            }
+        }
+        for &i in spec.string_ids {
+            let id = e.args[i - 1];
+            if !gen.strings.contains(id) {
+                return Err(Error::new(format!(
+                    "found invalid string ID {id} for event {}",
+                    spec.name
+                ))
+                .in_gen(gen.num));
+            }
+        }
+        Ok(())
+    }
+
+    fn read_header(&mut self) -> Result<bool> {
+        let b = &self.buf[self.pos - self.base..];
+        let bad = || Error::new("bad file format: not a Go execution trace?").at(0);
+        const PREFIX: &[u8] = b"go 1.";
+        let n = b.len().min(PREFIX.len());
+        if b[..n] != PREFIX[..n] {
+            return Err(bad());
+        }
+        if b.len() < HEADER_LEN {
+            if self.eof {
+                return Err(bad());
+            }
+            return Ok(false);
+        }
+        let digits = b[5..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits == 0 || digits > 3 {
+            return Err(bad());
+        }
+        let rest = &b[5 + digits..];
+        const SUFFIX: &[u8] = b" trace\0\0\0";
+        if rest.len() < SUFFIX.len() {
+            if self.eof {
+                return Err(bad());
+            }
+            return Ok(false);
+        }
+        if &rest[..SUFFIX.len()] != SUFFIX {
+            return Err(bad());
+        }
+        let v: u64 = std::str::from_utf8(&b[5..5 + digits])
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(bad)?;
+        let ver = match Version::from_minor(v) {
+            Some(v) => v,
+            None if matches!(v, 11 | 19 | 21) => {
+                return Err(Error::new(format!(
+                    "unsupported trace version go 1.{v}: the pre-1.22 format is not supported"
+                )))
+            }
+            None => {
+                return Err(Error::new(format!(
+                    "unknown or unsupported trace version go 1.{v}"
+                )))
+            }
+        };
+        self.pos += 5 + digits + SUFFIX.len();
+        self.ver = Some(ver);
+        self.order = Some(Ordering::new(ver));
+        Ok(true)
+    }
+
+    fn sync_event(&self, table: bool, time: i64) -> RawEvent {
+        RawEvent {
+            typ: ev::SYNC_SYNTH,
+            time,
+            args: [self.syncs, 0, 0, 0],
+            g: NO_G,
+            p: NO_P,
+            m: NO_M,
+            flags: if table { FLAG_TABLE } else { 0 },
+        }
+    }
+
+    fn step(&mut self) -> Poll<Result<Option<RawEvent>>> {
+        if self.done {
+            return Poll::Ready(Ok(None));
+        }
+        let ver = self.ver.expect("header read");
+        if let Some(e) = self.order.as_mut().and_then(|o| o.queue.pop_front()) {
+            return Poll::Ready(Ok(Some(e)));
+        }
+        let ncpu = self.gen.as_ref().map(|g| g.cpu_samples.len()).unwrap_or(0);
+        if self.frontier.is_empty() && self.cpu_next >= ncpu {
+            if ver < Version::Go126 {
+                return self.next_gen_with_spill();
+            }
+            if let Some(e) = &self.read_gen_err {
+                return Poll::Ready(Err(e.clone()));
+            }
+            return match self.read_generation() {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Err(e)) => {
+                    self.read_gen_err = Some(e);
+                    self.gen = None;
+                    self.syncs += 1;
+                    Poll::Ready(Ok(Some(self.sync_event(false, self.last_ts))))
+                }
+                Poll::Ready(Ok(g)) => self.install_gen(g),
+            };
+        }
+        let gen = self.gen.as_mut().expect("generation installed");
+        if self.cpu_next < gen.cpu_samples.len() {
+            let s = gen.cpu_samples[self.cpu_next];
+            if self.frontier.is_empty() || s.time < self.frontier[0].ev.time {
+                self.cpu_next += 1;
+                return Poll::Ready(Ok(Some(RawEvent {
+                    typ: ev::CPU_SAMPLE,
+                    time: s.time,
+                    args: [s.stack, 0, 0, 0],
+                    g: s.g,
+                    p: s.p,
+                    m: s.m,
+                    flags: 0,
+                })));
+            }
+        }
+        let order = self.order.as_mut().expect("ordering");
+        match try_advance(&mut self.frontier, 0, order, gen, &self.buf, self.base) {
+            Err(e) => return Poll::Ready(Err(e)),
+            Ok(true) => {}
+            Ok(false) => {
+                // Rare: the earliest event can't go yet. Try the others in time
+                // order. (Insertion sort: stable, as the reference's sort is
+                // for the small frontiers real traces have.)
+                insertion_sort(&mut self.frontier);
+                let mut ok = false;
+                for i in 1..self.frontier.len() {
+                    match try_advance(&mut self.frontier, i, order, gen, &self.buf, self.base) {
+                        Err(e) => return Poll::Ready(Err(e)),
+                        Ok(true) => {
+                            ok = true;
+                            break;
+                        }
+                        Ok(false) => {}
+                    }
+                }
+                if !ok {
+                    let g = self.gen.as_ref().unwrap();
+                    let mut msg = format!(
+                        "broken trace: failed to advance: frontier:\n[gen={}]\n\n",
+                        g.num
+                    );
+                    for c in &self.frontier {
+                        let spec = &SPECS[c.ev.typ as usize];
+                        msg.push_str(&format!("M {} [{} time={}", c.m, spec.name, c.ev.time));
+                        for (i, a) in spec.args[1..].iter().enumerate() {
+                            msg.push_str(&format!(" {a}={}", c.ev.args[i]));
+                        }
+                        msg.push_str("]\n");
+                    }
+                    msg.push('\n');
+                    msg.push_str(&self.order.as_ref().unwrap().dump());
+                    let off = self.frontier.first().map(|c| c.ev_off as u64).unwrap_or(0);
+                    return Poll::Ready(Err(Error::new(msg).at(off).in_gen(g.num)));
+                }
+            }
+        }
+        match self.order.as_mut().unwrap().queue.pop_front() {
+            Some(e) => Poll::Ready(Ok(Some(e))),
+            None => Poll::Ready(Err(Error::new(
+                "internal error: advance successful, but queue is empty",
+            ))),
+        }
+    }
+
+    fn next_gen_with_spill(&mut self) -> Poll<Result<Option<RawEvent>>> {
+        if let Some(e) = &self.spill_err {
+            if self.spill_err_sync {
+                return Poll::Ready(Err(e.clone()));
+            }
+            self.spill_err_sync = true;
+            self.syncs += 1;
+            return Poll::Ready(Ok(Some(self.sync_event(false, self.last_ts))));
+        }
+        if self.gen.is_some() && !self.spill {
+            self.done = true;
+            self.syncs += 1;
+            return Poll::Ready(Ok(Some(self.sync_event(false, self.last_ts))));
+        }
+        match self.read_gen_with_spill() {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(e)) => {
+                self.gen = None;
+                self.spill = false;
+                self.spill_err = Some(e);
+                self.spill_err_sync = true;
+                self.syncs += 1;
+                Poll::Ready(Ok(Some(self.sync_event(false, self.last_ts))))
+            }
+            Poll::Ready(Ok((g, spill, spill_err))) => {
+                self.spill = spill;
+                self.spill_err = spill_err;
+                self.install_gen(Some(g))
+            }
+        }
+    }
+
+    fn install_gen(&mut self, g: Option<Generation>) -> Poll<Result<Option<RawEvent>>> {
+        let Some(g) = g else {
+            self.gen = None;
+            self.done = true;
+            self.syncs += 1;
+            return Poll::Ready(Ok(Some(self.sync_event(false, self.last_ts))));
+        };
+        self.gen = Some(g);
+        self.cpu_next = 0;
+        self.frontier.clear();
+        let gen = self.gen.as_ref().unwrap();
+        for (i, &m) in gen.batch_ms.iter().enumerate() {
+            let mut c = Cursor {
+                m,
+                list: i as u32,
+                idx: 0,
+                off: 0,
+                last_ts: 0,
+                ev_off: 0,
+                ev: Base::default(),
+            };
+            match c.next_event(gen, &self.buf, self.base) {
+                Err(e) => return Poll::Ready(Err(e)),
+                Ok(false) => continue,
+                Ok(true) => {
+                    self.frontier.push(c);
+                    let n = self.frontier.len() - 1;
+                    sift_up(&mut self.frontier, n);
+                }
+            }
+        }
+        self.syncs += 1;
+        let t = gen.mul(gen.min_ts);
+        Poll::Ready(Ok(Some(self.sync_event(true, t))))
+    }
+
+    fn check_gen_size(&self, g: &Generation) -> Result<()> {
+        if self.pos - g.start > self.max_gen_bytes {
+            return Err(Error::new(format!(
+                "generation larger than the configured maximum of {} bytes",
+                self.max_gen_bytes
+            ))
+            .at(self.pos as u64)
+            .in_gen(g.num));
+        }
+        Ok(())
+    }
+
+    // Go 1.22-1.25: a generation ends where the next one's first batch starts
+    // (which stays unread here) or at end of input.
+    fn read_gen_with_spill(&mut self) -> Poll<Result<(Generation, bool, Option<Error>)>> {
+        let ver = self.ver.unwrap();
+        if self.build.is_none() {
+            self.build = Some(Generation {
+                start: self.pos,
+                ..Default::default()
+            });
+        }
+        let mut spill = false;
+        let mut spill_err = None;
+        loop {
+            let off = self.pos;
+            let g = self.build.as_mut().unwrap();
+            match read_batch(&self.buf[off - self.base..], self.eof) {
+                BatchRead::Pending => {
+                    let g = self.build.as_ref().unwrap();
+                    if let Err(e) = self.check_gen_size(g) {
+                        self.build = None;
+                        return Poll::Ready(Err(e));
+                    }
+                    return Poll::Pending;
+                }
+                BatchRead::Eof => break,
+                BatchRead::Err(m) => {
+                    let e = Error::new(m).at(off as u64);
+                    if g.num != 0 {
+                        spill_err = Some(e.in_gen(g.num.wrapping_add(1)));
+                        break;
+                    }
+                    self.build = None;
+                    return Poll::Ready(Err(e));
+                }
+                BatchRead::Ok(h) => {
+                    let fail = |m: &str| Error::new(m).at(off as u64);
+                    if h.gen == 0 {
+                        self.build = None;
+                        return Poll::Ready(Err(fail("invalid generation number 0")));
+                    }
+                    if g.num == 0 {
+                        g.num = h.gen;
+                    }
+                    if h.gen == g.num.wrapping_add(1) {
+                        spill = true;
+                        break;
+                    }
+                    if h.gen != g.num {
+                        self.build = None;
+                        return Poll::Ready(Err(fail("generations out of order")));
+                    }
+                    self.pos += h.data_off + h.data_len;
+                    if g.min_ts == 0 || h.time < g.min_ts {
+                        g.min_ts = h.time;
+                    }
+                    let data = Span {
+                        off: off + h.data_off,
+                        len: h.data_len as u32,
+                    };
+                    if let Err(e) =
+                        g.process_batch(ver, h.m, h.time, h.exp, data, &self.buf, self.base)
+                    {
+                        let n = g.num;
+                        self.build = None;
+                        return Poll::Ready(Err(e.at(off as u64).in_gen(n)));
+                    }
+                }
+            }
+        }
+        let mut g = self.build.take().unwrap();
+        g.end = self.pos;
+        if let Err(e) = g.finish(ver) {
+            return Poll::Ready(Err(e.in_gen(g.num)));
+        }
+        Poll::Ready(Ok((g, spill, spill_err)))
+    }
+
+    // Go 1.26+: a generation ends with an end-of-generation marker.
+    fn read_generation(&mut self) -> Poll<Result<Option<Generation>>> {
+        let ver = self.ver.unwrap();
+        if self.build.is_none() {
+            self.build = Some(Generation {
+                start: self.pos,
+                ..Default::default()
+            });
+        }
+        loop {
+            let off = self.pos;
+            let g = self.build.as_mut().unwrap();
+            match read_batch(&self.buf[off - self.base..], self.eof) {
+                BatchRead::Pending => {
+                    let g = self.build.as_ref().unwrap();
+                    if let Err(e) = self.check_gen_size(g) {
+                        self.build = None;
+                        return Poll::Ready(Err(e));
+                    }
+                    return Poll::Pending;
+                }
+                BatchRead::Eof => {
+                    let partial = !g.batch_ms.is_empty();
+                    let n = g.num;
+                    self.build = None;
+                    if partial {
+                        return Poll::Ready(Err(Error::new(
+                            "incomplete generation found; trace likely truncated",
+                        )
+                        .at(off as u64)
+                        .in_gen(n)));
+                    }
+                    return Poll::Ready(Ok(None));
+                }
+                BatchRead::Err(m) => {
+                    let n = g.num;
+                    self.build = None;
+                    return Poll::Ready(Err(Error::new(m).at(off as u64).in_gen(n)));
+                }
+                BatchRead::Ok(h) => {
+                    self.pos += h.data_off + h.data_len;
+                    if g.num == 0 {
+                        g.num = h.gen;
+                    }
+                    if h.eog {
+                        break;
+                    }
+                    let fail = |m: &str| Error::new(m).at(off as u64);
+                    if h.gen == 0 {
+                        self.build = None;
+                        return Poll::Ready(Err(fail("invalid generation number 0")));
+                    }
+                    if h.gen != g.num {
+                        let n = g.num;
+                        self.build = None;
+                        return Poll::Ready(Err(fail(
+                            "broken trace: missing end-of-generation event, or generations are interleaved",
+                        )
+                        .in_gen(n)));
+                    }
+                    if g.min_ts == 0 || h.time < g.min_ts {
+                        g.min_ts = h.time;
+                    }
+                    let data = Span {
+                        off: off + h.data_off,
+                        len: h.data_len as u32,
+                    };
+                    if let Err(e) =
+                        g.process_batch(ver, h.m, h.time, h.exp, data, &self.buf, self.base)
+                    {
+                        let n = g.num;
+                        self.build = None;
+                        return Poll::Ready(Err(e.at(off as u64).in_gen(n)));
+                    }
+                }
+            }
+        }
+        let mut g = self.build.take().unwrap();
+        g.end = self.pos;
+        if let Err(e) = g.finish(ver) {
+            return Poll::Ready(Err(e.in_gen(g.num)));
+        }
+        Poll::Ready(Ok(Some(g)))
+    }
+}
+
+fn try_advance(
+    frontier: &mut Vec<Cursor>,
+    i: usize,
+    order: &mut Ordering,
+    gen: &mut Generation,
+    buf: &[u8],
+    base: usize,
+) -> Result<bool> {
+    let c = &mut frontier[i];
+    let (m, off) = (c.m, c.ev_off);
+    let strs = Strs { buf, base };
+    let ok = order
+        .advance(&mut c.ev, gen, &strs, m)
+        .map_err(|e| e.at(off as u64).in_gen(gen.num))?;
+    if !ok {
+        return Ok(false);
+    }
+    if c.next_event(gen, buf, base)? {
+        heap_update(frontier, i);
+    } else {
+        heap_remove(frontier, i);
+    }
+    Ok(true)
+}
+
+fn insertion_sort(h: &mut [Cursor]) {
+    for i in 1..h.len() {
+        let mut j = i;
+        while j > 0 && h[j].ev.time < h[j - 1].ev.time {
+            h.swap(j, j - 1);
+            j -= 1;
+        }
+    }
+}
+
+/// Reads a trace from any `Read`, generation by generation.
+///
+/// ```no_run
+/// let f = std::fs::File::open("trace.out").unwrap();
+/// let mut r = weft_trace::Reader::new(f);
+/// while let Some(ev) = r.next_event().unwrap() {
+///     println!("{ev}");
+/// }
+/// ```
+pub struct Reader<R> {
+    r: R,
+    dec: Decoder,
+    chunk: usize,
+}
+
+impl<R: Read> Reader<R> {
+    /// Wraps `r`; reads it in 1 MiB chunks.
+    pub fn new(r: R) -> Reader<R> {
+        Reader {
+            r,
+            dec: Decoder::new(),
+            chunk: 1 << 20,
+        }
+    }
+    /// The decoder inside (for its statistics).
+    pub fn decoder(&self) -> &Decoder {
+        &self.dec
+    }
+    /// The next event, `None` at the end of the trace.
+    pub fn next_event(&mut self) -> Result<Option<EventRef<'_>>> {
+        loop {
+            match self.dec.advance()? {
+                Status::Event => break,
+                Status::End => return Ok(None),
+                Status::NeedData => {
+                    let n = self
+                        .dec
+                        .fill_from(&mut self.r, self.chunk)
+                        .map_err(|e| Error::new(format!("read error: {e}")))?;
+                    if n == 0 {
+                        self.dec.finish();
+                    }
+                }
+            }
+        }
+        Ok(Some(self.dec.event()))
+    }
+}

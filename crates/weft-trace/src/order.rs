@@ -1,0 +1,1149 @@
+//! The scheduler state machine that puts events from different threads into
+//! one valid order, and validates the trace while doing so.
+//!
+//! Each thread's events are in program order; across threads, an event can
+//! only be taken once its preconditions hold (a goroutine must be runnable
+//! and at the right sequence number to start, a proc idle to be started,
+//! and so on). `advance` checks one candidate event; on success it updates
+//! the state and queues the event (sometimes several: a GoSwitch becomes an
+//! unblock, a block or destroy, and a start).
+use std::collections::VecDeque;
+
+use crate::error::{Error, Result};
+use crate::event::RawEvent;
+use crate::fasthash::FastMap;
+use crate::generation::Generation;
+use crate::spec::{ev, gstatus, pstatus, EventType, Version, SPECS};
+
+/// Goroutine states as the API reports them.
+pub mod gostate {
+    #![allow(missing_docs)]
+    pub const UNDETERMINED: u8 = 0;
+    pub const NOT_EXIST: u8 = 1;
+    pub const RUNNABLE: u8 = 2;
+    pub const RUNNING: u8 = 3;
+    pub const WAITING: u8 = 4;
+    pub const SYSCALL: u8 = 5;
+}
+/// Proc states as the API reports them.
+pub mod procstate {
+    #![allow(missing_docs)]
+    pub const UNDETERMINED: u8 = 0;
+    pub const NOT_EXIST: u8 = 1;
+    pub const RUNNING: u8 = 2;
+    pub const IDLE: u8 = 3;
+}
+
+pub(crate) const NO_G: i64 = -1;
+pub(crate) const NO_P: i64 = -1;
+pub(crate) const NO_M: i64 = -1;
+pub(crate) const NO_TASK: u64 = u64::MAX;
+
+/// wire goroutine status -> API state
+pub(crate) fn go_status_to_state(s: u64) -> u8 {
+    match s as u8 {
+        gstatus::RUNNABLE => gostate::RUNNABLE,
+        gstatus::RUNNING => gostate::RUNNING,
+        gstatus::WAITING => gostate::WAITING,
+        gstatus::SYSCALL => gostate::SYSCALL,
+        _ => gostate::UNDETERMINED,
+    }
+}
+/// wire proc status -> API state
+pub(crate) fn proc_status_to_state(s: u64) -> u8 {
+    match s as u8 {
+        pstatus::RUNNING | pstatus::SYSCALL => procstate::RUNNING,
+        pstatus::IDLE | pstatus::SYSCALL_ABANDONED => procstate::IDLE,
+        _ => procstate::UNDETERMINED,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Seq {
+    gen: u64,
+    seq: u64,
+}
+impl Seq {
+    fn succeeds(self, b: Seq) -> bool {
+        self.gen == b.gen && self.seq == b.seq.wrapping_add(1)
+    }
+}
+impl std::fmt::Display for Seq {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (gen={})", self.seq, self.gen)
+    }
+}
+
+/// A range in flight on a resource: its Begin type and optional string id.
+type RangeKey = (EventType, u64);
+
+#[derive(Debug, Default)]
+struct Ranges(Vec<RangeKey>);
+
+impl Ranges {
+    fn begin(&mut self, r: RangeKey) -> Result<()> {
+        if self.0.contains(&r) {
+            return Err(Error::new(format!(
+                "discovered event already in-flight for when starting event {}",
+                SPECS[r.0 as usize].name
+            )));
+        }
+        self.0.push(r);
+        Ok(())
+    }
+    fn active(&mut self, r: RangeKey, initial: bool) -> Result<()> {
+        if initial {
+            if self.0.contains(&r) {
+                return Err(Error::new(format!(
+                    "found named active range already in first gen: {{{} {}}}",
+                    r.0, r.1
+                )));
+            }
+            self.0.push(r);
+        } else if !self.0.contains(&r) {
+            return Err(Error::new(format!(
+                "resource is missing active range: {} {:?}",
+                SPECS[r.0 as usize].name, self.0
+            )));
+        }
+        Ok(())
+    }
+    fn end(&mut self, typ: EventType) -> Result<u64> {
+        let st = SPECS[typ as usize].start_ev;
+        match self.0.iter().position(|r| r.0 == st) {
+            Some(i) => Ok(self.0.swap_remove(i).1),
+            None => Err(Error::new(format!(
+                "tried to end event {}, but not in-flight",
+                SPECS[st as usize].name
+            ))),
+        }
+    }
+}
+
+fn range_key(typ: EventType, desc: u64) -> RangeKey {
+    let st = SPECS[typ as usize].start_ev;
+    (if st != ev::NONE { st } else { typ }, desc)
+}
+
+#[derive(Debug)]
+struct GState {
+    status: u8,
+    seq: Seq,
+    regions: Vec<(u64, Box<[u8]>)>,
+    ranges: Ranges,
+}
+impl GState {
+    fn new(status: u8, seq: Seq) -> GState {
+        GState {
+            status,
+            seq,
+            regions: Vec::new(),
+            ranges: Ranges::default(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct PState {
+    status: u8,
+    seq: Seq,
+    ranges: Ranges,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct MState {
+    g: i64,
+    p: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ctx {
+    pub g: i64,
+    pub p: i64,
+    pub m: i64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Need {
+    Not,
+    May,
+    Must,
+}
+use Need::*;
+
+fn validate(c: Ctx, m: Need, p: Need, g: Need) -> Result<()> {
+    if m == Must && c.m == NO_M {
+        return Err(Error::new("expected a thread but didn't have one"));
+    } else if m == Not && c.m != NO_M {
+        return Err(Error::new("expected no thread but had one"));
+    }
+    if p == Must && c.p == NO_P {
+        return Err(Error::new("expected a proc but didn't have one"));
+    } else if p == Not && c.p != NO_P {
+        return Err(Error::new("expected no proc but had one"));
+    }
+    if g == Must && c.g == NO_G {
+        return Err(Error::new("expected a goroutine but didn't have one"));
+    } else if g == Not && c.g != NO_G {
+        return Err(Error::new("expected no goroutine but had one"));
+    }
+    Ok(())
+}
+fn user_go(c: Ctx) -> Result<()> {
+    validate(c, Must, Must, Must)
+}
+
+const GC_UNDETERMINED: u8 = 0;
+const GC_NOT_RUNNING: u8 = 1;
+const GC_RUNNING: u8 = 2;
+
+/// The event fields ordering reads and may rewrite.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Base {
+    pub typ: EventType,
+    pub time: i64,
+    pub args: [u64; 4],
+}
+
+impl Base {
+    /// Index of the first "extra" slot (after the wire arguments).
+    fn extra(&self) -> usize {
+        SPECS[self.typ as usize].args.len() - 1
+    }
+}
+
+/// Scheduler state carried across generations.
+#[derive(Debug)]
+pub(crate) struct Ordering {
+    ver: Version,
+    gs: FastMap<i64, GState>,
+    ps: FastMap<i64, PState>,
+    ms: FastMap<i64, MState>,
+    tasks: FastMap<u64, (Box<[u8]>, u64)>,
+    gc_seq: u64,
+    gc_state: u8,
+    initial_gen: u64,
+    pub queue: VecDeque<RawEvent>,
+}
+
+/// Read access to the current generation's strings.
+pub(crate) struct Strs<'a> {
+    pub buf: &'a [u8],
+    pub base: usize,
+}
+
+impl Ordering {
+    pub fn new(ver: Version) -> Ordering {
+        Ordering {
+            ver,
+            gs: FastMap::default(),
+            ps: FastMap::default(),
+            ms: FastMap::default(),
+            tasks: FastMap::default(),
+            gc_seq: 0,
+            gc_state: GC_UNDETERMINED,
+            initial_gen: 0,
+            queue: VecDeque::with_capacity(16),
+        }
+    }
+
+    /// Number of goroutines the state machine currently knows.
+    pub fn live_goroutines(&self) -> usize {
+        self.gs.len()
+    }
+
+    fn name(&self, t: EventType) -> String {
+        self.ver.event_name(t)
+    }
+
+    #[inline]
+    fn push(&mut self, b: &Base, c: Ctx) {
+        self.queue.push_back(RawEvent {
+            typ: b.typ,
+            time: b.time,
+            args: b.args,
+            g: c.g,
+            p: c.p,
+            m: c.m,
+            flags: 0,
+        });
+    }
+
+    fn push_made(&mut self, c: Ctx, typ: EventType, time: i64, args: &[u64]) {
+        let mut a = [0u64; 4];
+        a[..args.len()].copy_from_slice(args);
+        self.push(&Base { typ, time, args: a }, c);
+    }
+
+    fn string<'a>(gen: &Generation, s: &Strs<'a>, id: u64) -> Option<&'a [u8]> {
+        if id == 0 {
+            return Some(&[]);
+        }
+        gen.strings
+            .get(id)
+            .map(|sp| &s.buf[sp.off - s.base..sp.off - s.base + sp.len as usize])
+    }
+
+    /// Tries to take `e`, the next event of thread `m`. Ok(false): not yet.
+    pub fn advance(
+        &mut self,
+        e: &mut Base,
+        gen: &mut Generation,
+        s: &Strs<'_>,
+        m: i64,
+    ) -> Result<bool> {
+        let gnum = gen.num;
+        if self.initial_gen == 0 {
+            self.initial_gen = gnum;
+        }
+        let mut cur = Ctx {
+            g: NO_G,
+            p: NO_P,
+            m,
+        };
+        if m != NO_M {
+            let ms = self.ms.entry(m).or_insert(MState { g: NO_G, p: NO_P });
+            cur.p = ms.p;
+            cur.g = ms.g;
+        }
+        let r = self.dispatch(e, gen, s, m, gnum, cur)?;
+        if let Some(new) = r {
+            if m != NO_M {
+                if let Some(ms) = self.ms.get_mut(&m) {
+                    ms.p = new.p;
+                    ms.g = new.g;
+                }
+            }
+            Ok(true)
+        } else {
+            Ok(false)
+        }
+    }
+
+    fn dispatch(
+        &mut self,
+        e: &mut Base,
+        gen: &mut Generation,
+        s: &Strs<'_>,
+        m: i64,
+        gnum: u64,
+        cur: Ctx,
+    ) -> Result<Option<Ctx>> {
+        use ev::*;
+        match e.typ {
+            PROCS_CHANGE | GO_LABEL | USER_LOG => {
+                user_go(cur)?;
+                self.push(e, cur);
+                Ok(Some(cur))
+            }
+            PROC_START => self.proc_start(e, gnum, cur),
+            PROC_STOP => self.proc_stop(e, cur),
+            PROC_STEAL => self.proc_steal(e, gnum, cur),
+            PROC_STATUS => self.proc_status(e, gnum, cur),
+            GO_CREATE | GO_CREATE_BLOCKED => self.go_create(e, gnum, cur),
+            GO_CREATE_SYSCALL => self.go_create_syscall(e, gnum, cur),
+            GO_START => self.go_start(e, gnum, cur),
+            GO_DESTROY | GO_STOP | GO_BLOCK => self.go_stop_exec(e, cur),
+            GO_DESTROY_SYSCALL => self.go_destroy_syscall(e, cur),
+            GO_UNBLOCK => self.go_unblock(e, gnum, cur),
+            GO_SYSCALL_BEGIN => self.syscall_begin(e, gnum, cur),
+            GO_SYSCALL_END => self.syscall_end(e, cur),
+            GO_SYSCALL_END_BLOCKED => self.syscall_end_blocked(e, cur),
+            GO_STATUS | GO_STATUS_STACK => self.go_status(e, gnum, cur),
+            STW_BEGIN | GC_MARK_ASSIST_BEGIN => self.go_range_begin(e, cur),
+            STW_END | GC_MARK_ASSIST_END => self.go_range_end(e, cur),
+            GC_MARK_ASSIST_ACTIVE => self.go_range_active(e, gnum, cur),
+            GC_ACTIVE => self.gc_active(e, gnum, cur),
+            GC_BEGIN => self.gc_begin(e, cur),
+            GC_END => self.gc_end(e, cur),
+            GC_SWEEP_ACTIVE => {
+                let pid = e.args[0] as i64;
+                let initial = gnum == self.initial_gen;
+                let Some(ps) = self.ps.get_mut(&pid) else {
+                    return Err(Error::new(format!(
+                        "encountered GCSweepActive for unknown proc {pid}"
+                    )));
+                };
+                ps.ranges.active(range_key(e.typ, 0), initial)?;
+                self.push(e, cur);
+                Ok(Some(cur))
+            }
+            GC_SWEEP_BEGIN => {
+                validate(cur, Must, Must, May)?;
+                // A P in the context always has a state (it was bound by a status or start).
+                if let Some(ps) = self.ps.get_mut(&cur.p) {
+                    ps.ranges.begin(range_key(e.typ, 0))?;
+                } else {
+                    return Err(Error::new(format!("uninitialized proc {}", cur.p)));
+                }
+                self.push(e, cur);
+                Ok(Some(cur))
+            }
+            GC_SWEEP_END => {
+                validate(cur, Must, Must, May)?;
+                if let Some(ps) = self.ps.get_mut(&cur.p) {
+                    ps.ranges.end(e.typ)?;
+                } else {
+                    return Err(Error::new(format!("uninitialized proc {}", cur.p)));
+                }
+                self.push(e, cur);
+                Ok(Some(cur))
+            }
+            HEAP_ALLOC | HEAP_GOAL => {
+                validate(cur, Must, Must, May)?;
+                self.push(e, cur);
+                Ok(Some(cur))
+            }
+            USER_TASK_BEGIN => self.task_begin(e, gen, s, cur),
+            USER_TASK_END => self.task_end(e, gen, cur),
+            USER_REGION_BEGIN | USER_REGION_END => self.region(e, gen, s, cur),
+            GO_SWITCH | GO_SWITCH_DESTROY => self.go_switch(e, gnum, cur),
+            SPAN..=GOROUTINE_STACK_FREE => {
+                validate(cur, Must, May, May)?;
+                self.push(e, cur);
+                Ok(Some(cur))
+            }
+            t => {
+                let _ = m;
+                Err(Error::new(format!(
+                    "bad event type found while ordering: {t}"
+                )))
+            }
+        }
+    }
+
+    fn proc_status(&mut self, e: &mut Base, gnum: u64, mut cur: Ctx) -> Result<Option<Ctx>> {
+        let pid = e.args[0] as i64;
+        let status = e.args[1];
+        if status > pstatus::SYSCALL_ABANDONED as u64 {
+            return Err(Error::new(format!(
+                "invalid status for proc {pid}: {status}"
+            )));
+        }
+        let status = status as u8;
+        let mut old = proc_status_to_state(status as u64);
+        if let Some(st) = self.ps.get_mut(&pid) {
+            if status == pstatus::SYSCALL_ABANDONED && st.status == pstatus::SYSCALL {
+                old = procstate::RUNNING;
+                e.args[1] = pstatus::SYSCALL as u64;
+            } else if status == pstatus::SYSCALL_ABANDONED
+                && st.status == pstatus::SYSCALL_ABANDONED
+            {
+                old = procstate::IDLE;
+                e.args[1] = pstatus::SYSCALL_ABANDONED as u64;
+            } else if st.status != status {
+                return Err(Error::new(format!(
+                    "inconsistent status for proc {pid}: old {} vs. new {}",
+                    pstatus::name(st.status),
+                    pstatus::name(status)
+                )));
+            }
+            st.seq = Seq { gen: gnum, seq: 0 };
+        } else {
+            self.ps.insert(
+                pid,
+                PState {
+                    status,
+                    seq: Seq { gen: gnum, seq: 0 },
+                    ranges: Ranges::default(),
+                },
+            );
+            old = if gnum == self.initial_gen {
+                procstate::UNDETERMINED
+            } else {
+                procstate::NOT_EXIST
+            };
+        }
+        let x = e.extra();
+        e.args[x] = old as u64;
+        let mut new = cur;
+        if status == pstatus::RUNNING || status == pstatus::SYSCALL {
+            new.p = pid;
+        }
+        if status == pstatus::SYSCALL_ABANDONED && old == procstate::RUNNING {
+            let mut found = false;
+            for (&mid, ms) in self.ms.iter() {
+                if ms.p == pid {
+                    cur = Ctx {
+                        m: mid,
+                        p: pid,
+                        g: ms.g,
+                    };
+                    found = true;
+                }
+            }
+            if !found {
+                return Err(Error::new(format!(
+                    "failed to find sched context for proc {pid} that's about to be stolen"
+                )));
+            }
+        }
+        self.push(e, cur);
+        Ok(Some(new))
+    }
+
+    fn proc_start(&mut self, e: &mut Base, gnum: u64, cur: Ctx) -> Result<Option<Ctx>> {
+        let pid = e.args[0] as i64;
+        let seq = Seq {
+            gen: gnum,
+            seq: e.args[1],
+        };
+        match self.ps.get_mut(&pid) {
+            Some(st) if st.status == pstatus::IDLE && seq.succeeds(st.seq) && cur.p == NO_P => {
+                validate(cur, Must, Not, May)?;
+                st.status = pstatus::RUNNING;
+                st.seq = seq;
+            }
+            _ => return Ok(None),
+        }
+        self.push(e, cur);
+        Ok(Some(Ctx { p: pid, ..cur }))
+    }
+
+    fn proc_stop(&mut self, e: &mut Base, cur: Ctx) -> Result<Option<Ctx>> {
+        let name = self.name(e.typ);
+        let Some(st) = self.ps.get_mut(&cur.p) else {
+            return Err(Error::new(format!(
+                "event {name} for proc ({}) that doesn't exist",
+                cur.p
+            )));
+        };
+        if st.status != pstatus::RUNNING && st.status != pstatus::SYSCALL {
+            return Err(Error::new(format!(
+                "{name} event for proc that's not Running or Syscall"
+            )));
+        }
+        validate(cur, Must, Must, May)?;
+        st.status = pstatus::IDLE;
+        self.push(e, cur);
+        Ok(Some(Ctx { p: NO_P, ..cur }))
+    }
+
+    fn proc_steal(&mut self, e: &mut Base, gnum: u64, cur: Ctx) -> Result<Option<Ctx>> {
+        let pid = e.args[0] as i64;
+        let seq = Seq {
+            gen: gnum,
+            seq: e.args[1],
+        };
+        let old = match self.ps.get(&pid) {
+            Some(st)
+                if (st.status == pstatus::SYSCALL || st.status == pstatus::SYSCALL_ABANDONED)
+                    && seq.succeeds(st.seq) =>
+            {
+                st.status
+            }
+            _ => return Ok(None),
+        };
+        validate(cur, Must, May, May)?;
+        let x = e.extra();
+        e.args[x] = old as u64;
+        {
+            let st = self.ps.get_mut(&pid).expect("checked above");
+            st.status = pstatus::IDLE;
+            st.seq = seq;
+        }
+        if old == pstatus::SYSCALL_ABANDONED {
+            self.push(e, cur);
+            return Ok(Some(cur));
+        }
+        let mid = e.args[2] as i64;
+        if mid == cur.m {
+            if cur.p != pid {
+                return Err(Error::new(format!(
+                    "tried to self-steal proc {pid} (thread {mid}), but got proc {} instead",
+                    cur.p
+                )));
+            }
+            self.push(e, cur);
+            return Ok(Some(Ctx { p: NO_P, ..cur }));
+        }
+        let Some(ms) = self.ms.get_mut(&mid) else {
+            return Err(Error::new(format!(
+                "stole proc from non-existent thread {mid}"
+            )));
+        };
+        if ms.p != pid {
+            return Err(Error::new(format!(
+                "tried to steal proc {pid} from thread {mid}, but got proc {} instead",
+                ms.p
+            )));
+        }
+        ms.p = NO_P;
+        self.push(e, cur);
+        Ok(Some(cur))
+    }
+
+    fn go_status(&mut self, e: &mut Base, gnum: u64, mut cur: Ctx) -> Result<Option<Ctx>> {
+        let gid = e.args[0] as i64;
+        let mid = e.args[1] as i64;
+        let status = e.args[2];
+        if status > gstatus::WAITING as u64 {
+            return Err(Error::new(format!(
+                "invalid status for goroutine {gid}: {status}"
+            )));
+        }
+        let status = status as u8;
+        let mut old = go_status_to_state(status as u64);
+        if let Some(st) = self.gs.get_mut(&gid) {
+            if st.status != status {
+                return Err(Error::new(format!(
+                    "inconsistent status for goroutine {gid}: old {} vs. new {}",
+                    gstatus::name(st.status),
+                    gstatus::name(status)
+                )));
+            }
+            st.seq = Seq { gen: gnum, seq: 0 };
+        } else if gnum == self.initial_gen {
+            self.gs
+                .insert(gid, GState::new(status, Seq { gen: gnum, seq: 0 }));
+            old = gostate::UNDETERMINED;
+        } else {
+            return Err(Error::new(format!(
+                "found goroutine status for new goroutine after the first generation: id={gid} status={}",
+                gstatus::name(status)
+            )));
+        }
+        e.args[2] = (old as u64) << 32 | status as u64;
+        let mut new = cur;
+        if status == gstatus::RUNNING {
+            new.g = gid;
+        } else if status == gstatus::SYSCALL {
+            if mid == NO_M {
+                return Err(Error::new(format!(
+                    "found goroutine {gid} in syscall without a thread"
+                )));
+            }
+            if mid == cur.m {
+                if gnum != self.initial_gen && cur.g != gid {
+                    return Err(Error::new(format!(
+                        "inconsistent thread for syscalling goroutine {gid}: thread has goroutine {}",
+                        cur.g
+                    )));
+                }
+                new.g = gid;
+            } else {
+                if let Some(ms) = self.ms.get(&mid) {
+                    if ms.g != gid {
+                        return Err(Error::new(format!(
+                            "inconsistent thread for syscalling goroutine {gid}: thread has goroutine {}",
+                            ms.g
+                        )));
+                    }
+                    cur.g = ms.g;
+                } else {
+                    self.ms.insert(mid, MState { g: gid, p: NO_P });
+                }
+                cur.m = mid;
+            }
+        }
+        self.push(e, cur);
+        Ok(Some(new))
+    }
+
+    fn go_create(&mut self, e: &mut Base, gnum: u64, cur: Ctx) -> Result<Option<Ctx>> {
+        validate(cur, Must, Must, May)?;
+        if let Some(st) = self.gs.get(&cur.g) {
+            if st.status != gstatus::RUNNING {
+                return Err(Error::new(format!(
+                    "{} event for goroutine that's not Running",
+                    self.name(e.typ)
+                )));
+            }
+        }
+        let newg = e.args[0] as i64;
+        if self.gs.contains_key(&newg) {
+            return Err(Error::new(format!(
+                "tried to create goroutine ({newg}) that already exists"
+            )));
+        }
+        let status = if e.typ == ev::GO_CREATE_BLOCKED {
+            gstatus::WAITING
+        } else {
+            gstatus::RUNNABLE
+        };
+        self.gs
+            .insert(newg, GState::new(status, Seq { gen: gnum, seq: 0 }));
+        self.push(e, cur);
+        Ok(Some(cur))
+    }
+
+    fn running_g(&mut self, e: &Base, cur: Ctx, want: u8) -> Result<&mut GState> {
+        let name = self.ver.event_name(e.typ);
+        let Some(st) = self.gs.get_mut(&cur.g) else {
+            return Err(Error::new(format!(
+                "event {name} for goroutine ({}) that doesn't exist",
+                cur.g
+            )));
+        };
+        if st.status != want {
+            return Err(Error::new(format!(
+                "{name} event for goroutine that's not Running"
+            )));
+        }
+        Ok(st)
+    }
+
+    fn go_stop_exec(&mut self, e: &mut Base, cur: Ctx) -> Result<Option<Ctx>> {
+        user_go(cur)?;
+        let st = self.running_g(e, cur, gstatus::RUNNING)?;
+        match e.typ {
+            ev::GO_STOP => st.status = gstatus::RUNNABLE,
+            ev::GO_BLOCK => st.status = gstatus::WAITING,
+            _ => {
+                self.gs.remove(&cur.g);
+            }
+        }
+        self.push(e, cur);
+        Ok(Some(Ctx { g: NO_G, ..cur }))
+    }
+
+    fn go_start(&mut self, e: &mut Base, gnum: u64, cur: Ctx) -> Result<Option<Ctx>> {
+        let gid = e.args[0] as i64;
+        let seq = Seq {
+            gen: gnum,
+            seq: e.args[1],
+        };
+        match self.gs.get_mut(&gid) {
+            Some(st) if st.status == gstatus::RUNNABLE && seq.succeeds(st.seq) => {
+                validate(cur, Must, Must, Not)?;
+                st.status = gstatus::RUNNING;
+                st.seq = seq;
+            }
+            _ => return Ok(None),
+        }
+        self.push(e, cur);
+        Ok(Some(Ctx { g: gid, ..cur }))
+    }
+
+    fn go_unblock(&mut self, e: &mut Base, gnum: u64, cur: Ctx) -> Result<Option<Ctx>> {
+        let gid = e.args[0] as i64;
+        let seq = Seq {
+            gen: gnum,
+            seq: e.args[1],
+        };
+        match self.gs.get_mut(&gid) {
+            Some(st) if st.status == gstatus::WAITING && seq.succeeds(st.seq) => {
+                st.status = gstatus::RUNNABLE;
+                st.seq = seq;
+            }
+            _ => return Ok(None),
+        }
+        self.push(e, cur);
+        Ok(Some(cur))
+    }
+
+    fn go_switch(&mut self, e: &mut Base, gnum: u64, cur: Ctx) -> Result<Option<Ctx>> {
+        user_go(cur)?;
+        self.running_g(e, cur, gstatus::RUNNING)?;
+        let next = e.args[0] as i64;
+        let seq = Seq {
+            gen: gnum,
+            seq: e.args[1],
+        };
+        match self.gs.get(&next) {
+            Some(st) if st.status == gstatus::WAITING && seq.succeeds(st.seq) => {}
+            _ => return Ok(None),
+        }
+        self.push(e, cur);
+        if e.typ == ev::GO_SWITCH {
+            self.gs.get_mut(&cur.g).expect("checked").status = gstatus::WAITING;
+            self.push_made(cur, ev::GO_BLOCK, e.time, &[0, 0]);
+        } else {
+            self.gs.remove(&cur.g);
+            self.push_made(cur, ev::GO_DESTROY, e.time, &[]);
+        }
+        let st = self.gs.get_mut(&next).expect("checked");
+        st.status = gstatus::RUNNING;
+        st.seq = seq;
+        self.push_made(
+            Ctx { g: NO_G, ..cur },
+            ev::GO_START,
+            e.time,
+            &[next as u64, e.args[1]],
+        );
+        Ok(Some(Ctx { g: next, ..cur }))
+    }
+
+    fn syscall_begin(&mut self, e: &mut Base, gnum: u64, cur: Ctx) -> Result<Option<Ctx>> {
+        user_go(cur)?;
+        let st = self.running_g(e, cur, gstatus::RUNNING)?;
+        st.status = gstatus::SYSCALL;
+        let name = self.name(e.typ);
+        let Some(ps) = self.ps.get_mut(&cur.p) else {
+            return Err(Error::new(format!(
+                "uninitialized proc {} found during {name}",
+                cur.p
+            )));
+        };
+        ps.status = pstatus::SYSCALL;
+        let pseq = Seq {
+            gen: gnum,
+            seq: e.args[0],
+        };
+        if !pseq.succeeds(ps.seq) {
+            return Err(Error::new(format!(
+                "failed to advance {name}: can't make sequence: {} -> {pseq}",
+                ps.seq
+            )));
+        }
+        ps.seq = pseq;
+        self.push(e, cur);
+        Ok(Some(cur))
+    }
+
+    fn syscall_end(&mut self, e: &mut Base, cur: Ctx) -> Result<Option<Ctx>> {
+        user_go(cur)?;
+        let st = self.running_g(e, cur, gstatus::SYSCALL)?;
+        st.status = gstatus::RUNNING;
+        let name = self.name(e.typ);
+        let Some(ps) = self.ps.get_mut(&cur.p) else {
+            return Err(Error::new(format!(
+                "uninitialized proc {} found during {name}",
+                cur.p
+            )));
+        };
+        if ps.status != pstatus::SYSCALL {
+            return Err(Error::new(format!(
+                "expected proc {} in state Syscall, but got {} instead",
+                cur.p,
+                pstatus::name(ps.status)
+            )));
+        }
+        ps.status = pstatus::RUNNING;
+        self.push(e, cur);
+        Ok(Some(cur))
+    }
+
+    fn syscall_end_blocked(&mut self, e: &mut Base, cur: Ctx) -> Result<Option<Ctx>> {
+        if cur.p != NO_P {
+            let Some(ps) = self.ps.get(&cur.p) else {
+                return Err(Error::new(format!(
+                    "uninitialized proc {} found during {}",
+                    cur.p,
+                    self.name(e.typ)
+                )));
+            };
+            if ps.status == pstatus::SYSCALL {
+                return Ok(None);
+            }
+        }
+        validate(cur, Must, May, Must)?;
+        let st = self.running_g(e, cur, gstatus::SYSCALL)?;
+        st.status = gstatus::RUNNABLE;
+        self.push(e, cur);
+        Ok(Some(Ctx { g: NO_G, ..cur }))
+    }
+
+    fn go_create_syscall(&mut self, e: &mut Base, gnum: u64, cur: Ctx) -> Result<Option<Ctx>> {
+        validate(cur, Must, May, Not)?;
+        let newg = e.args[0] as i64;
+        if self.gs.contains_key(&newg) {
+            return Err(Error::new(format!(
+                "tried to create goroutine ({newg}) in syscall that already exists"
+            )));
+        }
+        self.gs.insert(
+            newg,
+            GState::new(gstatus::SYSCALL, Seq { gen: gnum, seq: 0 }),
+        );
+        self.push(e, cur);
+        Ok(Some(Ctx { g: newg, ..cur }))
+    }
+
+    fn go_destroy_syscall(&mut self, e: &mut Base, cur: Ctx) -> Result<Option<Ctx>> {
+        validate(cur, Must, May, Must)?;
+        let name = self.name(e.typ);
+        match self.gs.get(&cur.g) {
+            None => {
+                return Err(Error::new(format!(
+                    "event {name} for goroutine ({}) that doesn't exist",
+                    cur.g
+                )))
+            }
+            Some(st) if st.status != gstatus::SYSCALL => {
+                return Err(Error::new(format!(
+                    "{name} event for goroutine that's not Syscall"
+                )))
+            }
+            _ => {}
+        }
+        self.gs.remove(&cur.g);
+        let mut new = Ctx { g: NO_G, ..cur };
+        if cur.p != NO_P {
+            let Some(ps) = self.ps.get_mut(&cur.p) else {
+                return Err(Error::new(format!(
+                    "found invalid proc {} during {name}",
+                    cur.p
+                )));
+            };
+            if ps.status != pstatus::SYSCALL {
+                return Err(Error::new(format!(
+                    "proc {} in unexpected state {} during {name}",
+                    cur.p,
+                    pstatus::name(ps.status)
+                )));
+            }
+            ps.status = pstatus::SYSCALL_ABANDONED;
+            new.p = NO_P;
+            // A self-steal so the proc is seen leaving this thread.
+            let mut a = [cur.p as u64, 0, 0, 0];
+            a[3] = pstatus::SYSCALL as u64;
+            self.push(
+                &Base {
+                    typ: ev::PROC_STEAL,
+                    time: e.time,
+                    args: a,
+                },
+                cur,
+            );
+        }
+        self.push(e, cur);
+        Ok(Some(new))
+    }
+
+    fn task_begin(
+        &mut self,
+        e: &mut Base,
+        gen: &Generation,
+        s: &Strs<'_>,
+        cur: Ctx,
+    ) -> Result<Option<Ctx>> {
+        let id = e.args[0];
+        if self.tasks.contains_key(&id) {
+            return Err(Error::new(format!("task ID conflict: {id}")));
+        }
+        let mut parent = e.args[1];
+        if parent == 0 {
+            parent = NO_TASK;
+            e.args[1] = NO_TASK;
+        }
+        let name_id = e.args[2];
+        let Some(name) = Self::string(gen, s, name_id) else {
+            return Err(Error::new(format!(
+                "invalid string ID {name_id} for {} event",
+                e.typ
+            )));
+        };
+        self.tasks.insert(id, (name.into(), parent));
+        user_go(cur)?;
+        self.push(e, cur);
+        Ok(Some(cur))
+    }
+
+    fn task_end(&mut self, e: &mut Base, gen: &mut Generation, cur: Ctx) -> Result<Option<Ctx>> {
+        let id = e.args[0];
+        let x = e.extra();
+        if let Some((name, parent)) = self.tasks.remove(&id) {
+            e.args[x] = parent;
+            e.args[x + 1] = gen.add_extra_string(&name);
+        } else {
+            e.args[x] = NO_TASK;
+            e.args[x + 1] = 0;
+        }
+        user_go(cur)?;
+        self.push(e, cur);
+        Ok(Some(cur))
+    }
+
+    fn region(
+        &mut self,
+        e: &mut Base,
+        gen: &Generation,
+        s: &Strs<'_>,
+        cur: Ctx,
+    ) -> Result<Option<Ctx>> {
+        user_go(cur)?;
+        let tid = e.args[0];
+        let name_id = e.args[1];
+        let Some(name) = Self::string(gen, s, name_id) else {
+            return Err(Error::new(format!(
+                "invalid string ID {name_id} for {} event",
+                e.typ
+            )));
+        };
+        let begin = e.typ == ev::USER_REGION_BEGIN;
+        let Some(st) = self.gs.get_mut(&cur.g) else {
+            return Err(Error::new(format!(
+                "encountered {} without known state for current goroutine {}",
+                if begin {
+                    "EvUserRegionBegin"
+                } else {
+                    "EvUserRegionEnd"
+                },
+                cur.g
+            )));
+        };
+        if begin {
+            st.regions.push((tid, name.into()));
+        } else if let Some(last) = st.regions.last() {
+            if last.0 != tid || &last.1[..] != name {
+                return Err(Error::new(format!(
+                    "misuse of region in goroutine {}: region end {{{} {}}} when the inner-most active region start event is {{{} {}}}",
+                    cur.g,
+                    tid,
+                    String::from_utf8_lossy(name),
+                    last.0,
+                    String::from_utf8_lossy(&last.1)
+                )));
+            }
+            st.regions.pop();
+        }
+        self.push(e, cur);
+        Ok(Some(cur))
+    }
+
+    fn gc_active(&mut self, e: &mut Base, gnum: u64, cur: Ctx) -> Result<Option<Ctx>> {
+        let seq = e.args[0];
+        if gnum == self.initial_gen {
+            if self.gc_state != GC_UNDETERMINED {
+                return Err(Error::new(
+                    "GCActive in the first generation isn't first GC event",
+                ));
+            }
+            self.gc_seq = seq;
+            self.gc_state = GC_RUNNING;
+            self.push(e, cur);
+            return Ok(Some(cur));
+        }
+        if seq != self.gc_seq.wrapping_add(1) {
+            return Ok(None);
+        }
+        if self.gc_state != GC_RUNNING {
+            return Err(Error::new(
+                "encountered GCActive while GC was not in progress",
+            ));
+        }
+        self.gc_seq = seq;
+        user_go(cur)?;
+        self.push(e, cur);
+        Ok(Some(cur))
+    }
+
+    fn gc_begin(&mut self, e: &mut Base, cur: Ctx) -> Result<Option<Ctx>> {
+        let seq = e.args[0];
+        if self.gc_state == GC_UNDETERMINED {
+            self.gc_seq = seq;
+            self.gc_state = GC_RUNNING;
+            self.push(e, cur);
+            return Ok(Some(cur));
+        }
+        if seq != self.gc_seq.wrapping_add(1) {
+            return Ok(None);
+        }
+        if self.gc_state == GC_RUNNING {
+            return Err(Error::new(
+                "encountered GCBegin while GC was already in progress",
+            ));
+        }
+        self.gc_seq = seq;
+        self.gc_state = GC_RUNNING;
+        user_go(cur)?;
+        self.push(e, cur);
+        Ok(Some(cur))
+    }
+
+    fn gc_end(&mut self, e: &mut Base, cur: Ctx) -> Result<Option<Ctx>> {
+        let seq = e.args[0];
+        if seq != self.gc_seq.wrapping_add(1) {
+            return Ok(None);
+        }
+        if self.gc_state == GC_NOT_RUNNING {
+            return Err(Error::new("encountered GCEnd when GC was not in progress"));
+        }
+        if self.gc_state == GC_UNDETERMINED {
+            return Err(Error::new(
+                "encountered GCEnd when GC was in an undetermined state",
+            ));
+        }
+        self.gc_seq = seq;
+        self.gc_state = GC_NOT_RUNNING;
+        user_go(cur)?;
+        self.push(e, cur);
+        Ok(Some(cur))
+    }
+
+    fn go_range_begin(&mut self, e: &mut Base, cur: Ctx) -> Result<Option<Ctx>> {
+        user_go(cur)?;
+        let desc = if e.typ == ev::STW_BEGIN { e.args[0] } else { 0 };
+        let Some(st) = self.gs.get_mut(&cur.g) else {
+            return Err(Error::new(format!(
+                "encountered event of type {} without known state for current goroutine {}",
+                e.typ, cur.g
+            )));
+        };
+        st.ranges.begin(range_key(e.typ, desc))?;
+        self.push(e, cur);
+        Ok(Some(cur))
+    }
+
+    fn go_range_active(&mut self, e: &mut Base, gnum: u64, cur: Ctx) -> Result<Option<Ctx>> {
+        let gid = e.args[0] as i64;
+        let initial = gnum == self.initial_gen;
+        let name = self.name(e.typ);
+        let Some(st) = self.gs.get_mut(&gid) else {
+            return Err(Error::new(format!(
+                "uninitialized goroutine {gid} found during {name}"
+            )));
+        };
+        st.ranges.active(range_key(e.typ, 0), initial)?;
+        self.push(e, cur);
+        Ok(Some(cur))
+    }
+
+    fn go_range_end(&mut self, e: &mut Base, cur: Ctx) -> Result<Option<Ctx>> {
+        user_go(cur)?;
+        let Some(st) = self.gs.get_mut(&cur.g) else {
+            return Err(Error::new(format!(
+                "encountered event of type {} without known state for current goroutine {}",
+                e.typ, cur.g
+            )));
+        };
+        let desc = st.ranges.end(e.typ)?;
+        if e.typ == ev::STW_END {
+            e.args[0] = desc;
+        }
+        self.push(e, cur);
+        Ok(Some(cur))
+    }
+
+    /// Scheduler state, for "broken trace" messages.
+    pub fn dump(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let mut gs: Vec<_> = self.gs.iter().collect();
+        gs.sort_by_key(|x| *x.0);
+        for (id, st) in gs {
+            let _ = writeln!(
+                s,
+                "G {id} [status={} seq={}]",
+                gstatus::name(st.status),
+                st.seq
+            );
+        }
+        s.push('\n');
+        let mut ps: Vec<_> = self.ps.iter().collect();
+        ps.sort_by_key(|x| *x.0);
+        for (id, st) in ps {
+            let _ = writeln!(
+                s,
+                "P {id} [status={} seq={}]",
+                pstatus::name(st.status),
+                st.seq
+            );
+        }
+        s.push('\n');
+        let mut ms: Vec<_> = self.ms.iter().collect();
+        ms.sort_by_key(|x| *x.0);
+        for (id, st) in ms {
+            let _ = writeln!(s, "M {id} [g={} p={}]", st.g, st.p);
+        }
+        s.push('\n');
+        let gc = match self.gc_state {
+            GC_UNDETERMINED => "Undetermined",
+            GC_NOT_RUNNING => "NotRunning",
+            _ => "Running",
+        };
+        let _ = writeln!(s, "GC {} {gc}", self.gc_seq);
+        s
+    }
+}
