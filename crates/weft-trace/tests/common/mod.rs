@@ -1,0 +1,99 @@
+//! Helpers shared by the integration tests: finding the installed Go
+//! toolchains, and decoding a whole trace into the `-d=parsed` text.
+#![allow(dead_code)]
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use weft_trace::{Decoder, Status};
+
+/// Path of the cached `go` binary for `1.NN`; panics (fails the test) with
+/// the fix when it is missing.
+pub fn go_bin(version: &str) -> PathBuf {
+    let cache = std::env::var_os("WEFT_GO_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/weft")
+        });
+    let go = cache.join(format!("go{version}/bin/go"));
+    assert!(
+        go.is_file(),
+        "Go {version} is not installed at {}; run scripts/install-go-toolchains.sh {version}",
+        go.display()
+    );
+    go
+}
+
+/// GOROOT of a toolchain.
+pub fn goroot(version: &str) -> PathBuf {
+    let out = Command::new(go_bin(version))
+        .args(["env", "GOROOT"])
+        .env("GOTOOLCHAIN", "local")
+        .output()
+        .expect("run go env GOROOT");
+    assert!(out.status.success(), "go env GOROOT failed");
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+/// Decodes `bytes` (fed in `chunk`-sized pieces) into Go's `-d=parsed`
+/// text; returns the text and the error, if decoding stopped on one.
+pub fn dump(bytes: &[u8], chunk: usize) -> (Vec<u8>, Option<weft_trace::Error>) {
+    let mut d = Decoder::new();
+    let mut out = Vec::new();
+    let mut fed = 0;
+    loop {
+        match d.advance() {
+            Ok(Status::Event) => {
+                d.event().write_go(&mut out).unwrap();
+                out.push(b'\n');
+            }
+            Ok(Status::NeedData) => {
+                if fed >= bytes.len() {
+                    d.finish();
+                } else {
+                    let n = chunk.min(bytes.len() - fed);
+                    d.feed(&bytes[fed..fed + n]);
+                    fed += n;
+                }
+            }
+            Ok(Status::End) => return (out, None),
+            Err(e) => return (out, Some(e)),
+        }
+    }
+}
+
+/// Runs `go tool trace -d=parsed` (Go 1.27) on a file: (stdout, stderr, success).
+pub fn reference_dump(file: &Path) -> (Vec<u8>, String, bool) {
+    let out = Command::new(go_bin("1.27"))
+        .args(["tool", "trace", "-d=parsed"])
+        .arg(file)
+        .env("GOTOOLCHAIN", "local")
+        .env("TZ", "UTC")
+        .output()
+        .expect("run go tool trace");
+    (
+        out.stdout,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.success(),
+    )
+}
+
+/// First differing line of two dumps, for failure messages.
+pub fn first_diff(a: &[u8], b: &[u8]) -> String {
+    let (a, b) = (String::from_utf8_lossy(a), String::from_utf8_lossy(b));
+    let (al, bl): (Vec<_>, Vec<_>) = (a.lines().collect(), b.lines().collect());
+    for i in 0..al.len().max(bl.len()) {
+        let (x, y) = (al.get(i), bl.get(i));
+        if x != y {
+            let lo = i.saturating_sub(3);
+            let ctx: Vec<_> = al[lo..i].iter().map(|l| format!("    {l}")).collect();
+            return format!(
+                "first difference at line {}:\n{}\n  weft: {:?}\n  go:   {:?}",
+                i + 1,
+                ctx.join("\n"),
+                x,
+                y
+            );
+        }
+    }
+    "identical".into()
+}
