@@ -309,6 +309,7 @@ fn check_passes_on_the_leaky_binary_with_the_leak_switched_off() {
     let (code, out, err) = weft(&["check", "--baseline", base.s(), &url]);
     let served = load.stop();
     assert!(served > 50, "only {served} requests were served");
+    eprintln!("{served} requests\n{out}");
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     assert!(out.starts_with("weft check: ok:"), "{out}");
 }
@@ -335,6 +336,7 @@ fn check_passes_on_the_healthy_service_under_steady_traffic() {
     ]);
     let served = load.stop();
     assert!(served > 50, "only {served} requests were served");
+    eprintln!("{served} requests\n{out}{out2}");
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     assert_eq!(code2, 0, "stdout:\n{out2}");
 }

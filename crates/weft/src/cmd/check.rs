@@ -69,6 +69,17 @@ const CONNECTION_ABS_FACTOR: u64 = 10;
 /// ...and may double their baseline count.
 const CONNECTION_REL: f64 = 1.0;
 
+/// A goroutine that serves a connection: its "where" is one of
+/// [`CONNECTION_SERVING`], or it is inside net/http's own code (not a
+/// handler, whose "where" would be the handler) under `(*conn).serve`,
+/// e.g. reading the next request of a keep-alive connection.
+fn is_connection_serving(g: &Group) -> bool {
+    let Some(w) = &g.where_ else { return false };
+    CONNECTION_SERVING.iter().any(|p| matches(p, &w.func))
+        || (weft_analysis::package_of(&w.func) == "net/http"
+            && g.stack.iter().any(|f| f.func == "net/http.(*conn).serve"))
+}
+
 struct Ignores {
     any: Vec<String>,
     top: Vec<String>,
@@ -196,6 +207,8 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         .map(|g| (g.key.as_str(), g.count))
         .collect();
     let mut failed = Vec::new();
+    // The grown group closest to failing, for the "ok" line.
+    let mut closest: Option<(String, u64, u64)> = None;
     let mut ignored = Vec::new();
     let mut running = 0;
     for (key, &now) in &min {
@@ -213,16 +226,20 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             running += 1;
             continue;
         }
-        let connection = g
-            .where_
-            .as_ref()
-            .is_some_and(|w| CONNECTION_SERVING.iter().any(|p| matches(p, &w.func)));
+        let connection = is_connection_serving(g);
         let (abs, rel) = if connection {
             (args.tolerance * CONNECTION_ABS_FACTOR, CONNECTION_REL)
         } else {
             (args.tolerance, args.tolerance_pct / 100.0)
         };
         let limit = abs.max((rel * b as f64).floor() as u64);
+        let w = g.where_.as_ref().map(FrameJson::from);
+        if closest
+            .as_ref()
+            .map_or(true, |c| (now - b) * c.2 > c.1 * limit)
+        {
+            closest = Some((place(w.as_ref()), now - b, limit));
+        }
         if now - b > limit {
             failed.push(Growth {
                 group: g.clone(),
@@ -246,6 +263,9 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             min.len(),
             if samples == 1 { "" } else { "s" }
         );
+        if let Some((at, grew, limit)) = &closest {
+            println!("  closest to the limit: {at} +{grew} (allowed +{limit})");
+        }
         if !ignored.is_empty() || running > 0 {
             println!("  ({} grown groups ignored by --ignore, {running} grown groups running rather than blocked)", ignored.len());
         }
