@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Scheduling-gap benchmark: how much does watching a program with 100k
+# parked goroutines hurt it?
+#
+# One target (this directory's Go program: 100k parked goroutines, pprof on
+# loopback, a 1 ms ticker that records how late it wakes) is measured in
+# windows of WINDOW seconds while it is observed by
+#   (a) nothing,
+#   (b) `weft top` at its default settings, running for real in a tmux
+#       pseudo-terminal (160x45),
+#   (c) a plain debug=2 poller: curl of /debug/pprof/goroutine?debug=2, then
+#       a sleep of INTERVAL (weft's default poll interval) — the way
+#       debug=2-polling TUIs watch a program.
+# The three are alternated over ROUNDS rounds (the order rotates each round)
+# to spread machine noise evenly. Prints a markdown table.
+#
+# usage: bench/schedgap/run.sh [WINDOW_SECONDS=20] [ROUNDS=3]
+# env:   N=100000 goroutines, GO_VERSION=1.27, INTERVAL=1 (seconds),
+#        CARGO_TARGET_DIR (where the release weft is built)
+set -euo pipefail
+
+WINDOW=${1:-20}
+ROUNDS=${2:-3}
+N=${N:-100000}
+GO_VERSION=${GO_VERSION:-1.27}
+INTERVAL=${INTERVAL:-1}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+TMP=$(mktemp -d)
+TMUX_SOCKET="weft-schedgap-$$"
+TARGET_PID=""
+OBSERVER_PID=""
+
+command -v tmux >/dev/null || { echo "run.sh needs tmux (apt-get install tmux) to give weft top a terminal" >&2; exit 1; }
+command -v curl >/dev/null || { echo "run.sh needs curl" >&2; exit 1; }
+
+window() { curl -s --max-time 10 "$URL/schedgap/window"; }
+
+start_observer() {
+    case "$1" in
+    none) ;;
+    weft)
+        tmux -L "$TMUX_SOCKET" -f /dev/null new-session -d -s weft -x 160 -y 45 "$WEFT top $URL"
+        ;;
+    debug2)
+        (while :; do
+            curl -s -o /dev/null --max-time 60 "$URL/debug/pprof/goroutine?debug=2" || true
+            sleep "$INTERVAL"
+        done) &
+        OBSERVER_PID=$!
+        ;;
+    esac
+}
+
+stop_observer() {
+    tmux -L "$TMUX_SOCKET" kill-server 2>/dev/null || true
+    if [ -n "$OBSERVER_PID" ]; then
+        pkill -P "$OBSERVER_PID" 2>/dev/null || true
+        kill "$OBSERVER_PID" 2>/dev/null || true
+        wait "$OBSERVER_PID" 2>/dev/null || true
+        OBSERVER_PID=""
+    fi
+}
+
+cleanup() {
+    stop_observer || true
+    [ -n "$TARGET_PID" ] && kill "$TARGET_PID" 2>/dev/null || true
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+go=$("$ROOT/scripts/go-toolchain.sh" "$GO_VERSION")
+echo "building schedgap with $("$go" version | cut -d' ' -f3)..." >&2
+(cd "$ROOT/bench/schedgap" && GOTOOLCHAIN=local "$go" build -o "$TMP/schedgap" .)
+echo "building weft (release)..." >&2
+(cd "$ROOT" && cargo build --release -q -p weft)
+WEFT="${CARGO_TARGET_DIR:-$ROOT/target}/release/weft"
+
+"$TMP/schedgap" -n "$N" >"$TMP/target.out" 2>"$TMP/target.err" &
+TARGET_PID=$!
+for _ in $(seq 100); do
+    URL=$(sed -n 's/^pprof: //p' "$TMP/target.out")
+    [ -n "$URL" ] && break
+    sleep 0.1
+done
+[ -n "$URL" ] || { echo "schedgap did not start: $(cat "$TMP/target.err")" >&2; exit 1; }
+echo "target: $URL, $N goroutines" >&2
+
+sleep 3        # let the target settle after parking its goroutines
+window >/dev/null
+modes=(none weft debug2)
+for round in $(seq "$ROUNDS"); do
+    for i in 0 1 2; do
+        mode=${modes[$(((i + round - 1) % 3))]}
+        window >/dev/null # start a fresh window
+        start_observer "$mode"
+        sleep "$WINDOW"
+        stats=$(window)
+        if [ "$mode" = weft ]; then
+            # Make sure weft top was really up and polling the whole time.
+            pane=$(tmux -L "$TMUX_SOCKET" capture-pane -p -t weft 2>/dev/null || true)
+            grep -q "● connected" <<<"$pane" || { echo "weft top was not connected; its screen:" >&2; echo "$pane" >&2; exit 1; }
+        fi
+        stop_observer
+        echo "round $round $mode $stats" >&2
+        echo "$mode $stats" >>"$TMP/results"
+        sleep 2 # let anything in flight finish before the next window
+    done
+done
+
+python3 - "$TMP/results" "$WINDOW" "$ROUNDS" "$N" "$("$go" version | cut -d' ' -f3)" "${WEFT_COMMIT:-$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)}" <<'PY'
+import json, statistics, sys, platform, os
+path, window, rounds, n, gover, commit = sys.argv[1:]
+res = {}
+for line in open(path):
+    mode, js = line.split(" ", 1)
+    res.setdefault(mode, []).append(json.loads(js))
+def med(mode, key):
+    return statistics.median(r[key] for r in res[mode])
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+print(f"Machine: {os.cpu_count()} CPUs, {cpu}, Linux {platform.release()}; target built with {gover}; "
+      f"{n} parked goroutines; {rounds} rounds x {window} s windows per observer, alternated; weft {commit}")
+print()
+print("| observer | max gap per window (ms) | median max gap (ms) | median p99 gap (ms) | median missed 1 ms ticks | max gap vs (a) |")
+print("|---|---|---|---|---|---|")
+names = {"none": "(a) nothing", "weft": "(b) weft top, defaults (debug=1 every 1 s)", "debug2": "(c) curl debug=2 loop, 1 s sleep"}
+base = med("none", "max_gap_ms")
+for m in ["none", "weft", "debug2"]:
+    gaps = ", ".join(f"{r['max_gap_ms']:.1f}" for r in res[m])
+    print(f"| {names[m]} | {gaps} | {med(m,'max_gap_ms'):.1f} | {med(m,'p99_gap_ms'):.2f} | {med(m,'missed_ticks'):.0f} | {med(m,'max_gap_ms')/base:.1f}x |")
+print()
+b, c = med("weft", "max_gap_ms"), med("debug2", "max_gap_ms")
+print(f"(b)/(a) = {b/base:.1f}x (target: within 3x); (c)/(b) = {c/b:.1f}x (target: at least 10x)")
+PY
