@@ -37,7 +37,10 @@ impl SourceError {
     /// True for errors that mean the target is gone (refused, reset): a
     /// later success means it came back, possibly as a new process.
     pub fn is_disconnect(&self) -> bool {
-        matches!(self, SourceError::Connect { .. })
+        matches!(
+            self,
+            SourceError::Connect { .. } | SourceError::Attach(weft_attach::AttachError::NoProcess { .. })
+        )
     }
 }
 
