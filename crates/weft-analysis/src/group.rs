@@ -390,8 +390,14 @@ mod tests {
         assert_eq!(g.key, key_of("main.a\n"));
         // The same code path seen with and without runtime frames (debug=1
         // hides them) has one key; an all-runtime stack keeps its frames.
-        assert_eq!(stack_key(&[fr("runtime.gopark"), fr("main.a"), fr("runtime.goexit")]), g.key);
-        assert_eq!(stack_signature(&[fr("runtime.gopark"), fr("runtime.bgsweep")]), "runtime.gopark\nruntime.bgsweep\n");
+        assert_eq!(
+            stack_key(&[fr("runtime.gopark"), fr("main.a"), fr("runtime.goexit")]),
+            g.key
+        );
+        assert_eq!(
+            stack_signature(&[fr("runtime.gopark"), fr("runtime.bgsweep")]),
+            "runtime.gopark\nruntime.bgsweep\n"
+        );
         assert_ne!(g.key, groups[1].key);
         assert_eq!(key_of(""), "cbf29ce484222325");
     }

@@ -245,7 +245,7 @@ impl Tracker {
             let t = &times[times.len() - window..];
             let never_shrank = h.windows(2).all(|w| w[1] >= w[0]);
             let steps = h.windows(2).filter(|w| w[1] > w[0]).count();
-            let rise = h[h.len() - 1] - h[0];
+            let rise = h[h.len() - 1].saturating_sub(h[0]);
             if never_shrank && steps >= cfg.growth_min_steps && rise >= cfg.growth_min_increase {
                 rules.push("leak".to_string());
                 why.push(format!(
@@ -446,6 +446,22 @@ mod tests {
         // A group that appeared after the baseline has baseline 0.
         assert_eq!(find(&last, "main.warm").baseline, 0);
         assert_eq!(find(&last, "main.warm").delta, 16);
+    }
+
+    #[test]
+    fn a_shrinking_group_is_fine() {
+        let mut t = Tracker::new(TrackerConfig::default());
+        let mut last = Report::default();
+        for (i, n) in [10, 8, 6, 4, 2, 1].into_iter().enumerate() {
+            last = t.observe(&snap_at(
+                i as u64 * 1000 + 1,
+                &[("main.drain", n, "chan receive", B)],
+            ));
+        }
+        let g = find(&last, "main.drain");
+        assert!(!g.leak_suspect);
+        assert_eq!(g.delta, -9);
+        assert!(g.rate_per_min < 0.0);
     }
 
     #[test]
