@@ -48,7 +48,10 @@ enum Awaiting {
 
 pub(crate) fn parse(input: &[u8]) -> Result<Vec<Record>, ParseError> {
     let prefix = detect_prefix(input);
-    let mut records = Vec::new();
+    // Rough guess (dumps run at a few hundred bytes per goroutine) to avoid regrowing.
+    let mut records = Vec::with_capacity((input.len() / 1024).min(1 << 20));
+    // Frames are collected here and copied out at the exact size.
+    let mut stack: Vec<Frame> = Vec::with_capacity(64);
     let mut interner = Interner::default();
     let mut state = State::Outside;
     let mut awaiting = Awaiting::Nothing;
@@ -59,7 +62,7 @@ pub(crate) fn parse(input: &[u8]) -> Result<Vec<Record>, ParseError> {
         let t = line.text;
         if t.is_empty() {
             if state != State::Outside {
-                records.push(std::mem::take(&mut cur));
+                finish(&mut records, &mut cur, &mut stack);
             }
             state = State::Outside;
             awaiting = Awaiting::Nothing;
@@ -67,7 +70,7 @@ pub(crate) fn parse(input: &[u8]) -> Result<Vec<Record>, ParseError> {
         }
         if t.starts_with(b"goroutine ") && is_header_start(t) {
             if state != State::Outside {
-                records.push(std::mem::take(&mut cur));
+                finish(&mut records, &mut cur, &mut stack);
             }
             cur = parse_header(t)
                 .map_err(|(col, msg)| ParseError::at_line(line.no, line.offset + col, msg))?;
@@ -85,7 +88,7 @@ pub(crate) fn parse(input: &[u8]) -> Result<Vec<Record>, ParseError> {
                         continue;
                     }
                     let target = match awaiting {
-                        Awaiting::Frame => cur.stack.last_mut(),
+                        Awaiting::Frame => stack.last_mut(),
                         Awaiting::CreatedBy => cur.created_by.as_mut(),
                         Awaiting::Nothing => None,
                     };
@@ -111,7 +114,7 @@ pub(crate) fn parse(input: &[u8]) -> Result<Vec<Record>, ParseError> {
                 } else if t.starts_with(b"[originating from goroutine ") {
                     state = State::Ancestor;
                 } else if let Some(func) = frame_func(t) {
-                    cur.stack.push(Frame {
+                    stack.push(Frame {
                         func: interner.get(func),
                         ..Frame::default()
                     });
@@ -119,7 +122,7 @@ pub(crate) fn parse(input: &[u8]) -> Result<Vec<Record>, ParseError> {
                 } else {
                     // Something else interrupted the block (a register dump
                     // printed without a blank line, interleaved log output).
-                    records.push(std::mem::take(&mut cur));
+                    finish(&mut records, &mut cur, &mut stack);
                     state = State::Outside;
                     awaiting = Awaiting::Nothing;
                 }
@@ -127,7 +130,7 @@ pub(crate) fn parse(input: &[u8]) -> Result<Vec<Record>, ParseError> {
         }
     }
     if state != State::Outside {
-        records.push(cur);
+        finish(&mut records, &mut cur, &mut stack);
     }
     if !saw_header {
         return Err(ParseError::at_byte(
@@ -136,6 +139,13 @@ pub(crate) fn parse(input: &[u8]) -> Result<Vec<Record>, ParseError> {
         ));
     }
     Ok(records)
+}
+
+#[inline]
+fn finish(records: &mut Vec<Record>, cur: &mut Record, stack: &mut Vec<Frame>) {
+    let mut rec = std::mem::take(cur);
+    rec.stack = stack.drain(..).collect();
+    records.push(rec);
 }
 
 /// `goroutine <digits>` followed by ` [` or ` gp=`: a header, which must then parse.
@@ -336,7 +346,7 @@ fn name_without_spaces(name: &[u8]) -> bool {
 
 /// `/path/file.go:123 +0x1f fp=0x.. sp=0x.. pc=0x..`
 #[inline]
-fn fill_file_line(frame: &mut Frame, body: &[u8], interner: &mut Interner) {
+fn fill_file_line<'a>(frame: &mut Frame, body: &'a [u8], interner: &mut Interner<'a>) {
     // The line number is the first `:<digits>` followed by a space or the end;
     // a Windows drive colon is followed by `/` or `\`, not a digit.
     let mut i = 0;
@@ -352,11 +362,16 @@ fn fill_file_line(frame: &mut Frame, body: &[u8], interner: &mut Interner) {
             frame.line = parse_u64(&body[c + 1..end])
                 .unwrap_or(0)
                 .min(u32::MAX as u64) as u32;
-            if let Some(p) = find_sub(&body[end..], b" pc=0x") {
-                let hex = &body[end + p + 6..];
-                let n = hex.iter().take_while(|b| b.is_ascii_hexdigit()).count();
-                frame.pc =
-                    u64::from_str_radix(std::str::from_utf8(&hex[..n]).unwrap_or(""), 16).ok();
+            // `fp= sp= pc=` only with GOTRACEBACK=system or in crashes; skip the search otherwise.
+            let tail = &body[end..];
+            if memchr::memchr(b'=', tail).is_some() {
+                if let Some(p) = find_sub(tail, b" pc=0x") {
+                    let hex = &tail[p + 6..];
+                    let n = hex.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+                    frame.pc = std::str::from_utf8(&hex[..n])
+                        .ok()
+                        .and_then(|h| u64::from_str_radix(h, 16).ok());
+                }
             }
             return;
         }

@@ -58,7 +58,7 @@ impl<'a> Iterator for Lines<'a> {
         }
         let start = self.pos;
         let rest = &self.data[start..];
-        let end = match rest.iter().position(|&b| b == b'\n') {
+        let end = match memchr::memchr(b'\n', rest) {
             Some(i) => start + i,
             None => self.data.len(),
         };
@@ -143,29 +143,10 @@ pub(crate) fn find_header_start(data: &[u8]) -> Option<usize> {
     None
 }
 
-/// Naive substring search; inputs are scanned once, so this is not hot.
+/// Substring search (SIMD-accelerated by `memchr`).
+#[inline]
 pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() || hay.len() < needle.len() {
-        return None;
-    }
-    let first = needle[0];
-    let mut i = 0;
-    while i + needle.len() <= hay.len() {
-        match hay[i..hay.len() - needle.len() + 1]
-            .iter()
-            .position(|&b| b == first)
-        {
-            None => return None,
-            Some(k) => {
-                i += k;
-                if &hay[i..i + needle.len()] == needle {
-                    return Some(i);
-                }
-                i += 1;
-            }
-        }
-    }
-    None
+    memchr::memmem::find(hay, needle)
 }
 
 fn digits(s: &[u8], at: usize, n: usize) -> bool {

@@ -1,20 +1,72 @@
 //! Small string helpers shared by the text parsers.
 
-/// Turns byte slices from the input into owned strings.
-///
-/// Kept as a seam: the model owns its strings, so each frame costs one
-/// allocation whatever we do; this only avoids re-validating UTF-8 for
-/// the common case and replaces invalid bytes instead of failing.
-#[derive(Default)]
-pub(crate) struct Interner;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
-impl Interner {
+/// Turns byte slices from the input into owned strings, remembering the
+/// ones already seen.
+///
+/// The model owns its strings, so every frame costs an allocation whatever
+/// we do; what a dump repeats endlessly (the same few hundred function names
+/// and file paths across 100k goroutines) only needs validating once, after
+/// which a hit is a hash of the bytes and a copy.
+pub(crate) struct Interner<'a> {
+    seen: HashMap<&'a [u8], String, BuildHasherDefault<FxHasher>>,
+}
+
+impl Default for Interner<'_> {
+    fn default() -> Self {
+        Interner {
+            seen: HashMap::default(),
+        }
+    }
+}
+
+impl<'a> Interner<'a> {
     #[inline]
-    pub fn get(&mut self, b: &[u8]) -> String {
-        match std::str::from_utf8(b) {
+    pub fn get(&mut self, b: &'a [u8]) -> String {
+        if let Some(s) = self.seen.get(b) {
+            return s.clone();
+        }
+        let s = match std::str::from_utf8(b) {
             Ok(s) => s.to_owned(),
             Err(_) => String::from_utf8_lossy(b).into_owned(),
+        };
+        // Bound the table so adversarial input full of unique names cannot grow it without limit.
+        if self.seen.len() < 1 << 16 {
+            self.seen.insert(b, s.clone());
         }
+        s
+    }
+}
+
+/// The small multiply-rotate hash rustc uses: fast for short keys, and
+/// the keys here come from one input, so flooding is the input's own cost.
+#[derive(Default)]
+pub(crate) struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let v = u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
+            self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ b as u64).wrapping_mul(K);
+        }
+    }
+
+    #[inline]
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (self.0.rotate_left(5) ^ n as u64).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 

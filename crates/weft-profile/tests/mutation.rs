@@ -103,7 +103,12 @@ fn check(input: &[u8]) {
         let _ = weft_profile::parse_as(form, input);
     }
     // A hang guard, not a performance assertion.
-    assert!(t.elapsed() < Duration::from_secs(10), "parsing a {}-byte input took {:?}", input.len(), t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "parsing a {}-byte input took {:?}",
+        input.len(),
+        t.elapsed()
+    );
 }
 
 fn seeds() -> Vec<Vec<u8>> {
@@ -123,7 +128,9 @@ fn seeds() -> Vec<Vec<u8>> {
     seeds.push(run.get("/debug/pprof/goroutine?debug=1"));
     let gz = run.get("/debug/pprof/goroutine?debug=0");
     let mut raw = Vec::new();
-    flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut raw).unwrap();
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_end(&mut raw)
+        .unwrap();
     seeds.push(gz);
     seeds.push(raw);
     seeds

@@ -1,0 +1,3 @@
+module weft.bench/profileparse
+
+go 1.22
