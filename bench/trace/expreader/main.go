@@ -1,0 +1,57 @@
+// Command expreader is the benchmark anchor: it reads every event of a Go
+// execution trace with golang.org/x/exp/trace (the published copy of Go's
+// own streaming reader) and prints how many events of each kind it saw.
+//
+//	expreader big.trace
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+
+	"golang.org/x/exp/trace"
+)
+
+func main() {
+	if len(os.Args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: expreader TRACE")
+		os.Exit(2)
+	}
+	f, err := os.Open(os.Args[1])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	defer f.Close()
+	r, err := trace.NewReader(bufio.NewReaderSize(f, 1<<20))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	counts := map[string]int{}
+	total := 0
+	for {
+		ev, err := r.ReadEvent()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "after %d events: %v\n", total, err)
+			os.Exit(1)
+		}
+		counts[ev.Kind().String()]++
+		total++
+	}
+	kinds := make([]string, 0, len(counts))
+	for k := range counts {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	fmt.Printf("events: %d\n", total)
+	for _, k := range kinds {
+		fmt.Printf("  %-16s %d\n", k, counts[k])
+	}
+}

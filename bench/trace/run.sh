@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Benchmark: `weft trace stats` against golang.org/x/exp/trace (Go's own
+# streaming reader) reading every event of one large real trace.
+#
+#   bash bench/trace/run.sh            # 5 alternating runs each
+#   RUNS=3 bash bench/trace/run.sh
+#
+# (a) records a >= 60 MB trace of testdata/programs/stress with Go 1.27
+#     (cached in bench/out/, delete it to record anew), (b) builds the
+#     x/exp reader and a release weft, (c) runs both alternately, measuring
+#     wall time and peak RSS with /usr/bin/time, (d) prints a markdown table.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+out="$root/bench/out"
+runs="${RUNS:-5}"
+mkdir -p "$out/bin"
+say() { echo "run.sh: $*" >&2; }
+
+[ -x /usr/bin/time ] || { echo "needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
+go="$(bash "$root/scripts/go-toolchain.sh" 1.27)"
+export GOTOOLCHAIN=local CGO_ENABLED=0
+
+# (a) the trace
+trace="$out/stress.trace"
+min_bytes=$((60 * 1000 * 1000))
+if [ ! -s "$trace" ] || [ "$(stat -c %s "$trace")" -lt "$min_bytes" ]; then
+  say "building stress and recording $trace"
+  (cd "$root/testdata/programs" && "$go" build -o "$out/bin/stress" ./stress)
+  "$out/bin/stress" -trace "$trace.tmp" -pairs 200 -rounds 2000000 >&2
+  mv "$trace.tmp" "$trace"
+fi
+size=$(stat -c %s "$trace")
+
+# (b) the two readers
+say "building the x/exp/trace reader"
+(cd "$root/bench/trace/expreader" && "$go" build -o "$out/bin/expreader" .)
+say "building weft (release)"
+(cd "$root" && cargo build --release --quiet -p weft)
+weft="${CARGO_TARGET_DIR:-$root/target}/release/weft"
+
+# (c) alternate the two so drift on a shared machine hits both alike
+measure() { # name cmd... ; appends "wall_s peak_kb" to $out/<name>.runs
+  local name=$1; shift
+  if /usr/bin/time -f "%e %M" -o "$out/$name.time" "$@" >"$out/$name.stdout" 2>"$out/$name.stderr"; then
+    cat "$out/$name.time" >>"$out/$name.runs"
+  else
+    say "$name failed: $(head -c 300 "$out/$name.stderr")"
+    return 1
+  fi
+}
+rm -f "$out/anchor.runs" "$out/weft.runs"
+weft_ok=1
+for i in $(seq "$runs"); do
+  say "run $i/$runs"
+  measure anchor "$out/bin/expreader" "$trace"
+  if [ $weft_ok = 1 ]; then measure weft "$weft" trace stats "$trace" || weft_ok=0; fi
+done
+
+# (d) the table: medians of wall time and of peak RSS
+median() { sort -n | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+stat_of() { # file column
+  awk -v c="$2" '{print $c}' "$1" | median
+}
+mb=$(awk -v s="$size" 'BEGIN {printf "%.1f", s/1e6}')
+a_wall=$(stat_of "$out/anchor.runs" 1); a_rss=$(stat_of "$out/anchor.runs" 2)
+events=$(awk '/^events:/ {print $2}' "$out/anchor.stdout")
+echo
+echo "Trace: $mb MB, $events events (testdata/programs/stress, Go $("$go" env GOVERSION), 200 pairs, 2M round trips)."
+echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), Linux $(uname -r)."
+echo "Command: RUNS=$runs bash bench/trace/run.sh (weft at $(cd "$root" && git rev-parse --short HEAD)); medians of $runs alternating runs."
+echo
+echo "| reader | wall (s) | MB/s | peak RSS (MB) |"
+echo "|---|---|---|---|"
+row() { awk -v n="$1" -v w="$2" -v r="$3" -v s="$size" 'BEGIN {printf "| %s | %.2f | %.0f | %.0f |\n", n, w, s/1e6/w, r/1024}'; }
+row "golang.org/x/exp/trace ReadEvent loop (anchor)" "$a_wall" "$a_rss"
+if [ $weft_ok = 1 ] && [ -s "$out/weft.runs" ]; then
+  w_wall=$(stat_of "$out/weft.runs" 1); w_rss=$(stat_of "$out/weft.runs" 2)
+  row "weft trace stats" "$w_wall" "$w_rss"
+  awk -v aw="$a_wall" -v ww="$w_wall" -v ar="$a_rss" -v wr="$w_rss" 'BEGIN {
+    printf "\nweft is %.1fx the anchor'"'"'s speed and uses %.2fx its peak RSS.\n", aw/ww, wr/ar }'
+else
+  echo "| weft trace stats | failed: $(head -c 200 "$out/weft.stderr" | tr '\n' ' ') | | |"
+fi
