@@ -1,0 +1,251 @@
+//! Interning: every function name, file, frame and stack the model keeps is
+//! stored once and referred to by a small id, so the ingest path compares
+//! integers, never strings. Trace stack and string ids are per generation;
+//! a per-generation cache maps them to model ids, so each distinct stack is
+//! resolved once per generation (about once a second), not once per event.
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use serde::{Deserialize, Serialize};
+
+/// A small, fast hasher for ids. Not DoS-resistant; a hostile trace can only
+/// make us do work proportional to its size anyway.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for c in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..c.len()].copy_from_slice(c);
+            self.write_u64(u64::from_le_bytes(w));
+        }
+    }
+    #[inline]
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 ^= self.0 >> 29;
+    }
+    #[inline]
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(n as u64)
+    }
+    #[inline]
+    fn write_i64(&mut self, n: i64) {
+        self.write_u64(n as u64)
+    }
+    #[inline]
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64)
+    }
+}
+
+pub(crate) type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
+
+/// Id of an interned string (0 is the empty string).
+pub type StrId = u32;
+/// Id of an interned stack (0 is the empty / unknown stack).
+pub type StackId = u32;
+/// Id of an interned frame.
+pub type FrameId = u32;
+
+/// One resolved frame, as stored (strings by id).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct FrameRec {
+    pub func: StrId,
+    pub file: StrId,
+    pub line: u32,
+}
+
+/// A frame as the queries hand it out.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FrameInfo {
+    pub func: String,
+    pub file: String,
+    pub line: u32,
+}
+
+#[derive(Default)]
+pub(crate) struct Interner {
+    str_map: IdMap<Box<[u8]>, StrId>,
+    strs: Vec<Box<str>>,
+    frame_map: IdMap<FrameRec, FrameId>,
+    pub frames: Vec<FrameRec>,
+    stack_map: IdMap<Box<[FrameId]>, StackId>,
+    // stack id -> (start, len) into stack_frames
+    stacks: Vec<(u32, u32)>,
+    stack_frames: Vec<FrameId>,
+    // per generation: wire id -> model id
+    gen: u64,
+    gen_stacks: IdMap<u64, StackId>,
+    gen_strs: IdMap<u64, StrId>,
+    scratch: Vec<FrameId>,
+}
+
+impl Interner {
+    pub fn new() -> Interner {
+        let mut i = Interner::default();
+        i.strs.push("".into());
+        i.str_map.insert(Box::from(&b""[..]), 0);
+        i.stacks.push((0, 0));
+        i.stack_map.insert(Box::from(&[][..]), 0);
+        i
+    }
+
+    pub fn str_id(&mut self, s: &[u8]) -> StrId {
+        if let Some(&id) = self.str_map.get(s) {
+            return id;
+        }
+        let id = self.strs.len() as StrId;
+        self.strs.push(String::from_utf8_lossy(s).into());
+        self.str_map.insert(s.into(), id);
+        id
+    }
+
+    pub fn str(&self, id: StrId) -> &str {
+        self.strs.get(id as usize).map(|s| &**s).unwrap_or("")
+    }
+
+    /// Starts a new generation: wire ids mean something else from here on.
+    #[inline]
+    pub fn set_generation(&mut self, gen: u64) {
+        if gen != self.gen {
+            self.gen = gen;
+            self.gen_stacks.clear();
+            self.gen_strs.clear();
+        }
+    }
+
+    /// A wire string id of the current generation, resolved through `resolve` on a miss.
+    #[inline]
+    pub fn wire_str(&mut self, wire: u64, resolve: impl FnOnce() -> Vec<u8>) -> StrId {
+        if wire == 0 {
+            return 0;
+        }
+        if let Some(&id) = self.gen_strs.get(&wire) {
+            return id;
+        }
+        let id = self.str_id(&resolve());
+        self.gen_strs.insert(wire, id);
+        id
+    }
+
+    /// A trace stack of the current generation.
+    #[inline]
+    pub fn wire_stack(&mut self, st: Option<weft_trace::Stack<'_>>) -> StackId {
+        let Some(st) = st else { return 0 };
+        if st.id == 0 {
+            return 0;
+        }
+        if let Some(&id) = self.gen_stacks.get(&st.id) {
+            return id;
+        }
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        for f in st.frames() {
+            let func = self.str_id(f.func);
+            let file = self.str_id(f.file);
+            let rec = FrameRec {
+                func,
+                file,
+                line: f.line.min(u32::MAX as u64) as u32,
+            };
+            let fid = match self.frame_map.get(&rec) {
+                Some(&x) => x,
+                None => {
+                    let x = self.frames.len() as FrameId;
+                    self.frames.push(rec);
+                    self.frame_map.insert(rec, x);
+                    x
+                }
+            };
+            scratch.push(fid);
+        }
+        let id = match self.stack_map.get(&scratch[..]) {
+            Some(&x) => x,
+            None => {
+                let x = self.stacks.len() as StackId;
+                self.stacks
+                    .push((self.stack_frames.len() as u32, scratch.len() as u32));
+                self.stack_frames.extend_from_slice(&scratch);
+                self.stack_map.insert(scratch[..].into(), x);
+                x
+            }
+        };
+        self.scratch = scratch;
+        self.gen_stacks.insert(st.id, id);
+        id
+    }
+
+    pub fn stack(&self, id: StackId) -> &[FrameId] {
+        let (s, n) = self.stacks.get(id as usize).copied().unwrap_or((0, 0));
+        &self.stack_frames[s as usize..(s + n) as usize]
+    }
+
+    pub fn frame(&self, id: FrameId) -> FrameRec {
+        self.frames[id as usize]
+    }
+
+    pub fn frame_info(&self, id: FrameId) -> FrameInfo {
+        let f = self.frame(id);
+        FrameInfo {
+            func: self.str(f.func).to_string(),
+            file: self.str(f.file).to_string(),
+            line: f.line,
+        }
+    }
+
+    pub fn stack_info(&self, id: StackId) -> Vec<FrameInfo> {
+        self.stack(id).iter().map(|&f| self.frame_info(f)).collect()
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        self.strs.iter().map(|s| s.len() * 2 + 40).sum::<usize>()
+            + self.frames.capacity() * 12 * 2
+            + self.stack_frames.capacity() * 4 * 2
+            + self.stacks.capacity() * (8 + 40)
+            + (self.gen_stacks.capacity() + self.gen_strs.capacity()) * 16
+    }
+
+    pub fn stack_count(&self) -> usize {
+        self.stacks.len()
+    }
+}
+
+/// True for functions of the Go runtime and standard plumbing a person does
+/// not write (used to find "the first user frame").
+pub fn is_runtime_func(func: &str) -> bool {
+    let pkg_end = func.rfind('/').map_or(0, |i| i + 1);
+    let pkg = match func[pkg_end..].find('.') {
+        Some(d) => &func[..pkg_end + d],
+        None => func,
+    };
+    pkg == "runtime"
+        || pkg.starts_with("runtime/")
+        || pkg == "sync"
+        || pkg.starts_with("sync/")
+        || pkg.starts_with("internal/")
+        || pkg == "time"
+        || pkg == "syscall"
+        || pkg == "os"
+        || pkg == "net"
+        || pkg == "io"
+        || pkg == "bufio"
+        || pkg.starts_with("vendor/")
+}
+
+/// True for functions whose goroutines belong to the runtime (GC workers,
+/// the tracer's own reader, finalizers, signal handling).
+pub fn is_system_entry(func: &str) -> bool {
+    func.starts_with("runtime.")
+        || func.starts_with("runtime/")
+        || func.starts_with("internal/")
+        || func.starts_with("os/signal.")
+        || func.starts_with("unique.")
+        || func.starts_with("weak.")
+}

@@ -1,0 +1,1138 @@
+//! The model and its ingest path: one call per trace event, no strings and
+//! no allocation on the hot path except amortised growth of the per
+//! goroutine span rings.
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+use weft_trace::{spec::ev, EventKind, EventRef, GoState, ProcState, RangeKind, Transition};
+
+use crate::hist::Histogram;
+use crate::intern::{is_runtime_func, is_system_entry, FrameId, IdMap, Interner, StackId, StrId};
+
+/// How much detail the model keeps. Aggregates (group counters, wake flows,
+/// histograms, blocked time per site) are kept for the whole run; per-span
+/// detail only inside the window and under the caps.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Config {
+    /// Full detail (spans, wakes, ranges) is kept for this long behind the newest event.
+    pub window_ns: i64,
+    /// Cap on state spans held over all goroutines (24 bytes each); when
+    /// exceeded the oldest whole seconds are evicted first.
+    pub max_spans: usize,
+    /// Cap on spans per goroutine (oldest dropped first).
+    pub max_spans_per_goroutine: usize,
+    /// Cap on individual wake records held (32 bytes each).
+    pub max_wakes: usize,
+    /// Cap on GC, STW and region records held.
+    pub max_ranges: usize,
+    /// Width of one point of the per-group state series at start; doubles
+    /// whenever the series reaches `max_series_points`.
+    pub series_bucket_ns: i64,
+    /// Points per group series before it is thinned.
+    pub max_series_points: usize,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            window_ns: 60_000_000_000,
+            max_spans: 8 << 20,
+            max_spans_per_goroutine: 16 << 10,
+            max_wakes: 4 << 20,
+            max_ranges: 1 << 16,
+            series_bucket_ns: 100_000_000,
+            max_series_points: 1024,
+        }
+    }
+}
+
+/// A goroutine's scheduling state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[repr(u8)]
+pub enum GState {
+    Runnable = 0,
+    Running = 1,
+    Waiting = 2,
+    Syscall = 3,
+    Dead = 4,
+}
+
+impl GState {
+    fn from_go(s: GoState) -> GState {
+        match s {
+            GoState::Runnable => GState::Runnable,
+            GoState::Running => GState::Running,
+            GoState::Waiting => GState::Waiting,
+            GoState::Syscall => GState::Syscall,
+            GoState::NotExist | GoState::Undetermined => GState::Dead,
+        }
+    }
+    pub(crate) fn from_u8(v: u8) -> GState {
+        match v {
+            0 => GState::Runnable,
+            1 => GState::Running,
+            2 => GState::Waiting,
+            3 => GState::Syscall,
+            _ => GState::Dead,
+        }
+    }
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            GState::Runnable => "runnable",
+            GState::Running => "running",
+            GState::Waiting => "waiting",
+            GState::Syscall => "syscall",
+            GState::Dead => "dead",
+        }
+    }
+}
+
+/// Who performed a wake-up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WakerKind {
+    /// A goroutine of the program (channel send, unlock, wg.Done, ...).
+    Goroutine,
+    /// A runtime goroutine (GC worker, tracer, ...).
+    Runtime,
+    /// No goroutine: the netpoller, a timer, sysmon.
+    NoGoroutine,
+}
+
+/// One state span of a goroutine, 24 bytes. `end` is exclusive.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Span {
+    pub start: i64,
+    pub end: i64,
+    pub stack: StackId,
+    // reason << 3 | state
+    pub packed: u32,
+}
+
+impl Span {
+    pub fn state(&self) -> GState {
+        GState::from_u8((self.packed & 7) as u8)
+    }
+    pub fn reason(&self) -> StrId {
+        self.packed >> 3
+    }
+}
+
+/// One wake-up, 32 bytes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Wake {
+    pub time: i64,
+    pub waker: i64,
+    pub wakee: i64,
+    /// Nanoseconds the wakee had been blocked (u32::MAX = more than 4 s or unknown).
+    pub blocked_ns: u32,
+    pub kind: WakerKind,
+}
+
+/// Group id; 0 is "origin not known yet".
+pub type GroupId = u32;
+pub(crate) const NO_GROUP: GroupId = u32::MAX;
+
+/// What the model knows about one goroutine. Fields are public for analyses;
+/// frontends should prefer the query methods on [`Model`].
+#[derive(Clone, Debug)]
+pub struct Goroutine {
+    pub id: i64,
+    /// Creating goroutine (-1: unknown, e.g. created before the trace started).
+    pub parent: i64,
+    pub group: GroupId,
+    /// Stack of the `go` statement in the creator (0: unknown).
+    pub create_stack: StackId,
+    /// Entry function, from GoCreate's start stack or the outermost frame seen.
+    pub entry: StrId,
+    /// Trace time of creation (None: before the trace).
+    pub created_ns: Option<i64>,
+    pub ended_ns: Option<i64>,
+    pub state: GState,
+    /// When the current state began.
+    pub since_ns: i64,
+    /// The current state began before the trace did (goroutine restated by GoStatus).
+    pub since_before_trace: bool,
+    /// Reason of the current wait or stop.
+    pub reason: StrId,
+    /// Stack where it blocked, stopped or entered a syscall (0: none).
+    pub stack: StackId,
+    pub label: StrId,
+    pub wakes_in: u64,
+    pub wakes_out: u64,
+    pub last_woken_ns: Option<i64>,
+    pub last_ran_ns: Option<i64>,
+    /// Up to 16 distinct wakers with counts (-1: no goroutine).
+    pub woken_by: Vec<(i64, u32)>,
+    /// Up to 16 distinct goroutines it woke, with counts.
+    pub woke: Vec<(i64, u32)>,
+    pub runnable_since: i64,
+    pub(crate) changed: u64,
+    pub(crate) spans: VecDeque<Span>,
+    pub(crate) spans_dropped: u64,
+    pub(crate) open_regions: Vec<(u64, StrId, i64)>,
+}
+
+/// A group: goroutines started by the same `go` statement running the same function.
+#[derive(Clone, Debug)]
+pub struct Group {
+    pub id: GroupId,
+    /// Entry function name.
+    pub entry: StrId,
+    /// The `go` statement's frame (first non-runtime frame of the creator's stack).
+    pub site: Option<FrameId>,
+    /// Runtime-owned goroutines (GC workers, tracer, signal handling).
+    pub system: bool,
+    /// Live members by state (runnable, running, waiting, syscall).
+    pub counts: [u32; 4],
+    pub created: u64,
+    pub exited: u64,
+    pub wakes_in: u64,
+    pub last_wake_ns: Option<i64>,
+    /// Members were ever woken by a timer, the netpoller or a runtime goroutine.
+    pub woken_by_runtime: bool,
+    pub first_seen_ns: i64,
+    /// State counts sampled at each point of [`Model::series_times`].
+    pub series: Vec<[u32; 4]>,
+    pub(crate) changed: u64,
+}
+
+impl Group {
+    /// Live members.
+    pub fn live(&self) -> u64 {
+        self.counts.iter().map(|&c| c as u64).sum()
+    }
+}
+
+/// Aggregated wakes from one group to another.
+#[derive(Clone, Debug, Default)]
+pub struct Flow {
+    pub count: u64,
+    pub first_ns: i64,
+    pub last_ns: i64,
+    pub latency: Histogram,
+}
+
+/// Blocked time at one (reason, stack).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BlockAgg {
+    pub count: u64,
+    pub total_ns: u64,
+    pub max_ns: u64,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RangeRec {
+    pub start: i64,
+    pub end: i64,
+    pub name: StrId,
+    pub g: i64,
+    pub task: u64,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Proc {
+    pub running_since: Option<i64>,
+    pub busy_ns: u64,
+    pub first_ns: i64,
+}
+
+/// User task (`trace.NewTask`).
+#[derive(Clone, Debug)]
+pub struct TaskRec {
+    pub id: u64,
+    pub parent: Option<u64>,
+    pub name: StrId,
+    pub goroutine: i64,
+    pub start_ns: i64,
+    pub end_ns: Option<i64>,
+}
+
+/// The concurrency model of one program, fed event by event.
+pub struct Model {
+    pub(crate) cfg: Config,
+    pub(crate) strs: Interner,
+    pub(crate) gs: IdMap<i64, Goroutine>,
+    pub(crate) groups: Vec<Group>,
+    group_map: IdMap<(StrId, u32), GroupId>,
+    pub(crate) flows: IdMap<(GroupId, GroupId), Flow>,
+    pub(crate) blocks: IdMap<(StrId, StackId), BlockAgg>,
+    pub(crate) wakes: VecDeque<Wake>,
+    pub(crate) gc: VecDeque<RangeRec>,
+    pub(crate) stw: VecDeque<RangeRec>,
+    pub(crate) regions: VecDeque<RangeRec>,
+    pub(crate) tasks: IdMap<u64, TaskRec>,
+    pub(crate) procs: IdMap<i64, Proc>,
+    pub(crate) heap: Vec<(i64, u64, u64)>,
+    pub(crate) gomaxprocs: u64,
+    gc_open: Option<i64>,
+    stw_open: IdMap<i64, (i64, StrId)>,
+    pub(crate) gc_count: u64,
+    pub(crate) gc_total_ns: u64,
+    pub(crate) stw_count: u64,
+    pub(crate) stw_total_ns: u64,
+    pub(crate) stw_max_ns: u64,
+    pub(crate) sched_latency: Histogram,
+    pub(crate) syscalls: Histogram,
+    pub(crate) block_to_wake: Histogram,
+    pub(crate) series_times: Vec<i64>,
+    pub(crate) series_bucket_ns: i64,
+    next_sample: i64,
+    pub(crate) span_count: usize,
+    span_secs: VecDeque<u32>,
+    span_secs_base: i64,
+    pub(crate) detail_start_ns: i64,
+    pub(crate) first_ns: Option<i64>,
+    pub(crate) now_ns: i64,
+    pub(crate) version: u64,
+    pub(crate) evicted: VecDeque<(u64, i64)>,
+    pub(crate) evicted_floor: u64,
+    pub(crate) events: u64,
+    pub(crate) generations: u64,
+    last_gen: u64,
+}
+
+const SEC: i64 = 1_000_000_000;
+const MAX_PEERS: usize = 16;
+const EVICT_EVERY: u64 = 1 << 16;
+
+impl Default for Model {
+    fn default() -> Self {
+        Model::new(Config::default())
+    }
+}
+
+impl Model {
+    /// An empty model.
+    pub fn new(cfg: Config) -> Model {
+        let mut m = Model {
+            series_bucket_ns: cfg.series_bucket_ns.max(1),
+            cfg,
+            strs: Interner::new(),
+            gs: IdMap::default(),
+            groups: Vec::new(),
+            group_map: IdMap::default(),
+            flows: IdMap::default(),
+            blocks: IdMap::default(),
+            wakes: VecDeque::new(),
+            gc: VecDeque::new(),
+            stw: VecDeque::new(),
+            regions: VecDeque::new(),
+            tasks: IdMap::default(),
+            procs: IdMap::default(),
+            heap: Vec::new(),
+            gomaxprocs: 0,
+            gc_open: None,
+            stw_open: IdMap::default(),
+            gc_count: 0,
+            gc_total_ns: 0,
+            stw_count: 0,
+            stw_total_ns: 0,
+            stw_max_ns: 0,
+            sched_latency: Histogram::default(),
+            syscalls: Histogram::default(),
+            block_to_wake: Histogram::default(),
+            series_times: Vec::new(),
+            next_sample: i64::MIN,
+            span_count: 0,
+            span_secs: VecDeque::new(),
+            span_secs_base: 0,
+            detail_start_ns: i64::MIN,
+            first_ns: None,
+            now_ns: 0,
+            version: 0,
+            evicted: VecDeque::new(),
+            evicted_floor: 0,
+            events: 0,
+            generations: 0,
+            last_gen: u64::MAX,
+        };
+        // Group 0: goroutines whose origin is not known yet.
+        m.groups.push(Group {
+            id: 0,
+            entry: 0,
+            site: None,
+            system: false,
+            counts: [0; 4],
+            created: 0,
+            exited: 0,
+            wakes_in: 0,
+            last_wake_ns: None,
+            woken_by_runtime: false,
+            first_seen_ns: 0,
+            series: Vec::new(),
+            changed: 0,
+        });
+        m
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Feeds one decoded event. Events must come in the decoder's order.
+    pub fn ingest(&mut self, e: &EventRef<'_>) {
+        let now = e.time();
+        self.events += 1;
+        self.now_ns = now;
+        if self.first_ns.is_none() {
+            self.first_ns = Some(now);
+            self.next_sample = now - now.rem_euclid(self.series_bucket_ns) + self.series_bucket_ns;
+        }
+        if now >= self.next_sample {
+            self.sample(now);
+        }
+        let gen = e.generation();
+        if gen != 0 && gen != self.last_gen {
+            self.last_gen = gen;
+            self.generations += 1;
+            self.strs.set_generation(gen);
+        }
+        match e.kind() {
+            EventKind::StateTransition => {
+                if let Some(st) = e.state_transition() {
+                    match st.transition {
+                        Transition::Goroutine { id, from, to } => {
+                            self.on_goroutine(e, &st, id, from, to)
+                        }
+                        Transition::Proc { id, from, to } => self.on_proc(now, id, from, to),
+                    }
+                }
+            }
+            EventKind::Sync => self.evict(),
+            EventKind::RangeBegin | EventKind::RangeActive | EventKind::RangeEnd => {
+                self.on_range(e)
+            }
+            EventKind::Metric => {
+                if let Some(m) = e.metric() {
+                    self.on_metric(now, e.raw().typ, m.value)
+                }
+            }
+            EventKind::Label => {
+                if let Some((label, g)) = e.label() {
+                    let id = self.strs.wire_str(e.raw().args[0], || label.to_vec());
+                    if let Some(gr) = self.gs.get_mut(&g) {
+                        gr.label = id;
+                    }
+                }
+            }
+            EventKind::TaskBegin | EventKind::TaskEnd => self.on_task(e),
+            EventKind::RegionBegin | EventKind::RegionEnd => self.on_region(e),
+            _ => {}
+        }
+        if self.events % EVICT_EVERY == 0 {
+            self.evict();
+        }
+    }
+
+    /// Reads a whole trace from `r` into a new model.
+    pub fn from_reader<R: std::io::Read>(r: R, cfg: Config) -> weft_trace::Result<Model> {
+        let mut m = Model::new(cfg);
+        let mut rd = weft_trace::Reader::new(r);
+        while let Some(e) = rd.next_event()? {
+            m.ingest(&e);
+        }
+        m.evict();
+        Ok(m)
+    }
+
+    fn group_for(&mut self, entry: StrId, site: Option<FrameId>, now: i64) -> GroupId {
+        let key = (entry, site.map_or(0, |f| f + 1));
+        if let Some(&g) = self.group_map.get(&key) {
+            return g;
+        }
+        let id = self.groups.len() as GroupId;
+        let system = is_system_entry(self.strs.str(entry));
+        self.groups.push(Group {
+            id,
+            entry,
+            site,
+            system,
+            counts: [0; 4],
+            created: 0,
+            exited: 0,
+            wakes_in: 0,
+            last_wake_ns: None,
+            woken_by_runtime: false,
+            first_seen_ns: now,
+            series: vec![[0; 4]; self.series_times.len()],
+            changed: self.version,
+        });
+        self.group_map.insert(key, id);
+        id
+    }
+
+    // First frame that is not the runtime's: the `go` statement's location.
+    fn site_of(&self, stack: StackId) -> Option<FrameId> {
+        let frames = self.strs.stack(stack);
+        frames
+            .iter()
+            .copied()
+            .find(|&f| {
+                !self
+                    .strs
+                    .str(self.strs.frame(f).func)
+                    .starts_with("runtime.")
+            })
+            .or_else(|| frames.first().copied())
+    }
+
+    // For goroutines whose creation was not seen: the outermost frame that
+    // is not goexit/runtime.main stands for the entry function.
+    fn entry_of(&self, stack: StackId) -> StrId {
+        let frames = self.strs.stack(stack);
+        for &f in frames.iter().rev() {
+            let func = self.strs.frame(f).func;
+            let name = self.strs.str(func);
+            if name == "runtime.goexit" || name == "runtime.main" {
+                continue;
+            }
+            return func;
+        }
+        0
+    }
+
+    fn on_goroutine(
+        &mut self,
+        e: &EventRef<'_>,
+        st: &weft_trace::StateTransition<'_>,
+        id: i64,
+        from: GoState,
+        to: GoState,
+    ) {
+        let now = e.time();
+        let typ = e.raw().typ;
+        let to_s = GState::from_go(to);
+        match from {
+            GoState::NotExist => {
+                // GoCreate / GoCreateBlocked / GoCreateSyscall.
+                let start = self.strs.wire_stack(st.stack);
+                let create = self.strs.wire_stack(e.stack());
+                let entry = self
+                    .strs
+                    .stack(start)
+                    .first()
+                    .map_or(0, |&f| self.strs.frame(f).func);
+                let site = if create != 0 {
+                    self.site_of(create)
+                } else {
+                    None
+                };
+                let group = if entry == 0 && site.is_none() {
+                    0
+                } else {
+                    self.group_for(entry, site, now)
+                };
+                let parent = e.goroutine();
+                self.new_goroutine(
+                    id,
+                    parent,
+                    group,
+                    create,
+                    entry,
+                    Some(now),
+                    to_s,
+                    now,
+                    false,
+                    0,
+                );
+                return;
+            }
+            GoState::Undetermined => {
+                // Restated at a generation start.
+                if self.gs.contains_key(&id) || to_s == GState::Dead {
+                    return;
+                }
+                let stack = self.strs.wire_stack(st.stack);
+                let entry = self.entry_of(stack);
+                let group = if entry == 0 {
+                    0
+                } else {
+                    self.group_for(entry, None, now)
+                };
+                let reason = if to_s == GState::Waiting {
+                    self.system_wait_reason_guess(group)
+                } else {
+                    0
+                };
+                self.new_goroutine(id, -1, group, 0, entry, None, to_s, now, true, stack);
+                if let Some(g) = self.gs.get_mut(&id) {
+                    g.reason = reason;
+                }
+                return;
+            }
+            _ => {}
+        }
+        if !self.gs.contains_key(&id) {
+            // Not restated before use; should not happen with a valid trace.
+            self.new_goroutine(id, -1, 0, 0, 0, None, GState::from_go(from), now, true, 0);
+        }
+        let (reason, stack) = match typ {
+            ev::GO_BLOCK | ev::GO_STOP => {
+                let r = self.strs.wire_str(e.raw().args[0], || st.reason.to_vec());
+                (r, self.strs.wire_stack(st.stack))
+            }
+            ev::GO_SYSCALL_BEGIN => (0, self.strs.wire_stack(st.stack)),
+            _ => (0, 0),
+        };
+        if stack != 0 {
+            self.maybe_regroup(id, stack);
+        }
+        let prev_state;
+        let prev_since;
+        {
+            let g = self.gs.get(&id).unwrap();
+            prev_state = g.state;
+            prev_since = g.since_ns;
+        }
+        if prev_state == GState::Waiting && to_s != GState::Waiting {
+            self.on_wake(e, id, now, now - prev_since);
+        }
+        match (prev_state, to_s) {
+            (GState::Runnable, GState::Running) => {
+                let g = self.gs.get(&id).unwrap();
+                if !g.since_before_trace {
+                    self.sched_latency
+                        .record((now - g.runnable_since).max(0) as u64);
+                }
+            }
+            (GState::Syscall, _) if to_s != GState::Syscall => {
+                self.syscalls.record((now - prev_since).max(0) as u64);
+            }
+            _ => {}
+        }
+        self.transition(id, to_s, now, reason, stack);
+    }
+
+    // The state GoStatus gives has no reason; keep it empty.
+    fn system_wait_reason_guess(&self, _group: GroupId) -> StrId {
+        0
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn new_goroutine(
+        &mut self,
+        id: i64,
+        parent: i64,
+        group: GroupId,
+        create_stack: StackId,
+        entry: StrId,
+        created_ns: Option<i64>,
+        state: GState,
+        now: i64,
+        before: bool,
+        stack: StackId,
+    ) {
+        self.version += 1;
+        if let Some(old) = self.gs.remove(&id) {
+            // Id reuse without a destroy we saw: close the old one's books.
+            if old.state != GState::Dead {
+                let gr = &mut self.groups[old.group as usize];
+                gr.counts[old.state as usize] = gr.counts[old.state as usize].saturating_sub(1);
+                gr.exited += 1;
+            }
+            self.drop_spans(&old);
+        }
+        let gr = &mut self.groups[group as usize];
+        gr.created += 1;
+        if state != GState::Dead {
+            gr.counts[state as usize] += 1;
+        }
+        gr.changed = self.version;
+        if group == 0 && self.groups[0].first_seen_ns == 0 {
+            self.groups[0].first_seen_ns = now;
+        }
+        if let Some(p) = self.gs.get_mut(&parent) {
+            p.changed = self.version;
+        }
+        self.gs.insert(
+            id,
+            Goroutine {
+                id,
+                parent,
+                group,
+                create_stack,
+                entry,
+                created_ns,
+                ended_ns: None,
+                state,
+                since_ns: now,
+                since_before_trace: before,
+                reason: 0,
+                stack,
+                label: 0,
+                wakes_in: 0,
+                wakes_out: 0,
+                last_woken_ns: None,
+                last_ran_ns: None,
+                woken_by: Vec::new(),
+                woke: Vec::new(),
+                runnable_since: now,
+                changed: self.version,
+                spans: VecDeque::new(),
+                spans_dropped: 0,
+                open_regions: Vec::new(),
+            },
+        );
+    }
+
+    // A goroutine of unknown origin is placed once a stack shows where it runs.
+    fn maybe_regroup(&mut self, id: i64, stack: StackId) {
+        let g = self.gs.get(&id).unwrap();
+        if g.group != 0 {
+            return;
+        }
+        let entry = self.entry_of(stack);
+        if entry == 0 {
+            return;
+        }
+        let now = self.now_ns;
+        let ng = self.group_for(entry, None, now);
+        let g = self.gs.get_mut(&id).unwrap();
+        g.group = ng;
+        g.entry = entry;
+        let st = g.state;
+        let (a, b) = (0usize, ng as usize);
+        self.groups[a].created = self.groups[a].created.saturating_sub(1);
+        self.groups[b].created += 1;
+        if st != GState::Dead {
+            self.groups[a].counts[st as usize] =
+                self.groups[a].counts[st as usize].saturating_sub(1);
+            self.groups[b].counts[st as usize] += 1;
+        }
+    }
+
+    // Close the current span and enter `to`.
+    fn transition(&mut self, id: i64, to: GState, now: i64, reason: StrId, stack: StackId) {
+        self.version += 1;
+        let version = self.version;
+        let max_per = self.cfg.max_spans_per_goroutine.max(1);
+        let g = self.gs.get_mut(&id).unwrap();
+        let from = g.state;
+        let span = Span {
+            start: g.since_ns,
+            end: now,
+            stack: g.stack,
+            packed: (g.reason << 3) | from as u32,
+        };
+        let closed_wait =
+            (from == GState::Waiting).then_some((g.reason, g.stack, now - g.since_ns));
+        let mut dropped = None;
+        if now > span.start {
+            if g.spans.len() >= max_per {
+                dropped = g.spans.pop_front();
+                g.spans_dropped += 1;
+            }
+            g.spans.push_back(span);
+        }
+        g.state = to;
+        g.since_ns = now;
+        g.since_before_trace = false;
+        g.reason = reason;
+        g.stack = stack;
+        g.changed = version;
+        match to {
+            GState::Runnable => g.runnable_since = now,
+            GState::Running => g.last_ran_ns = Some(now),
+            GState::Dead => g.ended_ns = Some(now),
+            _ => {}
+        }
+        let group = g.group as usize;
+        let gr = &mut self.groups[group];
+        if from != GState::Dead {
+            gr.counts[from as usize] = gr.counts[from as usize].saturating_sub(1);
+        }
+        if to == GState::Dead {
+            gr.exited += 1;
+        } else {
+            gr.counts[to as usize] += 1;
+        }
+        gr.changed = version;
+        if let Some((r, s, d)) = closed_wait {
+            let b = self.blocks.entry((r, s)).or_default();
+            b.count += 1;
+            b.total_ns += d.max(0) as u64;
+            b.max_ns = b.max_ns.max(d.max(0) as u64);
+        }
+        if now > span.start {
+            self.count_span(span.end, 1);
+        }
+        if let Some(d) = dropped {
+            self.uncount_span(d.end);
+        }
+    }
+
+    fn count_span(&mut self, end: i64, n: u32) {
+        self.span_count += n as usize;
+        let sec = end.div_euclid(SEC);
+        if self.span_secs.is_empty() {
+            self.span_secs_base = sec;
+        }
+        let mut idx = sec - self.span_secs_base;
+        if idx < 0 {
+            idx = 0;
+        }
+        // A long idle gap is folded into the newest bucket rather than
+        // allocating one counter per empty second.
+        let idx = (idx as usize).min(self.span_secs.len() + 4096);
+        while self.span_secs.len() <= idx {
+            self.span_secs.push_back(0);
+        }
+        self.span_secs[idx] += n;
+    }
+
+    fn uncount_span(&mut self, end: i64) {
+        self.span_count = self.span_count.saturating_sub(1);
+        let idx = (end.div_euclid(SEC) - self.span_secs_base).max(0) as usize;
+        let idx = idx.min(self.span_secs.len().saturating_sub(1));
+        if let Some(c) = self.span_secs.get_mut(idx) {
+            *c = c.saturating_sub(1);
+        }
+    }
+
+    fn drop_spans(&mut self, g: &Goroutine) {
+        for s in &g.spans {
+            self.uncount_span(s.end);
+        }
+    }
+
+    fn on_wake(&mut self, e: &EventRef<'_>, wakee: i64, now: i64, blocked: i64) {
+        let waker = e.goroutine();
+        let (kind, from_group) = match self.gs.get_mut(&waker) {
+            Some(w) if waker >= 0 && w.id != wakee => {
+                w.wakes_out += 1;
+                bump(&mut w.woke, wakee);
+                let grp = w.group;
+                if self.groups[grp as usize].system {
+                    (WakerKind::Runtime, grp)
+                } else {
+                    (WakerKind::Goroutine, grp)
+                }
+            }
+            _ if waker >= 0 && waker != wakee => (WakerKind::Goroutine, 0),
+            _ => (WakerKind::NoGoroutine, NO_GROUP),
+        };
+        let g = self.gs.get_mut(&wakee).unwrap();
+        g.wakes_in += 1;
+        g.last_woken_ns = Some(now);
+        bump(
+            &mut g.woken_by,
+            if kind == WakerKind::NoGoroutine {
+                -1
+            } else {
+                waker
+            },
+        );
+        let to_group = g.group;
+        let gr = &mut self.groups[to_group as usize];
+        gr.wakes_in += 1;
+        gr.last_wake_ns = Some(now);
+        if kind != WakerKind::Goroutine {
+            gr.woken_by_runtime = true;
+        }
+        let blocked = blocked.max(0) as u64;
+        self.block_to_wake.record(blocked);
+        let f = self
+            .flows
+            .entry((from_group, to_group))
+            .or_insert_with(|| Flow {
+                first_ns: now,
+                ..Flow::default()
+            });
+        f.count += 1;
+        f.last_ns = now;
+        f.latency.record(blocked);
+        self.wakes.push_back(Wake {
+            time: now,
+            waker: if kind == WakerKind::NoGoroutine {
+                -1
+            } else {
+                waker
+            },
+            wakee,
+            blocked_ns: blocked.min(u32::MAX as u64) as u32,
+            kind,
+        });
+        if self.wakes.len() > self.cfg.max_wakes {
+            self.wakes.pop_front();
+        }
+    }
+
+    fn on_proc(&mut self, now: i64, id: i64, from: ProcState, to: ProcState) {
+        let p = self.procs.entry(id).or_insert(Proc {
+            first_ns: now,
+            ..Proc::default()
+        });
+        match (from, to) {
+            (_, ProcState::Running) => {
+                if p.running_since.is_none() {
+                    p.running_since = Some(now);
+                }
+            }
+            (_, ProcState::Idle) | (_, ProcState::NotExist) => {
+                if let Some(s) = p.running_since.take() {
+                    p.busy_ns += (now - s).max(0) as u64;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_range(&mut self, e: &EventRef<'_>) {
+        let Some(r) = e.range() else { return };
+        let now = e.time();
+        match (r.kind, e.kind()) {
+            (RangeKind::GcMark, EventKind::RangeBegin | EventKind::RangeActive) => {
+                if self.gc_open.is_none() {
+                    self.gc_open = Some(now);
+                }
+            }
+            (RangeKind::GcMark, EventKind::RangeEnd) => {
+                let start = self.gc_open.take().unwrap_or(now);
+                self.gc_count += 1;
+                self.gc_total_ns += (now - start).max(0) as u64;
+                push_capped(
+                    &mut self.gc,
+                    self.cfg.max_ranges,
+                    RangeRec {
+                        start,
+                        end: now,
+                        name: 0,
+                        g: -1,
+                        task: 0,
+                    },
+                );
+            }
+            (RangeKind::StopTheWorld(kind), EventKind::RangeBegin) => {
+                let k = self.strs.wire_str(e.raw().args[0], || kind.to_vec());
+                self.stw_open.insert(e.goroutine(), (now, k));
+            }
+            (RangeKind::StopTheWorld(_), EventKind::RangeEnd) => {
+                if let Some((start, k)) = self.stw_open.remove(&e.goroutine()) {
+                    let d = (now - start).max(0) as u64;
+                    self.stw_count += 1;
+                    self.stw_total_ns += d;
+                    self.stw_max_ns = self.stw_max_ns.max(d);
+                    push_capped(
+                        &mut self.stw,
+                        self.cfg.max_ranges,
+                        RangeRec {
+                            start,
+                            end: now,
+                            name: k,
+                            g: e.goroutine(),
+                            task: 0,
+                        },
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_metric(&mut self, now: i64, typ: u8, v: u64) {
+        match typ {
+            ev::PROCS_CHANGE => self.gomaxprocs = v,
+            ev::HEAP_ALLOC | ev::HEAP_GOAL => {
+                let (mut alloc, mut goal) = self.heap.last().map_or((0, 0), |h| (h.1, h.2));
+                if typ == ev::HEAP_ALLOC {
+                    alloc = v
+                } else {
+                    goal = v
+                }
+                // At most one point per series bucket; the latest value wins.
+                match self.heap.last_mut() {
+                    Some(h) if now - h.0 < self.series_bucket_ns => *h = (h.0, alloc, goal),
+                    _ => self.heap.push((now, alloc, goal)),
+                }
+                if self.heap.len() > self.cfg.max_series_points * 4 {
+                    thin(&mut self.heap);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_task(&mut self, e: &EventRef<'_>) {
+        let Some(t) = e.task() else { return };
+        let now = e.time();
+        if e.kind() == EventKind::TaskBegin {
+            let name = self.strs.wire_str(e.raw().args[2], || t.typ.to_vec());
+            if self.tasks.len() >= self.cfg.max_ranges {
+                // Forget the oldest finished tasks first.
+                let mut ended: Vec<(i64, u64)> = self
+                    .tasks
+                    .values()
+                    .filter_map(|t| t.end_ns.map(|e| (e, t.id)))
+                    .collect();
+                ended.sort_unstable();
+                for (_, id) in ended.into_iter().take(self.cfg.max_ranges / 4 + 1) {
+                    self.tasks.remove(&id);
+                }
+            }
+            if self.tasks.len() < self.cfg.max_ranges {
+                self.tasks.insert(
+                    t.id,
+                    TaskRec {
+                        id: t.id,
+                        parent: (t.parent != u64::MAX && t.parent != 0).then_some(t.parent),
+                        name,
+                        goroutine: e.goroutine(),
+                        start_ns: now,
+                        end_ns: None,
+                    },
+                );
+            }
+        } else if let Some(task) = self.tasks.get_mut(&t.id) {
+            task.end_ns = Some(now);
+        }
+    }
+
+    fn on_region(&mut self, e: &EventRef<'_>) {
+        let Some(r) = e.region() else { return };
+        let now = e.time();
+        let name = self.strs.wire_str(e.raw().args[1], || r.typ.to_vec());
+        let gid = e.goroutine();
+        let Some(g) = self.gs.get_mut(&gid) else {
+            return;
+        };
+        if e.kind() == EventKind::RegionBegin {
+            if g.open_regions.len() < 64 {
+                g.open_regions.push((r.task, name, now));
+            }
+        } else if let Some(i) = g.open_regions.iter().rposition(|x| x.1 == name) {
+            let (task, name, start) = g.open_regions.remove(i);
+            push_capped(
+                &mut self.regions,
+                self.cfg.max_ranges,
+                RangeRec {
+                    start,
+                    end: now,
+                    name,
+                    g: gid,
+                    task,
+                },
+            );
+        }
+    }
+
+    fn sample(&mut self, now: i64) {
+        let t = self.next_sample;
+        self.series_times.push(t);
+        for g in &mut self.groups {
+            g.series.push(g.counts);
+        }
+        self.next_sample = if now - t >= self.series_bucket_ns {
+            now - now.rem_euclid(self.series_bucket_ns) + self.series_bucket_ns
+        } else {
+            t + self.series_bucket_ns
+        };
+        if self.series_times.len() >= self.cfg.max_series_points.max(2) {
+            thin(&mut self.series_times);
+            for g in &mut self.groups {
+                thin(&mut g.series);
+            }
+            self.series_bucket_ns *= 2;
+            self.next_sample = now - now.rem_euclid(self.series_bucket_ns) + self.series_bucket_ns;
+        }
+    }
+
+    /// Drops detail older than the window, or more than the caps allow, and
+    /// goroutines that exited before the detail window. Called on every
+    /// generation boundary and every 65536 events; callers may call it too.
+    pub fn evict(&mut self) {
+        let mut cutoff = self.now_ns.saturating_sub(self.cfg.window_ns);
+        if self.span_count > self.cfg.max_spans {
+            let target = self.cfg.max_spans / 10 * 9;
+            let mut rem = self.span_count;
+            let mut k = 0;
+            while rem > target && k < self.span_secs.len() {
+                rem -= self.span_secs[k] as usize;
+                k += 1;
+            }
+            cutoff = cutoff.max((self.span_secs_base + k as i64) * SEC);
+        }
+        if cutoff <= self.detail_start_ns {
+            return;
+        }
+        self.detail_start_ns = cutoff;
+        let mut dead = Vec::new();
+        let mut freed: Vec<i64> = Vec::new();
+        for g in self.gs.values_mut() {
+            while let Some(s) = g.spans.front() {
+                if s.end >= cutoff {
+                    break;
+                }
+                freed.push(s.end);
+                g.spans.pop_front();
+            }
+            if matches!(g.ended_ns, Some(t) if t < cutoff) {
+                dead.push(g.id);
+            }
+        }
+        for end in freed {
+            self.uncount_span(end);
+        }
+        for id in dead {
+            if let Some(g) = self.gs.remove(&id) {
+                self.drop_spans(&g);
+                self.version += 1;
+                self.evicted.push_back((self.version, id));
+            }
+        }
+        while self.evicted.len() > 1 << 16 {
+            if let Some((v, _)) = self.evicted.pop_front() {
+                self.evicted_floor = v;
+            }
+        }
+        while self.span_secs.len() > 1
+            && (self.span_secs_base + 1) * SEC <= cutoff
+            && self.span_secs[0] == 0
+        {
+            self.span_secs.pop_front();
+            self.span_secs_base += 1;
+        }
+        while matches!(self.wakes.front(), Some(w) if w.time < cutoff) {
+            self.wakes.pop_front();
+        }
+        for list in [&mut self.gc, &mut self.stw, &mut self.regions] {
+            while matches!(list.front(), Some(r) if r.end < cutoff) {
+                list.pop_front();
+            }
+        }
+    }
+}
+
+fn bump(list: &mut Vec<(i64, u32)>, who: i64) {
+    if let Some(x) = list.iter_mut().find(|x| x.0 == who) {
+        x.1 = x.1.saturating_add(1);
+    } else if list.len() < MAX_PEERS {
+        list.push((who, 1));
+    }
+}
+
+fn push_capped<T>(q: &mut VecDeque<T>, cap: usize, x: T) {
+    if q.len() >= cap.max(1) {
+        q.pop_front();
+    }
+    q.push_back(x);
+}
+
+// Keeps every other element.
+fn thin<T: Copy>(v: &mut Vec<T>) {
+    let mut i = 0;
+    v.retain(|_| {
+        i += 1;
+        i % 2 == 1
+    });
+}
+
+pub(crate) fn first_user_frame(strs: &Interner, stack: StackId) -> Option<FrameId> {
+    strs.stack(stack)
+        .iter()
+        .copied()
+        .find(|&f| !is_runtime_func(strs.str(strs.frame(f).func)))
+}
