@@ -40,9 +40,14 @@ mod error;
 mod fetch;
 mod poll;
 mod spec;
+pub mod trace_stream;
 
 pub use error::SourceError;
 pub use fetch::{fetch_detail, fetch_once, merge_leak_profile, ProfileForm};
 pub use poll::{PollEvent, PollOptions, Poller};
 pub use spec::{parse_source, SourceSpec};
+pub use trace_stream::{
+    parse_trace_source, read_trace, TraceRing, TraceSink, TraceSourceError, TraceSpec, TraceStream,
+    TraceStreamEvent, TraceStreamOptions,
+};
 pub use weft_model::Snapshot;

@@ -1,0 +1,574 @@
+//! The raw-trace ring: the last N seconds of a live trace kept as bytes,
+//! cut at generation boundaries, so any moment can be saved as a standard
+//! trace file (`go tool trace` opens it).
+//!
+//! Why whole generations: each generation of a v2 trace carries its own
+//! string, stack and sync tables and restates every goroutine and P, so the
+//! 16-byte header followed by consecutive complete generations of one
+//! stream is a valid trace (Go's flight recorder writes exactly that). A
+//! generation is complete when Go 1.26's end-of-generation marker arrives,
+//! when a batch of a later generation arrives, or when its stream ends
+//! cleanly. Each trace request is its own stream with its own header and
+//! generation numbers; generations of two streams cannot be mixed in one
+//! file, so saving takes the latest stream only.
+//!
+//! The ring does its own batch framing (it never decodes events), so it
+//! costs a few comparisons per batch and can be fed straight from the
+//! socket.
+use std::collections::VecDeque;
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime};
+
+use weft_trace::spec::{ev, MAX_BATCH_SIZE};
+use weft_trace::{uvarint, Varint};
+
+/// Length of the `go 1.NN trace\0\0\0` header.
+pub const HEADER_LEN: usize = 16;
+
+/// How much raw trace the ring keeps.
+#[derive(Clone, Copy, Debug)]
+pub struct RingOptions {
+    /// Keep generations completed within this long of now.
+    pub window: Duration,
+    /// Never hold more than this many bytes (complete generations plus the
+    /// one being received); the oldest generations go first.
+    pub max_bytes: usize,
+}
+
+impl Default for RingOptions {
+    fn default() -> Self {
+        RingOptions {
+            window: Duration::from_secs(30),
+            max_bytes: 256 << 20,
+        }
+    }
+}
+
+/// One complete generation as it came off the wire.
+#[derive(Debug)]
+struct Gen {
+    num: u64,
+    bytes: Vec<u8>,
+    done_at: Instant,
+    done_wall: SystemTime,
+}
+
+/// Framing state of one stream (one trace request, or one file).
+#[derive(Debug)]
+struct Stream {
+    id: u64,
+    header: Vec<u8>,
+    /// Bytes not yet framed (a partial batch).
+    pending: Vec<u8>,
+    gens: VecDeque<Gen>,
+    /// The generation being received: (number, bytes so far).
+    open: Option<(u64, Vec<u8>)>,
+    /// The open generation outgrew the byte cap: skip it until the next one.
+    skipping: Option<u64>,
+    /// Framing failed; nothing more is kept from this stream.
+    broken: Option<String>,
+    /// Bytes seen on this stream (for error offsets).
+    offset: u64,
+    ended: bool,
+}
+
+/// Why saving did not happen.
+#[derive(Debug)]
+pub enum SaveError {
+    /// No stream has a complete generation yet.
+    Empty,
+    /// Writing the file failed.
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for SaveError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SaveError::Empty => write!(
+                f,
+                "no complete trace generation received yet (a generation is about one second); try again shortly"
+            ),
+            SaveError::Io(e) => write!(f, "cannot write the trace file: {e}"),
+        }
+    }
+}
+impl std::error::Error for SaveError {}
+
+/// What a save wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedTrace {
+    /// Stream the generations came from.
+    pub stream: u64,
+    /// Generations written.
+    pub generations: usize,
+    /// First and last generation number (per-stream numbering).
+    pub first_gen: u64,
+    #[allow(missing_docs)]
+    pub last_gen: u64,
+    /// Bytes written, header included.
+    pub bytes: u64,
+    /// Wall-clock time the first and last written generation arrived.
+    pub from: SystemTime,
+    #[allow(missing_docs)]
+    pub to: SystemTime,
+    /// Complete generations of older streams still in the window but left
+    /// out, because one file can only hold one stream.
+    pub left_out_older: usize,
+}
+
+/// The ring itself. Feed it with [`push`](Self::push) (stream id, bytes as
+/// they arrive) and [`end`](Self::end); save with [`save`](Self::save).
+#[derive(Debug)]
+pub struct TraceRing {
+    opts: RingOptions,
+    streams: VecDeque<Stream>,
+    bytes: usize,
+    dropped_gens: u64,
+}
+
+impl TraceRing {
+    /// An empty ring.
+    pub fn new(opts: RingOptions) -> TraceRing {
+        TraceRing {
+            opts,
+            streams: VecDeque::new(),
+            bytes: 0,
+            dropped_gens: 0,
+        }
+    }
+
+    /// Bytes held now (complete generations, open generations, partial batches).
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Generations dropped so far because of the window or the byte cap.
+    pub fn dropped_generations(&self) -> u64 {
+        self.dropped_gens
+    }
+
+    /// Complete generations held, over all streams.
+    pub fn generations(&self) -> usize {
+        self.streams.iter().map(|s| s.gens.len()).sum()
+    }
+
+    /// Why a stream's bytes stopped being kept, if they did.
+    pub fn stream_problem(&self, id: u64) -> Option<&str> {
+        self.streams
+            .iter()
+            .find(|s| s.id == id)
+            .and_then(|s| s.broken.as_deref())
+    }
+
+    fn stream_mut(&mut self, id: u64) -> &mut Stream {
+        if !self.streams.iter().any(|s| s.id == id) {
+            self.streams.push_back(Stream {
+                id,
+                header: Vec::with_capacity(HEADER_LEN),
+                pending: Vec::new(),
+                gens: VecDeque::new(),
+                open: None,
+                skipping: None,
+                broken: None,
+                offset: 0,
+                ended: false,
+            });
+        }
+        self.streams.iter_mut().find(|s| s.id == id).unwrap()
+    }
+
+    /// Takes the next bytes of stream `id` (a new id starts a new stream).
+    /// Returns the numbers of the generations this completed.
+    pub fn push(&mut self, id: u64, mut data: &[u8], now: Instant) -> Vec<u64> {
+        let wall = SystemTime::now();
+        let cap = self.opts.max_bytes;
+        let s = self.stream_mut(id);
+        let mut done = Vec::new();
+        let before = s.held();
+        if s.broken.is_none() && !s.ended {
+            if s.header.len() < HEADER_LEN {
+                let n = (HEADER_LEN - s.header.len()).min(data.len());
+                s.header.extend_from_slice(&data[..n]);
+                data = &data[n..];
+                s.offset += n as u64;
+                if s.header.len() == HEADER_LEN && !s.header.starts_with(b"go 1.") {
+                    s.broken = Some("the stream does not start with a Go trace header".into());
+                }
+            }
+            if s.broken.is_none() {
+                s.pending.extend_from_slice(data);
+                s.frame(false, now, wall, cap, &mut done);
+            }
+        }
+        let after = s.held();
+        self.bytes = self.bytes + after - before;
+        self.prune(now);
+        done
+    }
+
+    /// Marks the end of stream `id`. A clean end completes the generation
+    /// being received (the 1.22–1.25 formats end a trace that way); an
+    /// unclean one (connection broken, target died) drops it.
+    pub fn end(&mut self, id: u64, clean: bool, now: Instant) -> Vec<u64> {
+        let wall = SystemTime::now();
+        let cap = self.opts.max_bytes;
+        let s = self.stream_mut(id);
+        let before = s.held();
+        let mut done = Vec::new();
+        if s.broken.is_none() && !s.ended {
+            s.frame(true, now, wall, cap, &mut done);
+            if clean && s.pending.is_empty() {
+                s.close_open(now, wall, &mut done);
+            }
+        }
+        s.ended = true;
+        s.open = None;
+        s.pending = Vec::new();
+        let after = s.held();
+        self.bytes = self.bytes + after - before;
+        self.prune(now);
+        done
+    }
+
+    // Drops generations that left the window or do not fit under the cap,
+    // and streams left with nothing.
+    fn prune(&mut self, now: Instant) {
+        let window = self.opts.window;
+        for s in self.streams.iter_mut() {
+            while let Some(g) = s.gens.front() {
+                if now.duration_since(g.done_at) > window {
+                    self.bytes -= g.bytes.len();
+                    self.dropped_gens += 1;
+                    s.gens.pop_front();
+                } else {
+                    break;
+                }
+            }
+        }
+        while self.bytes > self.opts.max_bytes {
+            let Some(s) = self.streams.iter_mut().find(|s| !s.gens.is_empty()) else {
+                break;
+            };
+            let g = s.gens.pop_front().unwrap();
+            self.bytes -= g.bytes.len();
+            self.dropped_gens += 1;
+        }
+        // Keep the newest stream even when empty: it may be receiving.
+        while self.streams.len() > 1 {
+            let s = &self.streams[0];
+            if s.gens.is_empty() && (s.ended || s.broken.is_some()) {
+                self.bytes -= s.held();
+                self.streams.pop_front();
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// Writes the header and the complete generations of the latest stream
+    /// that has any, as a standard trace file.
+    pub fn save(&self, path: &Path) -> Result<SavedTrace, SaveError> {
+        let mut f = std::fs::File::create(path).map_err(SaveError::Io)?;
+        let saved = self.write_to(&mut f)?;
+        f.flush().map_err(SaveError::Io)?;
+        f.sync_all().map_err(SaveError::Io)?;
+        Ok(saved)
+    }
+
+    /// Same as [`save`](Self::save), into any writer.
+    pub fn write_to<W: Write>(&self, w: &mut W) -> Result<SavedTrace, SaveError> {
+        let Some(pos) = self.streams.iter().rposition(|s| !s.gens.is_empty()) else {
+            return Err(SaveError::Empty);
+        };
+        let s = &self.streams[pos];
+        w.write_all(&s.header).map_err(SaveError::Io)?;
+        let mut bytes = s.header.len() as u64;
+        for g in &s.gens {
+            w.write_all(&g.bytes).map_err(SaveError::Io)?;
+            bytes += g.bytes.len() as u64;
+        }
+        let (first, last) = (s.gens.front().unwrap(), s.gens.back().unwrap());
+        Ok(SavedTrace {
+            stream: s.id,
+            generations: s.gens.len(),
+            first_gen: first.num,
+            last_gen: last.num,
+            bytes,
+            from: first.done_wall,
+            to: last.done_wall,
+            left_out_older: self.streams.iter().take(pos).map(|s| s.gens.len()).sum(),
+        })
+    }
+}
+
+impl Stream {
+    fn held(&self) -> usize {
+        self.pending.len()
+            + self.gens.iter().map(|g| g.bytes.len()).sum::<usize>()
+            + self.open.as_ref().map(|o| o.1.len()).unwrap_or(0)
+            + self.header.len()
+    }
+
+    fn close_open(&mut self, now: Instant, wall: SystemTime, done: &mut Vec<u64>) {
+        if let Some((num, bytes)) = self.open.take() {
+            done.push(num);
+            self.gens.push_back(Gen {
+                num,
+                bytes,
+                done_at: now,
+                done_wall: wall,
+            });
+        }
+    }
+
+    fn fail(&mut self, why: String) {
+        self.broken = Some(format!("{why} (at byte offset {})", self.offset));
+        self.open = None;
+        self.pending = Vec::new();
+    }
+
+    // Moves every whole batch from `pending` into the open generation.
+    fn frame(
+        &mut self,
+        eof: bool,
+        now: Instant,
+        wall: SystemTime,
+        cap: usize,
+        done: &mut Vec<u64>,
+    ) {
+        let mut at = 0;
+        loop {
+            match batch_len(&self.pending[at..]) {
+                Framed::Pending => break,
+                Framed::Bad(why) => {
+                    self.offset += at as u64;
+                    self.fail(why);
+                    return;
+                }
+                Framed::EndOfGeneration => {
+                    if let Some((_, bytes)) = self.open.as_mut() {
+                        bytes.push(ev::END_OF_GENERATION);
+                    }
+                    self.skipping = None;
+                    self.close_open(now, wall, done);
+                    at += 1;
+                }
+                Framed::Batch { gen, len } => {
+                    match &self.open {
+                        Some((g, _)) if gen < *g => {
+                            self.offset += at as u64;
+                            self.fail(format!("batch of generation {gen} after generation {g}"));
+                            return;
+                        }
+                        Some((g, _)) if gen > *g => self.close_open(now, wall, done),
+                        _ => {}
+                    }
+                    if self.skipping.is_some_and(|g| g != gen) {
+                        self.skipping = None;
+                    }
+                    if self.skipping.is_none() {
+                        let open = self.open.get_or_insert_with(|| (gen, Vec::new()));
+                        if open.1.len() + len > cap {
+                            // One generation larger than the whole ring:
+                            // keep nothing of it rather than a broken part.
+                            self.open = None;
+                            self.skipping = Some(gen);
+                        } else {
+                            open.1.extend_from_slice(&self.pending[at..at + len]);
+                        }
+                    }
+                    at += len;
+                }
+            }
+        }
+        self.offset += at as u64;
+        self.pending.drain(..at);
+        if eof && !self.pending.is_empty() {
+            // A partial batch at the end: the generation it belongs to is
+            // incomplete and must not be saved.
+            self.open = None;
+        }
+    }
+}
+
+enum Framed {
+    Pending,
+    Bad(String),
+    EndOfGeneration,
+    Batch { gen: u64, len: usize },
+}
+
+// The length of the batch at the front of `b` (header included).
+fn batch_len(b: &[u8]) -> Framed {
+    let Some(&t) = b.first() else {
+        return Framed::Pending;
+    };
+    let mut pos = 1;
+    match t {
+        ev::END_OF_GENERATION => return Framed::EndOfGeneration,
+        ev::EVENT_BATCH => {}
+        ev::EXPERIMENTAL_BATCH => pos = 2,
+        _ => return Framed::Bad(format!("expected a batch, found event type {t}")),
+    }
+    if b.len() < pos {
+        return Framed::Pending;
+    }
+    let mut vals = [0u64; 4];
+    for v in vals.iter_mut() {
+        match uvarint(&b[pos..]) {
+            Varint::Ok(x, n) => {
+                *v = x;
+                pos += n;
+            }
+            Varint::Short(_) => return Framed::Pending,
+            Varint::Overflow => return Framed::Bad("batch header varint overflows".into()),
+        }
+    }
+    let size = vals[3];
+    if size > MAX_BATCH_SIZE {
+        return Framed::Bad(format!(
+            "batch size {size} is over the maximum {MAX_BATCH_SIZE}"
+        ));
+    }
+    let len = pos + size as usize;
+    if b.len() < len {
+        return Framed::Pending;
+    }
+    Framed::Batch { gen: vals[0], len }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use weft_trace::raw::text_to_binary;
+    use weft_trace::Reader;
+
+    // A small valid 1.22 trace with `gens` generations.
+    fn trace(gens: u64) -> Vec<u8> {
+        let mut t = String::from("Trace Go1.22\n");
+        for g in 1..=gens {
+            t += &format!(
+                "EventBatch gen={g} m=0 time={} size=9\nProcStatus dt=1 p=0 pstatus=1\nGoStatus dt=1 g=1 m=0 gstatus=2\n\
+                 EventBatch gen={g} m=18446744073709551615 time=0 size=5\nFrequency freq=15625000\n\
+                 EventBatch gen={g} m=18446744073709551615 time=0 size=1\nStacks\n\
+                 EventBatch gen={g} m=18446744073709551615 time=0 size=1\nStrings\n",
+                100 * g
+            );
+        }
+        text_to_binary(&t).unwrap()
+    }
+
+    fn parses(bytes: &[u8]) -> u64 {
+        let mut r = Reader::new(bytes);
+        let mut n = 0;
+        while r.next_event().expect("saved trace parses").is_some() {
+            n += 1;
+        }
+        n
+    }
+
+    #[test]
+    fn any_chunking_gives_the_same_generations() {
+        let t = trace(4);
+        for chunk in [1, 2, 3, 7, 16, 17, 64, t.len()] {
+            let mut ring = TraceRing::new(RingOptions::default());
+            let now = Instant::now();
+            let mut done = vec![];
+            for c in t.chunks(chunk) {
+                done.extend(ring.push(1, c, now));
+            }
+            // 1.22 traces: the last generation completes only at a clean end.
+            assert_eq!(done, [1, 2, 3], "chunk {chunk}");
+            done.extend(ring.end(1, true, now));
+            assert_eq!(done, [1, 2, 3, 4]);
+            let mut out = vec![];
+            let s = ring.write_to(&mut out).unwrap();
+            assert_eq!(out, t, "chunk {chunk}: the ring gives back the stream");
+            assert_eq!((s.generations, s.first_gen, s.last_gen), (4, 1, 4));
+            assert!(parses(&out) > 0);
+        }
+    }
+
+    #[test]
+    fn unclean_end_drops_the_open_generation() {
+        let t = trace(3);
+        let mut ring = TraceRing::new(RingOptions::default());
+        let now = Instant::now();
+        ring.push(1, &t[..t.len() - 3], now);
+        ring.end(1, false, now);
+        let mut out = vec![];
+        let s = ring.write_to(&mut out).unwrap();
+        assert_eq!(s.generations, 2);
+        parses(&out);
+    }
+
+    #[test]
+    fn window_and_cap_drop_oldest_and_save_stays_valid() {
+        let t = trace(6);
+        let start = Instant::now();
+        let mut ring = TraceRing::new(RingOptions {
+            window: Duration::from_secs(3),
+            max_bytes: 1 << 20,
+        });
+        // One chunk per second of arrival time.
+        let per = t.len() / 6;
+        let mut i = 0;
+        for (k, c) in t[HEADER_LEN..].chunks(per).enumerate() {
+            let now = start + Duration::from_secs(k as u64);
+            if i == 0 {
+                ring.push(1, &t[..HEADER_LEN], now);
+            }
+            i += 1;
+            ring.push(1, c, now);
+        }
+        ring.end(1, true, start + Duration::from_secs(6));
+        assert!(ring.generations() <= 4, "window keeps ~3 s");
+        let mut out = vec![];
+        let s = ring.write_to(&mut out).unwrap();
+        assert!(s.first_gen > 1);
+        parses(&out);
+
+        // A cap smaller than two generations keeps one.
+        let gen_len = (t.len() - HEADER_LEN) / 6;
+        let mut ring = TraceRing::new(RingOptions {
+            window: Duration::from_secs(60),
+            max_bytes: gen_len * 2 + HEADER_LEN - 1,
+        });
+        ring.push(1, &t, start);
+        ring.end(1, true, start);
+        assert!(ring.bytes() <= gen_len * 2 + HEADER_LEN);
+        assert_eq!(ring.generations(), 1);
+        let mut out = vec![];
+        assert_eq!(ring.write_to(&mut out).unwrap().first_gen, 6);
+        parses(&out);
+    }
+
+    #[test]
+    fn latest_stream_is_saved() {
+        let t = trace(2);
+        let now = Instant::now();
+        let mut ring = TraceRing::new(RingOptions::default());
+        ring.push(1, &t, now);
+        ring.end(1, true, now);
+        ring.push(2, &t, now);
+        // Stream 2 has one complete generation (gen 1; gen 2 still open).
+        let mut out = vec![];
+        let s = ring.write_to(&mut out).unwrap();
+        assert_eq!((s.stream, s.generations, s.left_out_older), (2, 1, 2));
+        parses(&out);
+    }
+
+    #[test]
+    fn garbage_is_refused_not_kept() {
+        let now = Instant::now();
+        let mut ring = TraceRing::new(RingOptions::default());
+        ring.push(1, b"<html>not a trace at all</html>", now);
+        assert!(ring.stream_problem(1).unwrap().contains("header"));
+        let mut t = trace(1);
+        t[HEADER_LEN] = 99;
+        ring.push(2, &t, now);
+        assert!(ring.stream_problem(2).unwrap().contains("event type 99"));
+        assert!(matches!(ring.write_to(&mut vec![]), Err(SaveError::Empty)));
+    }
+}

@@ -1,0 +1,3 @@
+module weft.test/live
+
+go 1.22
