@@ -17,7 +17,7 @@ work=$(mktemp -d)
 # KEEP_DUMPS=dir keeps the dumps for profiling.
 trap 'kill $pid 2>/dev/null || true; [ -n "${KEEP_DUMPS:-}" ] && cp "$work"/debug? "$KEEP_DUMPS"/; rm -rf "$work"' EXIT
 
-(cd "$here/target" && GOTOOLCHAIN=local "$go" build -o "$work/target" .)
+(cd "$here/goprog" && GOTOOLCHAIN=local "$go" build -o "$work/target" .)
 "$work/target" -n "$n" > "$work/out" 2>&1 &
 pid=$!
 for _ in $(seq 600); do grep -q listening "$work/out" 2>/dev/null && break; sleep 0.1; done
