@@ -12,6 +12,11 @@ pub trait Memory {
     /// kernel allows.
     fn read_many(&self, reqs: &mut [(u64, &mut [u8])]) -> io::Result<Vec<bool>>;
 
+    /// Like `read_many`, for requests known to be far apart.
+    fn read_many_unmerged(&self, reqs: &mut [(u64, &mut [u8])]) -> io::Result<Vec<bool>> {
+        self.read_many(reqs)
+    }
+
     /// Reads one buffer; an error if any byte of it is unreadable.
     fn read(&self, addr: u64, buf: &mut [u8]) -> io::Result<()> {
         let ok = self.read_many(&mut [(addr, buf)])?;
@@ -40,8 +45,72 @@ pub struct ProcessMemory {
 /// The kernel's limit on iovecs per call (IOV_MAX on Linux).
 const IOV_MAX: usize = 1024;
 
+/// Requests closer than this are read as one range: the kernel's cost is
+/// per iovec and per page pinned far more than per byte copied.
+const MERGE_GAP: u64 = 2048;
+
 impl Memory for ProcessMemory {
     fn read_many(&self, reqs: &mut [(u64, &mut [u8])]) -> io::Result<Vec<bool>> {
+        if reqs.len() < 8 {
+            return self.read_direct(reqs);
+        }
+        // Sort by address and merge neighbours into ranges read into one
+        // scratch buffer, then copy each request out of it.
+        let mut order: Vec<usize> = (0..reqs.len()).collect();
+        order.sort_unstable_by_key(|&i| reqs[i].0);
+        let mut ranges: Vec<(u64, u64, Vec<usize>)> = Vec::new();
+        for &i in &order {
+            let (addr, len) = (reqs[i].0, reqs[i].1.len() as u64);
+            match ranges.last_mut() {
+                Some(r)
+                    if addr <= r.1.saturating_add(MERGE_GAP)
+                        && addr.saturating_add(len) - r.0 <= 1 << 20 =>
+                {
+                    r.1 = r.1.max(addr + len);
+                    r.2.push(i);
+                }
+                _ => ranges.push((addr, addr.saturating_add(len), vec![i])),
+            }
+        }
+        let total: u64 = ranges.iter().map(|r| r.1 - r.0).sum();
+        let mut scratch = vec![0u8; total as usize];
+        let mut merged: Vec<(u64, &mut [u8])> = Vec::with_capacity(ranges.len());
+        let mut rest: &mut [u8] = &mut scratch;
+        for r in &ranges {
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut((r.1 - r.0) as usize);
+            rest = tail;
+            merged.push((r.0, head));
+        }
+        let ok_ranges = self.read_direct(&mut merged)?;
+        drop(merged);
+        let mut ok = vec![false; reqs.len()];
+        let mut base = 0usize;
+        for (k, r) in ranges.iter().enumerate() {
+            let size = (r.1 - r.0) as usize;
+            for &i in &r.2 {
+                let off = base + (reqs[i].0 - r.0) as usize;
+                let len = reqs[i].1.len();
+                if ok_ranges[k] {
+                    reqs[i].1.copy_from_slice(&scratch[off..off + len]);
+                    ok[i] = true;
+                } else if len > 0 {
+                    // The merged range crossed an unmapped hole: read alone.
+                    ok[i] = self.read_direct(&mut [(reqs[i].0, &mut *reqs[i].1)])?[0];
+                }
+            }
+            base += size;
+        }
+        Ok(ok)
+    }
+
+    fn read_many_unmerged(&self, reqs: &mut [(u64, &mut [u8])]) -> io::Result<Vec<bool>> {
+        self.read_direct(reqs)
+    }
+}
+
+impl ProcessMemory {
+    /// One iovec per request, `IOV_MAX` per syscall.
+    fn read_direct(&self, reqs: &mut [(u64, &mut [u8])]) -> io::Result<Vec<bool>> {
         let mut ok = vec![false; reqs.len()];
         let mut start = 0;
         while start < reqs.len() {

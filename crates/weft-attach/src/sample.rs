@@ -7,6 +7,7 @@
 //! that fail are re-read once, then counted in [`SampleStats`].
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use weft_model::{Frame, Record, WaitObject};
@@ -14,7 +15,6 @@ use weft_profile::classify;
 
 use crate::error::{os_error, AttachError};
 use crate::mem::{read_maps, AddrSpace, Memory};
-use crate::pclntab::Func;
 use crate::{AttachOptions, Attacher};
 
 const G_SCAN: u32 = 0x1000;
@@ -58,6 +58,8 @@ pub struct SampleStats {
     /// Goroutines whose stack could not be unwound to its end even after a
     /// re-read (they changed while being read); reported with what was read.
     pub torn_stacks: u64,
+    /// Parked goroutines whose stack was reused from the previous sample.
+    pub stacks_reused: u64,
     /// Goroutines re-read because the first read looked inconsistent.
     pub retried: u64,
     /// Goroutines left out because of `max_goroutines`.
@@ -68,11 +70,69 @@ pub struct SampleStats {
     pub elapsed_us: u64,
 }
 
-/// Symbolisation caches, keyed by link-time pc.
+/// Symbolisation caches, keyed by target pc.
 #[derive(Default)]
 pub struct SymCache {
-    frames: HashMap<u64, Arc<[Frame]>>,
-    start: HashMap<u64, bool>,
+    pcs: HashMap<u64, PcInfo, BuildHasherDefault<PcHasher>>,
+    start: HashMap<u64, bool, BuildHasherDefault<PcHasher>>,
+    /// Last sample's stacks by g address (see `AttachOptions::reuse_stacks`).
+    stacks: HashMap<u64, (StackKey, Arc<[Frame]>, bool), BuildHasherDefault<PcHasher>>,
+}
+
+/// What must be unchanged in a `g` for its previous stack to still hold.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct StackKey {
+    goid: u64,
+    status: u32,
+    waitreason: u8,
+    pc: u64,
+    sp: u64,
+    waiting: u64,
+}
+
+impl StackKey {
+    fn of(g: &G) -> StackKey {
+        StackKey {
+            goid: g.goid,
+            status: g.status,
+            waitreason: g.waitreason,
+            pc: g.pc,
+            sp: g.sp,
+            waiting: g.waiting,
+        }
+    }
+}
+
+/// What the unwinder needs to know about one pc, computed once.
+#[derive(Clone)]
+struct PcInfo {
+    /// Visible frames at this pc (inlined calls expanded).
+    frames: Arc<[Frame]>,
+    /// Frame size below the return address; `None` if unknown.
+    delta: Option<i32>,
+    /// The walk ends here (`runtime.goexit`, `mstart`, `rt0_go`).
+    stop: bool,
+}
+
+/// A multiplicative hash for pcs: they are well spread already, and SipHash
+/// showed up in profiles of 100k-goroutine samples.
+#[derive(Default)]
+struct PcHasher(u64);
+
+impl Hasher for PcHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ b as u64).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0 ^ v)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(29);
+    }
 }
 
 fn le64(b: &[u8], off: u64) -> u64 {
@@ -140,20 +200,20 @@ fn decode_g(a: &Attacher, addr: u64, b: &[u8]) -> Option<G> {
     })
 }
 
-/// Reads the `g` structs at `ptrs` in batches.
+/// Reads the `g` structs at `ptrs` in batches (one buffer, one iovec each).
 fn read_gs(
     a: &Attacher,
     space: &AddrSpace,
     ptrs: &[u64],
     stats: &mut SampleStats,
 ) -> Result<Vec<Option<G>>, AttachError> {
-    let len = a.bin.layout.g_read_len;
-    let mut bufs: Vec<Vec<u8>> = ptrs.iter().map(|_| vec![0u8; len as usize]).collect();
+    let len = a.bin.layout.g_read_len as usize;
+    let mut buf = vec![0u8; ptrs.len() * len];
     let mut reqs: Vec<(u64, &mut [u8])> = Vec::with_capacity(ptrs.len());
     let mut which = Vec::with_capacity(ptrs.len());
-    for (i, (p, b)) in ptrs.iter().zip(bufs.iter_mut()).enumerate() {
-        if space.contains(*p, len) {
-            reqs.push((*p, b.as_mut_slice()));
+    for (i, (p, b)) in ptrs.iter().zip(buf.chunks_mut(len)).enumerate() {
+        if space.contains(*p, len as u64) {
+            reqs.push((*p, b));
             which.push(i);
         }
     }
@@ -162,11 +222,11 @@ fn read_gs(
         .read_many(&mut reqs)
         .map_err(|e| os_error(a.pid, "reading goroutines", e))?;
     drop(reqs);
-    stats.bytes_read += which.len() as u64 * len;
+    stats.bytes_read += (which.len() * len) as u64;
     let mut out = vec![None; ptrs.len()];
     for (k, &i) in which.iter().enumerate() {
         if ok[k] {
-            out[i] = decode_g(a, ptrs[i], &bufs[i]);
+            out[i] = decode_g(a, ptrs[i], &buf[i * len..(i + 1) * len]);
         }
     }
     Ok(out)
@@ -228,35 +288,60 @@ pub(crate) fn find_allgs(a: &Attacher) -> Result<u64, AttachError> {
     Err(not_found("no slice in .bss looks like it"))
 }
 
-/// Visible frames (innermost first) at return address / pc `pc` (target
-/// address) within `f`, with inlined calls expanded.
-fn frames_for(a: &mut Attacher, f: Func, pc: u64, show_all: bool) -> Arc<[Frame]> {
-    let lpc = pc - a.bias;
-    let tracepc = if lpc > f.entry { lpc - 1 } else { lpc };
-    let key = tracepc ^ ((show_all as u64) << 63);
-    if let Some(v) = a.cache.frames.get(&key) {
-        return v.clone();
+/// What the unwinder needs at target address `pc`: visible frames
+/// (innermost first, inlined calls expanded), frame size, end of walk.
+fn pc_info(a: &mut Attacher, pc: u64, show_all: bool) -> Option<PcInfo> {
+    let key = pc ^ ((show_all as u64) << 63);
+    if let Some(v) = a.cache.pcs.get(&key) {
+        return Some(v.clone());
     }
     let bin = &a.bin;
+    let lpc = pc.wrapping_sub(a.bias);
+    let f = bin.pcln.find(lpc)?;
+    let name = bin.pcln.name(f);
+    let stop = matches!(name, "runtime.goexit" | "runtime.mstart" | "runtime.rt0_go");
+    // Return addresses point after the call: look up the call's position.
+    let tracepc = if lpc > f.entry { lpc - 1 } else { lpc };
     let gofunc = bin.gofunc;
     // The dump elides autogenerated wrappers (`FuncIDWrapper`, e.g. the
     // `gowrap` closures of `go f(x)`); its number grew by one in Go 1.25.
     let wrapper = if bin.minor <= 24 { 22 } else { 23 };
     let read = |off: u64, len: usize| bin.static_bytes(gofunc + off, len).map(|b| b.to_vec());
-    let v: Arc<[Frame]> = bin
-        .pcln
-        .frames_at(f, tracepc, &read)
-        .into_iter()
-        .filter(|sf| show_all || (show_frame(&sf.func) && sf.func_id != wrapper))
-        .map(|sf| Frame {
-            func: sf.func,
-            file: sf.file,
-            line: sf.line,
-            pc: Some(pc),
-        })
-        .collect();
-    a.cache.frames.insert(key, v.clone());
-    v
+    let frames: Arc<[Frame]> = if stop {
+        Arc::from(Vec::new())
+    } else {
+        bin.pcln
+            .frames_at(f, tracepc, &read)
+            .into_iter()
+            .filter(|sf| show_all || (show_frame(&sf.func) && sf.func_id != wrapper))
+            .map(|sf| Frame {
+                func: sf.func,
+                file: sf.file,
+                line: sf.line,
+                pc: Some(pc),
+            })
+            .collect()
+    };
+    let info = PcInfo {
+        frames,
+        delta: bin.pcln.sp_delta(f, lpc),
+        stop,
+    };
+    a.cache.pcs.insert(key, info.clone());
+    Some(info)
+}
+
+/// The innermost frame at `pc` with nothing hidden (for `created by`).
+fn creation_frame(a: &mut Attacher, pc: u64) -> Option<Frame> {
+    let lpc = pc.wrapping_sub(a.bias);
+    let f = a.bin.pcln.find(lpc)?;
+    if matches!(
+        a.bin.pcln.name(f),
+        "runtime.goexit" | "runtime.mstart" | "runtime.rt0_go"
+    ) {
+        return None;
+    }
+    pc_info(a, pc, true).and_then(|i| i.frames.first().cloned())
 }
 
 /// Whether the runtime's default traceback shows a frame of this function:
@@ -342,24 +427,20 @@ fn unwind(
     let (mut pc, mut sp) = (g.pc, g.sp);
     let base = g.sp;
     for _ in 0..opts.max_stack_depth.max(1) * 4 {
-        let Some(f) = a.bin.pcln.find(pc.wrapping_sub(a.bias)) else {
+        let Some(info) = pc_info(a, pc, opts.include_system) else {
             return (frames, false);
         };
-        let name = a.bin.pcln.name(f);
-        if name == "runtime.goexit" || name == "runtime.mstart" || name == "runtime.rt0_go" {
+        if info.stop {
             return (frames, true);
         }
         if frames.len() >= opts.max_stack_depth {
             *elided = true;
             return (frames, true);
         }
-        frames.extend(frames_for(a, f, pc, opts.include_system).iter().cloned());
-        let Some(delta) = a.bin.pcln.sp_delta(f, pc - a.bias) else {
+        frames.extend(info.frames.iter().cloned());
+        let Some(delta) = info.delta.filter(|&d| d >= 0) else {
             return (frames, false);
         };
-        if delta < 0 {
-            return (frames, false);
-        }
         let fp = sp + delta as u64 + 8;
         if fp > g.hi {
             return (frames, false);
@@ -404,55 +485,80 @@ fn monotonic_ns() -> i64 {
     ts.tv_sec * 1_000_000_000 + ts.tv_nsec
 }
 
+/// The stacks of many goroutines, read into one buffer: goroutine `i`'s
+/// bytes from its `sp` upward are `buf[spans[i].0..spans[i].1]`.
+struct Stacks {
+    buf: Vec<u8>,
+    spans: Vec<(usize, usize)>,
+}
+
+impl Stacks {
+    fn get(&self, i: usize) -> &[u8] {
+        let (s, e) = self.spans[i];
+        &self.buf[s..e]
+    }
+}
+
 /// Reads the stacks of `gs` (from sp up to the stack top, bounded).
 fn read_stacks(
     a: &Attacher,
     space: &AddrSpace,
     gs: &[&G],
     stats: &mut SampleStats,
-) -> Result<Vec<Vec<u8>>, AttachError> {
-    let mut bufs: Vec<Vec<u8>> = gs
-        .iter()
-        .map(|g| {
-            let ok = g.sp >= g.lo
-                && g.sp < g.hi
-                && g.hi - g.lo <= 1 << 30
-                && space.contains(g.sp, g.hi - g.sp);
-            vec![
-                0u8;
-                if ok {
-                    (g.hi - g.sp).min(STACK_READ_MAX) as usize
-                } else {
-                    0
-                }
-            ]
-        })
-        .collect();
-    let mut reqs: Vec<(u64, &mut [u8])> = Vec::new();
-    let mut which = Vec::new();
-    for (i, (g, b)) in gs.iter().zip(bufs.iter_mut()).enumerate() {
-        if !b.is_empty() {
-            stats.bytes_read += b.len() as u64;
-            reqs.push((g.sp, b.as_mut_slice()));
+) -> Result<Stacks, AttachError> {
+    let mut spans = Vec::with_capacity(gs.len());
+    let mut total = 0usize;
+    for g in gs {
+        let ok = g.sp >= g.lo
+            && g.sp < g.hi
+            && g.hi - g.lo <= 1 << 30
+            && space.contains(g.sp, g.hi - g.sp);
+        let n = if ok {
+            (g.hi - g.sp).min(STACK_READ_MAX) as usize
+        } else {
+            0
+        };
+        spans.push((total, total + n));
+        total += n;
+    }
+    let mut buf = vec![0u8; total];
+    let mut reqs: Vec<(u64, &mut [u8])> = Vec::with_capacity(gs.len());
+    let mut which = Vec::with_capacity(gs.len());
+    let mut rest: &mut [u8] = &mut buf;
+    for (i, g) in gs.iter().enumerate() {
+        let n = spans[i].1 - spans[i].0;
+        let (head, tail) = std::mem::take(&mut rest).split_at_mut(n);
+        rest = tail;
+        if n > 0 {
+            reqs.push((g.sp, head));
             which.push(i);
         }
     }
+    // Stack tops lie a stack apart: merging would only add copying.
     let ok = a
         .mem
-        .read_many(&mut reqs)
+        .read_many_unmerged(&mut reqs)
         .map_err(|e| os_error(a.pid, "reading stacks", e))?;
     drop(reqs);
+    stats.bytes_read += total as u64;
     for (k, &i) in which.iter().enumerate() {
         if !ok[k] {
-            bufs[i].clear();
+            spans[i].1 = spans[i].0;
         }
     }
-    Ok(bufs)
+    Ok(Stacks { buf, spans })
 }
 
 /// Takes one sample into records, one per goroutine.
 pub(crate) fn take(a: &mut Attacher, opts: &AttachOptions) -> Result<Vec<Record>, AttachError> {
     let mut stats = SampleStats::default();
+    let t0 = std::time::Instant::now();
+    let phases = std::env::var_os("WEFT_ATTACH_PHASES").is_some();
+    let phase = |what: &str| {
+        if phases {
+            eprintln!("{what}: {:.1} ms", t0.elapsed().as_secs_f64() * 1e3);
+        }
+    };
     let space = AddrSpace::from_maps(
         &read_maps(a.pid).map_err(|e| os_error(a.pid, "reading /proc/PID/maps", e))?,
     );
@@ -496,6 +602,7 @@ pub(crate) fn take(a: &mut Attacher, opts: &AttachOptions) -> Result<Vec<Record>
             gs[i] = again[k].clone();
         }
     }
+    phase("gs read");
     let mut live: Vec<G> = Vec::with_capacity(gs.len());
     for g in gs.into_iter() {
         match g {
@@ -511,23 +618,43 @@ pub(crate) fn take(a: &mut Attacher, opts: &AttachOptions) -> Result<Vec<Record>
         }
     }
 
-    let unwindable: Vec<&G> = live.iter().filter(|g| g.status != G_RUNNING).collect();
+    // A parked goroutine whose g still says the same thing (same goid,
+    // status, wait reason, saved pc/sp, sudog) is still parked where it
+    // was: its stack above sp cannot have changed, so reuse last sample's.
+    let prev = std::mem::take(&mut a.cache.stacks);
+    let reuse = |g: &G| -> Option<&(StackKey, Arc<[Frame]>, bool)> {
+        let p = prev.get(&g.addr)?;
+        (opts.reuse_stacks
+            && g.status != G_RUNNING
+            && g.status != G_SYSCALL
+            && p.0 == StackKey::of(g))
+        .then_some(p)
+    };
+    let unwindable: Vec<&G> = live
+        .iter()
+        .filter(|g| g.status != G_RUNNING && reuse(g).is_none())
+        .collect();
+    stats.stacks_reused = (live.len() - unwindable.len()) as u64;
     let stacks = read_stacks(a, &space, &unwindable, &mut stats)?;
-    let mut stack_of: HashMap<u64, Vec<u8>> = HashMap::with_capacity(stacks.len());
-    for (g, s) in unwindable.iter().zip(stacks) {
-        stack_of.insert(g.addr, s);
-    }
     drop(unwindable);
+    phase("stacks read");
 
     let now = monotonic_ns();
     let mut records = Vec::with_capacity(live.len());
-    let mut waits: Vec<(usize, u64, String)> = Vec::new();
+    let mut waits: Vec<(usize, u64, &'static str)> = Vec::new();
+    let mut next_cache =
+        HashMap::with_capacity_and_hasher(live.len(), BuildHasherDefault::<PcHasher>::default());
+    let mut k = 0;
     for mut g in live {
         let mut elided = false;
         let mut stack = Vec::new();
-        if g.status != G_RUNNING {
-            let buf = stack_of.remove(&g.addr).unwrap_or_default();
-            let (frames, complete) = unwind(a, &g, &buf, opts, &mut elided);
+        if let Some(p) = reuse(&g) {
+            stack = p.1.to_vec();
+            elided = p.2;
+        } else if g.status != G_RUNNING {
+            let buf = stacks.get(k);
+            k += 1;
+            let (frames, complete) = unwind(a, &g, buf, opts, &mut elided);
             stack = frames;
             if !complete {
                 // It moved while we read it: re-read this g and its stack once.
@@ -537,11 +664,9 @@ pub(crate) fn take(a: &mut Attacher, opts: &AttachOptions) -> Result<Vec<Record>
                 if let Some(g2) = again
                     .filter(|g2| g2.goid == g.goid && g2.status != G_RUNNING && g2.status != G_DEAD)
                 {
-                    let buf = read_stacks(a, &space, &[&g2], &mut stats)?
-                        .pop()
-                        .unwrap_or_default();
+                    let st2 = read_stacks(a, &space, &[&g2], &mut stats)?;
                     let mut e2 = false;
-                    let (frames, complete) = unwind(a, &g2, &buf, opts, &mut e2);
+                    let (frames, complete) = unwind(a, &g2, st2.get(0), opts, &mut e2);
                     if complete {
                         stack = frames;
                         elided = e2;
@@ -554,24 +679,35 @@ pub(crate) fn take(a: &mut Attacher, opts: &AttachOptions) -> Result<Vec<Record>
                 }
             }
         }
+        if opts.reuse_stacks && g.status != G_RUNNING && g.status != G_SYSCALL {
+            let kept = match prev.get(&g.addr) {
+                Some(p) if p.0 == StackKey::of(&g) => p.1.clone(),
+                _ => Arc::from(stack.as_slice()),
+            };
+            next_cache.insert(g.addr, (StackKey::of(&g), kept, elided));
+        }
         let status = status_string(a, &g);
         // The dump names no creator for the main goroutine, nor a hidden
         // (runtime-internal) one.
-        let created_by = a
-            .bin
-            .pcln
-            .find(g.gopc.wrapping_sub(a.bias))
-            .and_then(|f| frames_for(a, f, g.gopc, true).first().cloned())
+        let created_by = creation_frame(a, g.gopc)
             .filter(|f| g.goid != 1 && (opts.include_system || show_frame(&f.func)));
         let wait_ns = (g.waitsince > 0
             && (g.status == G_WAITING || g.status == G_SYSCALL)
             && now > g.waitsince)
             .then(|| (now - g.waitsince) as u64);
-        if g.status == G_WAITING
-            && g.waiting != 0
-            && (status.starts_with("chan ") || status.starts_with("select"))
-        {
-            waits.push((records.len(), g.waiting, status.clone()));
+        if g.status == G_WAITING && g.waiting != 0 {
+            let dir = if status.starts_with("select") {
+                Some("select")
+            } else if status.starts_with("chan send") {
+                Some("send")
+            } else if status.starts_with("chan receive") {
+                Some("recv")
+            } else {
+                None
+            };
+            if let Some(dir) = dir {
+                waits.push((records.len(), g.waiting, dir));
+            }
         }
         let _ = g.scan;
         records.push(Record {
@@ -592,55 +728,68 @@ pub(crate) fn take(a: &mut Attacher, opts: &AttachOptions) -> Result<Vec<Record>
             ..Record::default()
         });
     }
+    a.cache.stacks = next_cache;
+    phase("unwound");
     read_waits(a, &space, &mut records, waits, &mut stats)?;
+    phase("waits read");
     stats.reported = records.len() as u64;
     a.stats = stats;
     Ok(records)
 }
 
+/// Reads one fixed-size struct at each address into one buffer; returns
+/// the buffer and which reads succeeded.
+fn read_structs(
+    a: &Attacher,
+    addrs: &[u64],
+    size: usize,
+    what: &str,
+    stats: &mut SampleStats,
+) -> Result<(Vec<u8>, Vec<bool>), AttachError> {
+    let mut buf = vec![0u8; addrs.len() * size];
+    let mut reqs: Vec<(u64, &mut [u8])> = addrs.iter().copied().zip(buf.chunks_mut(size)).collect();
+    let ok = a
+        .mem
+        .read_many(&mut reqs)
+        .map_err(|e| os_error(a.pid, what, e))?;
+    drop(reqs);
+    stats.bytes_read += buf.len() as u64;
+    Ok((buf, ok))
+}
+
 /// Follows each waiting goroutine's sudog list (`g.waiting`, then
 /// `sudog.waitlink`) to the channels (`sudog.c`) and reads those.
+/// `waits` holds (record index, first sudog, direction).
 fn read_waits(
     a: &Attacher,
     space: &AddrSpace,
     records: &mut [Record],
-    waits: Vec<(usize, u64, String)>,
+    waits: Vec<(usize, u64, &'static str)>,
     stats: &mut SampleStats,
 ) -> Result<(), AttachError> {
     let l = a.bin.layout.clone();
-    let mut chans_of: Vec<(usize, u64, String)> = Vec::new();
-    let mut level: Vec<(usize, u64, String)> = waits;
+    let sz = l.sudog_read_len as usize;
+    let mut chans_of: Vec<(usize, u64, &'static str)> = Vec::new();
+    let mut level = waits;
     // A select has one sudog per case; bound the walk.
     for _ in 0..256 {
         level.retain(|w| space.contains(w.1, l.sudog_read_len));
         if level.is_empty() {
             break;
         }
-        let mut bufs: Vec<Vec<u8>> = level
-            .iter()
-            .map(|_| vec![0u8; l.sudog_read_len as usize])
-            .collect();
-        let mut reqs: Vec<(u64, &mut [u8])> = level
-            .iter()
-            .zip(bufs.iter_mut())
-            .map(|(w, b)| (w.1, b.as_mut_slice()))
-            .collect();
-        let ok = a
-            .mem
-            .read_many(&mut reqs)
-            .map_err(|e| os_error(a.pid, "reading sudogs", e))?;
-        drop(reqs);
-        stats.bytes_read += bufs.len() as u64 * l.sudog_read_len;
+        let addrs: Vec<u64> = level.iter().map(|w| w.1).collect();
+        let (buf, ok) = read_structs(a, &addrs, sz, "reading sudogs", stats)?;
         let mut next = Vec::new();
         for (k, (rec, _, dir)) in level.into_iter().enumerate() {
             if !ok[k] {
                 continue;
             }
-            let c = le64(&bufs[k], l.sudog_c);
+            let b = &buf[k * sz..(k + 1) * sz];
+            let c = le64(b, l.sudog_c);
             if c != 0 {
-                chans_of.push((rec, c, dir.clone()));
+                chans_of.push((rec, c, dir));
             }
-            let link = le64(&bufs[k], l.sudog_waitlink);
+            let link = le64(b, l.sudog_waitlink);
             if link != 0 {
                 next.push((rec, link, dir));
             }
@@ -654,46 +803,20 @@ fn read_waits(
         .collect();
     addrs.sort_unstable();
     addrs.dedup();
-    let mut bufs: Vec<Vec<u8>> = addrs
-        .iter()
-        .map(|_| vec![0u8; l.hchan_read_len as usize])
-        .collect();
-    let mut reqs: Vec<(u64, &mut [u8])> = addrs
-        .iter()
-        .zip(bufs.iter_mut())
-        .map(|(a, b)| (*a, b.as_mut_slice()))
-        .collect();
-    let ok = a
-        .mem
-        .read_many(&mut reqs)
-        .map_err(|e| os_error(a.pid, "reading channels", e))?;
-    drop(reqs);
-    stats.bytes_read += bufs.len() as u64 * l.hchan_read_len;
-    let chan: HashMap<u64, (u64, u64, bool)> = addrs
-        .iter()
-        .enumerate()
-        .filter(|(k, _)| ok[*k])
-        .map(|(k, &addr)| {
-            (
-                addr,
-                (
-                    le64(&bufs[k], l.hchan_qcount),
-                    le64(&bufs[k], l.hchan_dataqsiz),
-                    le32(&bufs[k], l.hchan_closed) != 0,
-                ),
-            )
-        })
-        .collect();
-    for (rec, c, status) in chans_of {
-        let direction = if status.starts_with("select") {
-            "select"
-        } else if status.starts_with("chan send") {
-            "send"
-        } else {
-            "recv"
-        };
-        let (len, cap, closed) = match chan.get(&c) {
-            Some(&(q, d, cl)) if q <= d.max(q) && d < 1 << 40 => (Some(q), Some(d), Some(cl)),
+    let hz = l.hchan_read_len as usize;
+    let (buf, ok) = read_structs(a, &addrs, hz, "reading channels", stats)?;
+    for (rec, c, direction) in chans_of {
+        let (len, cap, closed) = match addrs.binary_search(&c) {
+            Ok(k) if ok[k] => {
+                let b = &buf[k * hz..(k + 1) * hz];
+                let (q, d) = (le64(b, l.hchan_qcount), le64(b, l.hchan_dataqsiz));
+                // A torn or reused hchan: keep the identity, drop the numbers.
+                if q <= d.max(q) && d < 1 << 40 {
+                    (Some(q), Some(d), Some(le32(b, l.hchan_closed) != 0))
+                } else {
+                    (None, None, None)
+                }
+            }
             _ => (None, None, None),
         };
         let w = WaitObject {

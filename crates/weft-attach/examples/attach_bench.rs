@@ -1,0 +1,94 @@
+//! Measures weft-attach against a running target (used by bench/attach/run.sh):
+//!
+//! `attach_bench PID time N [noreuse]` N back-to-back snapshots; prints timings
+//! `attach_bench PID sample HZ SECS [stop]`  samples at HZ for SECS seconds
+//!
+//! Output is one `key=value` line for the script to pick up.
+use std::time::{Duration, Instant};
+
+/// CPU time (user + system) this process has used, in ms: robust to other
+/// load on the machine, unlike wall time.
+fn cpu_ms() -> f64 {
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage only writes into `ru`.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let tv = |t: libc::timeval| t.tv_sec as f64 * 1e3 + t.tv_usec as f64 / 1e3;
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+use weft_attach::{AttachOptions, Attacher};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let usage = "usage: attach_bench PID (time N [noreuse] | sample HZ SECS [stop])";
+    let pid: u32 = args.first().and_then(|s| s.parse().ok()).expect(usage);
+    let t0 = Instant::now();
+    let mut a = Attacher::new(pid).unwrap_or_else(|e| panic!("{e}"));
+    let open_ms = t0.elapsed().as_secs_f64() * 1e3;
+    match args.get(1).map(String::as_str) {
+        Some("time") => {
+            let n: usize = args.get(2).and_then(|s| s.parse().ok()).expect(usage);
+            let opts = AttachOptions {
+                reuse_stacks: args.get(3).map(String::as_str) != Some("noreuse"),
+                ..Default::default()
+            };
+            let mut times = Vec::new();
+            let mut cpu = Vec::new();
+            let mut goroutines = 0;
+            for _ in 0..n {
+                let t = Instant::now();
+                let c = cpu_ms();
+                let snap = a.snapshot(&opts).unwrap_or_else(|e| panic!("{e}"));
+                times.push(t.elapsed().as_secs_f64() * 1e3);
+                cpu.push(cpu_ms() - c);
+                goroutines = snap.records.len();
+            }
+            let mut warm_cpu = cpu[1..].to_vec();
+            warm_cpu.sort_by(|x, y| x.partial_cmp(y).unwrap());
+            let first = times[0];
+            let mut warm = times[1..].to_vec();
+            warm.sort_by(|x, y| x.partial_cmp(y).unwrap());
+            let st = a.last_stats();
+            println!(
+                "open_ms={open_ms:.1} first_ms={first:.1} warm_cpu_median_ms={:.1} warm_min_ms={:.1} warm_median_ms={:.1} warm_max_ms={:.1} goroutines={goroutines} allgs={} bytes={} invalid={} torn={}",
+                warm_cpu[warm_cpu.len() / 2],
+                warm[0],
+                warm[warm.len() / 2],
+                warm[warm.len() - 1],
+                st.allgs_len,
+                st.bytes_read,
+                st.invalid,
+                st.torn_stacks
+            );
+        }
+        Some("sample") => {
+            let hz: f64 = args.get(2).and_then(|s| s.parse().ok()).expect(usage);
+            let secs: f64 = args.get(3).and_then(|s| s.parse().ok()).expect(usage);
+            let opts = AttachOptions {
+                stop_target: args.get(4).map(String::as_str) == Some("stop"),
+                ..Default::default()
+            };
+            let period = Duration::from_secs_f64(1.0 / hz);
+            let end = Instant::now() + Duration::from_secs_f64(secs);
+            let (mut n, mut total, mut worst) = (0, 0.0, 0.0f64);
+            let mut next = Instant::now();
+            while Instant::now() < end {
+                let t = Instant::now();
+                a.snapshot(&opts).unwrap_or_else(|e| panic!("{e}"));
+                let ms = t.elapsed().as_secs_f64() * 1e3;
+                total += ms;
+                worst = worst.max(ms);
+                n += 1;
+                next += period;
+                if let Some(d) = next.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(d);
+                }
+            }
+            println!(
+                "samples={n} mean_ms={:.1} max_ms={worst:.1}",
+                total / n as f64
+            );
+        }
+        _ => panic!("{usage}"),
+    }
+}
