@@ -175,7 +175,7 @@ impl std::fmt::Display for TraceSourceError {
             ),
             Busy { url, said } => write!(
                 f,
-                "{url}: the target is already being traced by someone else (it said \"{said}\"); Go allows one tracer at a time: another `/debug/pprof/trace` client or the program's own runtime/trace.Start holds it. weft retries"
+                "{url}: the target is already being traced by someone else (it said \"{said}\"); Go allows one tracer at a time: another `/debug/pprof/trace` client or the program's own runtime/trace.Start holds it"
             ),
             Status { url, code, said } => write!(f, "{url} answered HTTP {code}: \"{said}\""),
             Broken { url, after_bytes, message } => write!(
@@ -456,10 +456,10 @@ fn net_loop(
         last_start = Some(Instant::now());
         stream_id += 1;
         let url = format!("{base}/debug/pprof/trace?seconds={:.3}", len.as_secs_f64());
+        let sent = Instant::now();
         let res = agent.get(&url).call();
         let err = match res {
             Ok(resp) => {
-                let started = Instant::now();
                 let (bytes, err) = pump(
                     stream_id,
                     &url,
@@ -470,7 +470,9 @@ fn net_loop(
                     etx,
                     read_timeout,
                 );
-                let took = started.elapsed().as_secs_f64().max(0.001);
+                // Go sends the headers with the first flushed bytes, so
+                // time the rate from the request, over at least its length.
+                let took = sent.elapsed().max(len).as_secs_f64();
                 next_len = if bytes as f64 / took >= opts.busy_bytes_per_sec as f64 {
                     opts.request
                 } else {
@@ -520,11 +522,19 @@ fn pump(
     let mut total = 0u64;
     let err = loop {
         match body.read(&mut buf) {
+            Ok(0) if !ring.lock().unwrap().tail_is_whole(id) => {
+                break Some(TraceSourceError::Broken {
+                    url: url.to_string(),
+                    after_bytes: total,
+                    message: "the answer ended in the middle of the trace".into(),
+                })
+            }
             Ok(0) => break None,
             Ok(n) => {
                 total += n as u64;
                 stats.lock().unwrap().bytes += n as u64;
                 let done = ring.lock().unwrap().push(id, &buf[..n], Instant::now());
+                stats.lock().unwrap().generations += done.len() as u64;
                 for gen in done {
                     let _ = etx.send(TraceStreamEvent::Generation { stream: id, gen });
                 }
@@ -554,6 +564,7 @@ fn pump(
         }
     };
     let done = ring.lock().unwrap().end(id, err.is_none(), Instant::now());
+    stats.lock().unwrap().generations += done.len() as u64;
     for gen in done {
         let _ = etx.send(TraceStreamEvent::Generation { stream: id, gen });
     }

@@ -71,6 +71,9 @@ struct Stream {
     /// Bytes seen on this stream (for error offsets).
     offset: u64,
     ended: bool,
+    /// The last thing framed was an end-of-generation marker (Go 1.26+
+    /// traces end with one).
+    last_eog: bool,
 }
 
 /// Why saving did not happen.
@@ -161,6 +164,24 @@ impl TraceRing {
             .and_then(|s| s.broken.as_deref())
     }
 
+    /// Whether stream `id`, if it ended now, would end where a trace can
+    /// end: after a whole batch, and for the Go 1.26+ format after an
+    /// end-of-generation marker. A connection that drops mid-trace can look
+    /// like a clean end of the HTTP body; this tells them apart.
+    pub fn tail_is_whole(&self, id: u64) -> bool {
+        let Some(s) = self.streams.iter().find(|s| s.id == id) else {
+            return false;
+        };
+        let minor: u32 = std::str::from_utf8(s.header.get(5..7).unwrap_or(b""))
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        s.broken.is_none()
+            && s.header.len() == HEADER_LEN
+            && s.pending.is_empty()
+            && (minor < 26 || s.last_eog)
+    }
+
     fn stream_mut(&mut self, id: u64) -> &mut Stream {
         if !self.streams.iter().any(|s| s.id == id) {
             self.streams.push_back(Stream {
@@ -173,6 +194,7 @@ impl TraceRing {
                 broken: None,
                 offset: 0,
                 ended: false,
+                last_eog: false,
             });
         }
         self.streams.iter_mut().find(|s| s.id == id).unwrap()
@@ -352,6 +374,7 @@ impl Stream {
                     }
                     self.skipping = None;
                     self.close_open(now, wall, done);
+                    self.last_eog = true;
                     at += 1;
                 }
                 Framed::Batch { gen, len } => {
@@ -378,6 +401,7 @@ impl Stream {
                             open.1.extend_from_slice(&self.pending[at..at + len]);
                         }
                     }
+                    self.last_eog = false;
                     at += len;
                 }
             }
