@@ -23,9 +23,12 @@ pub struct TopArgs {
     /// the target's world for as long as formatting every stack takes.
     #[arg(long, alias = "force")]
     pub force_details: bool,
-    /// Do not read `/debug/pprof/goroutineleak` (it runs a GC cycle in the target).
+    /// Also read `/debug/pprof/goroutineleak` (Go 1.27+, or 1.26 with the
+    /// experiment) every 30 s. Off by default: it runs a leak-finding GC cycle
+    /// in the target, and with 100k leaked goroutines one read stalled the
+    /// target's scheduler for 18 s (bench/schedgap, Go 1.27.3).
     #[arg(long)]
-    pub no_leak_profile: bool,
+    pub leak_profile: bool,
 }
 
 pub fn run(args: TopArgs) -> anyhow::Result<ExitCode> {
@@ -51,7 +54,7 @@ pub fn run(args: TopArgs) -> anyhow::Result<ExitCode> {
             ProfileForm::Debug1
         },
         force_detail: args.force_details,
-        leak_profile: !args.no_leak_profile,
+        leak_profile: args.leak_profile,
         ..PollOptions::default()
     };
     let label = spec.describe();
