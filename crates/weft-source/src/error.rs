@@ -39,7 +39,8 @@ impl SourceError {
     pub fn is_disconnect(&self) -> bool {
         matches!(
             self,
-            SourceError::Connect { .. } | SourceError::Attach(weft_attach::AttachError::NoProcess { .. })
+            SourceError::Connect { .. }
+                | SourceError::Attach(weft_attach::AttachError::NoProcess { .. })
         )
     }
 }
@@ -63,23 +64,13 @@ impl fmt::Display for SourceError {
                 "{what} is larger than {limit} bytes; stopped reading there (raise --max-body if this is expected)"
             ),
             SourceError::Io { what, err } => write!(f, "{what}: {err}"),
-            SourceError::Parse { what, err } => write!(
-                f,
-                "{what} is not a goroutine dump or profile weft can read: {err}"
-            ),
+            SourceError::Parse { what, err } => write!(f, "cannot read {what}: {err}"),
             SourceError::Attach(e) => write!(f, "{e}"),
             SourceError::DetailRefused { reason } => write!(f, "full goroutine dump refused: {reason}"),
         }
     }
 }
 
-impl std::error::Error for SourceError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            SourceError::Io { err, .. } => Some(err),
-            SourceError::Parse { err, .. } => Some(err),
-            SourceError::Attach(e) => Some(e),
-            _ => None,
-        }
-    }
-}
+// The causes are part of each message already; no `source()` chain, so
+// `anyhow`'s `{:#}` does not print them twice.
+impl std::error::Error for SourceError {}

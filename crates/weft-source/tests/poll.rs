@@ -263,7 +263,8 @@ fn a_server_without_pprof_gets_a_status_error_that_says_what_to_do() {
     let e = fetch_once(&SourceSpec::Url(html.url()), &fast_opts()).unwrap_err();
     assert!(matches!(e, SourceError::Parse { .. }), "{e:?}");
     assert!(
-        e.to_string().contains("is not a goroutine dump or profile"),
+        e.to_string().contains("cannot read http://")
+            && e.to_string().contains("not a goroutine dump or profile"),
         "{e}"
     );
 

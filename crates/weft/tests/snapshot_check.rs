@@ -4,7 +4,7 @@
 
 mod profile_support;
 
-use profile_support::{drive, wait_until, weft, SteadyLoad, Svc};
+use profile_support::{drive, wait_until, weft, weft_stdin, Client, SteadyLoad, Svc};
 use serde_json::Value;
 
 fn snapshot_json(args: &[&str]) -> Value {
@@ -152,6 +152,33 @@ fn snapshot_json_has_exact_groups_states_and_creators() {
     assert_eq!(refresher["state"], "chan receive");
     assert_eq!(refresher["created_by"]["func"], "main.main");
 
+    // A saved dump, from a file and from stdin, reads the same.
+    let (code, dump) = Client::new(&svc.addr)
+        .get("/debug/pprof/goroutine?debug=2")
+        .unwrap();
+    assert_eq!(code, 200);
+    let file = tempfile_path::TempPath::new("dump.txt");
+    std::fs::write(&file.0, &dump).unwrap();
+    let from_file = snapshot_json(&["snapshot", file.s(), "--json"]);
+    assert_eq!(from_file["source"], file.s());
+    assert_eq!(from_file["form"], "debug2");
+    assert_eq!(group_at(&from_file, "main.fetchSlow")["count"], 60);
+    assert_eq!(group_at(&from_file, "main.fetchSlow")["key"], leak["key"]);
+    let (code, out, err) = weft_stdin(&["snapshot", "-", "--json"], &dump);
+    assert_eq!(code, 0, "{err}");
+    let from_stdin: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(from_stdin["source"], "-");
+    assert_eq!(
+        group_at(&from_stdin, "main.fetchSlow")["state"],
+        "chan send"
+    );
+    let (code, _, err) = weft_stdin(&["snapshot", "-"], b"this is not a dump\n");
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("cannot read standard input: byte 0: not a goroutine dump or profile"),
+        "{err}"
+    );
+
     // The table form names the same things.
     let (code, table, _) = weft(&["snapshot", &url, "--no-leak-profile"]);
     assert_eq!(code, 0);
@@ -258,6 +285,21 @@ fn check_fails_on_the_planted_leak_naming_the_group() {
         line_of("leaky-svc/main.go", "res <- i * i")
     );
     assert!(out.contains(&line), "expected {line:?} in:\n{out}");
+
+    // The same verdict from a saved debug=2 dump against the debug=1 baseline:
+    // group keys do not depend on the form.
+    let (_, dump) = Client::new(&svc.addr)
+        .get("/debug/pprof/goroutine?debug=2")
+        .unwrap();
+    let file = tempfile_path::TempPath::new("dump.txt");
+    std::fs::write(&file.0, &dump).unwrap();
+    let (code, out2, _) = weft(&["check", "--baseline", base.s(), file.s()]);
+    assert_eq!(code, 1, "{out2}");
+    assert!(out2.contains(&line), "expected {line:?} in:\n{out2}");
+    assert!(
+        out2.contains("blocked in chan send, created by main.workHandler (leaky-svc/main.go:"),
+        "{out2}"
+    );
 
     // Ignoring it by name (goleak-style) passes; so does an ignore file with a prefix.
     let (code, out, _) = weft(&[

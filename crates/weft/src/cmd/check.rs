@@ -307,3 +307,90 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     println!("  (silence a known one with --ignore FUNC, or raise --tolerance)");
     Ok(ExitCode::from(1))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fr(func: &str) -> Frame {
+        Frame {
+            func: func.into(),
+            ..Frame::default()
+        }
+    }
+
+    fn grp(stack: &[&str], created_by: Option<&str>) -> Group {
+        let stack: Vec<Frame> = stack.iter().map(|f| fr(f)).collect();
+        Group {
+            where_: weft_analysis::where_frame(&stack).cloned(),
+            stack,
+            created_by: created_by.map(fr),
+            ..Group::default()
+        }
+    }
+
+    #[test]
+    fn patterns_match_exactly_or_by_prefix() {
+        assert!(matches("main.f", "main.f"));
+        assert!(!matches("main.f", "main.f.func1"));
+        assert!(matches("main.f*", "main.f.func1"));
+        assert!(matches("*", "anything"));
+    }
+
+    #[test]
+    fn ignores_by_any_frame_creator_or_top() {
+        let ig = Ignores {
+            any: vec!["main.spawn".into(), "github.com/x/pool.*".into()],
+            top: vec!["runtime.gopark".into()],
+        };
+        assert!(ig.ignored(&grp(&["main.a"], Some("main.spawn"))).is_some());
+        assert!(ig
+            .ignored(&grp(&["github.com/x/pool.(*P).run"], None))
+            .is_some());
+        assert!(ig
+            .ignored(&grp(&["runtime.gopark", "main.b"], None))
+            .is_some());
+        assert!(ig
+            .ignored(&grp(&["main.b", "runtime.gopark"], None))
+            .is_none());
+    }
+
+    #[test]
+    fn connection_serving_groups_are_recognised_but_handlers_are_not() {
+        let idle_conn = grp(
+            &[
+                "internal/poll.(*FD).Read",
+                "net.(*conn).Read",
+                "net/http.(*connReader).Read",
+                "bufio.(*Reader).fill",
+                "net/http.readRequestLimit",
+                "net/http.(*conn).readRequest",
+                "net/http.(*conn).serve",
+            ],
+            None,
+        );
+        assert!(is_connection_serving(&idle_conn));
+        let accept = grp(
+            &["net.(*TCPListener).Accept", "net/http.(*Server).Serve"],
+            None,
+        );
+        assert!(is_connection_serving(&accept));
+        let client = grp(
+            &["runtime.selectgo", "net/http.(*persistConn).readLoop"],
+            None,
+        );
+        assert!(is_connection_serving(&client));
+        // A handler stuck on a channel is at the handler, even under conn.serve.
+        let stuck = grp(
+            &[
+                "runtime.chanrecv1",
+                "main.handler",
+                "net/http.HandlerFunc.ServeHTTP",
+                "net/http.serverHandler.ServeHTTP",
+                "net/http.(*conn).serve",
+            ],
+            None,
+        );
+        assert!(!is_connection_serving(&stuck));
+    }
+}

@@ -159,6 +159,7 @@ impl Client {
             .and_then(|c| c.parse().ok())
             .unwrap_or(0);
         let mut len = 0usize;
+        let mut chunked = false;
         loop {
             let mut h = String::new();
             conn.read_line(&mut h)?;
@@ -169,11 +170,33 @@ impl Client {
             if let Some((k, v)) = h.split_once(':') {
                 if k.eq_ignore_ascii_case("content-length") {
                     len = v.trim().parse().unwrap_or(0);
+                } else if k.eq_ignore_ascii_case("transfer-encoding")
+                    && v.trim().eq_ignore_ascii_case("chunked")
+                {
+                    chunked = true;
                 }
             }
         }
-        let mut body = vec![0; len];
-        conn.read_exact(&mut body)?;
+        let mut body = Vec::new();
+        if chunked {
+            loop {
+                let mut size = String::new();
+                conn.read_line(&mut size)?;
+                let n = usize::from_str_radix(size.trim().split(';').next().unwrap_or(""), 16)
+                    .map_err(|_| {
+                        std::io::Error::new(std::io::ErrorKind::InvalidData, "bad chunk size")
+                    })?;
+                let mut chunk = vec![0; n + 2]; // data + CRLF
+                conn.read_exact(&mut chunk)?;
+                if n == 0 {
+                    break;
+                }
+                body.extend_from_slice(&chunk[..n]);
+            }
+        } else {
+            body.resize(len, 0);
+            conn.read_exact(&mut body)?;
+        }
         Ok((code, body))
     }
 }
@@ -272,4 +295,22 @@ pub fn wait_until(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(50));
     }
     false
+}
+
+/// Runs the weft binary with `input` on stdin; returns (exit code, stdout, stderr).
+pub fn weft_stdin(args: &[&str], input: &[u8]) -> (i32, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running weft");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
