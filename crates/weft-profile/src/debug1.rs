@@ -21,10 +21,14 @@ use crate::debug2::parse_u64;
 use crate::infer::{classify, infer_name};
 use crate::lines::{Lines, Prefix};
 use crate::strings::{unquote_go, Interner};
+use crate::symbols::Symbols;
 use crate::ParseError;
 
 /// Returns (is the goroutine-leak profile, records).
-pub(crate) fn parse(input: &[u8]) -> Result<(bool, Vec<Record>), ParseError> {
+pub(crate) fn parse(
+    input: &[u8],
+    symbols: Option<&Symbols>,
+) -> Result<(bool, Vec<Record>), ParseError> {
     let mut lines = Lines::new(input, Prefix::None)
         .filter(|l| !l.text.is_empty())
         .peekable();
@@ -54,31 +58,17 @@ pub(crate) fn parse(input: &[u8]) -> Result<(bool, Vec<Record>), ParseError> {
 
     let mut interner = Interner::default();
     let mut records: Vec<Record> = Vec::new();
-    // PCs from the current record's `@` line, to notice hidden runtime frames.
-    let mut first_pc: Option<u64> = None;
-    let mut shown_first: Option<Option<u64>> = None;
+    // PCs from the current record's `@` line, to notice (and, with symbols,
+    // restore) the runtime frames the writer hid at the top.
+    let mut at_pcs: Vec<u64> = Vec::new();
     let mut open = false;
-
-    let finish = |rec: &mut Record, first_pc: Option<u64>, shown_first: Option<Option<u64>>| {
-        // Frames were hidden if the first printed frame is not the first PC
-        // (printed frame PCs are the return PC minus one).
-        let hidden = match (first_pc, shown_first) {
-            (Some(at), Some(Some(shown))) => !(shown == at || shown.wrapping_add(1) == at),
-            (Some(_), Some(None)) => false,
-            _ => false,
-        };
-        let status = infer_name(&rec.stack, hidden);
-        rec.status = status.to_string();
-        rec.class = classify(status);
-        rec.status_inferred = true;
-    };
 
     while let Some(line) = lines.next() {
         let t = line.text;
         if t[0].is_ascii_digit() {
             if open {
                 let last = records.last_mut().expect("open record");
-                finish(last, first_pc, shown_first);
+                finish(last, &at_pcs, symbols);
             }
             let at = crate::lines::find(t, b" @").ok_or_else(|| {
                 ParseError::at_line(
@@ -89,18 +79,16 @@ pub(crate) fn parse(input: &[u8]) -> Result<(bool, Vec<Record>), ParseError> {
             })?;
             let count = parse_u64(&t[..at])
                 .ok_or_else(|| ParseError::at_line(line.no, line.offset, "bad stack count"))?;
-            let mut pcs = t[at + 2..].split(|&b| b == b' ').filter(|s| !s.is_empty());
-            first_pc = match pcs.next() {
-                Some(p) => Some(parse_hex(p).ok_or_else(|| {
+            at_pcs.clear();
+            for p in t[at + 2..].split(|&b| b == b' ').filter(|s| !s.is_empty()) {
+                at_pcs.push(parse_hex(p).ok_or_else(|| {
                     ParseError::at_line(
                         line.no,
                         line.offset + at + 2,
                         "bad program counter after `@`",
                     )
-                })?),
-                None => None,
-            };
-            shown_first = None;
+                })?);
+            }
             records.push(Record {
                 count,
                 leaked: leak,
@@ -148,9 +136,6 @@ pub(crate) fn parse(input: &[u8]) -> Result<(bool, Vec<Record>), ParseError> {
                 }
                 None => frame.func = "??".to_string(),
             }
-            if shown_first.is_none() {
-                shown_first = Some(Some(pc));
-            }
             rec.stack.push(frame);
         } else {
             return Err(ParseError::at_line(
@@ -162,9 +147,38 @@ pub(crate) fn parse(input: &[u8]) -> Result<(bool, Vec<Record>), ParseError> {
     }
     if open {
         let last = records.last_mut().expect("open record");
-        finish(last, first_pc, shown_first);
+        finish(last, &at_pcs, symbols);
     }
     Ok((leak, records))
+}
+
+/// Infers the state once a record is complete. Printed frame PCs are the
+/// return PC minus one; every `@` PC before the first printed frame belongs
+/// to a hidden runtime frame.
+fn finish(rec: &mut Record, at_pcs: &[u64], symbols: Option<&Symbols>) {
+    let hidden = match rec.stack.first().and_then(|f| f.pc) {
+        Some(shown) => at_pcs
+            .iter()
+            .position(|&p| p == shown || p == shown.wrapping_add(1))
+            .unwrap_or(at_pcs.len()),
+        None => 0,
+    };
+    let mut top_hidden = hidden > 0;
+    if let (true, Some(sym)) = (top_hidden, symbols) {
+        if let Some(mut frames) = sym.resolve(&at_pcs[..hidden]) {
+            // A hidden PC can fall inside the first shown function (its
+            // inlined runtime callee was what got hidden); don't repeat it.
+            while frames.last().map(|f| &f.func) == rec.stack.first().map(|f| &f.func) {
+                frames.pop();
+            }
+            rec.stack.splice(0..0, frames);
+            top_hidden = false;
+        }
+    }
+    let status = infer_name(&rec.stack, top_hidden);
+    rec.status = status.to_string();
+    rec.class = classify(status);
+    rec.status_inferred = true;
 }
 
 fn strip_bom(t: &[u8]) -> &[u8] {

@@ -20,6 +20,11 @@ frames ([`infer_status`], table in the `infer` module docs) and
 `status_inferred = true`. `Snapshot::source` and `taken_at_ms` are left
 empty for the caller to fill.
 
+`debug=1` hides the runtime frames at the top of each stack, so on its
+own it can only say `waiting` for channel and select waits; give
+[`parse_with_symbols`] a [`Symbols`] learned from one `debug=0` fetch of the
+same process and it reports the real states.
+
 Bad input gives a [`ParseError`] with a byte offset (and a line for text);
 the parsers never panic, and gzip output is capped ([`Limits`]).
 
@@ -48,9 +53,11 @@ mod infer;
 mod lines;
 mod pprof;
 mod strings;
+mod symbols;
 
 pub use error::ParseError;
 pub use infer::{classify, infer_status};
+pub use symbols::Symbols;
 use weft_model::{Snapshot, SourceForm};
 
 /// Resource limits for parsing untrusted input.
@@ -124,7 +131,7 @@ pub fn parse_as_with(
     let (form, records) = match form {
         SourceForm::Debug2 => (SourceForm::Debug2, debug2::parse(input)?),
         SourceForm::Debug1 | SourceForm::LeakProfile => {
-            let (leak, records) = debug1::parse(input)?;
+            let (leak, records) = debug1::parse(input, None)?;
             (
                 if leak {
                     SourceForm::LeakProfile
@@ -158,6 +165,30 @@ pub fn parse_as_with(
         form,
         records,
     })
+}
+
+/// Like [`parse`], but `debug=1` input gets the runtime frames its writer
+/// hides restored from `symbols` (learned from a `debug=0` profile of the
+/// same process), so its states are as precise as `debug=0`'s. Other forms
+/// parse as with [`parse`].
+pub fn parse_with_symbols(input: &[u8], symbols: &Symbols) -> Result<Snapshot, ParseError> {
+    match detect(input) {
+        Some(SourceForm::Debug1 | SourceForm::LeakProfile) if !input.starts_with(&[0x1f, 0x8b]) => {
+            let (leak, records) = debug1::parse(input, Some(symbols))?;
+            let form = if leak {
+                SourceForm::LeakProfile
+            } else {
+                SourceForm::Debug1
+            };
+            Ok(Snapshot {
+                source: String::new(),
+                taken_at_ms: 0,
+                form,
+                records,
+            })
+        }
+        _ => parse(input),
+    }
 }
 
 fn skip_bom_ws(input: &[u8]) -> &[u8] {

@@ -96,9 +96,10 @@ fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
     v
 }
 
-fn check(input: &[u8]) {
+fn check(input: &[u8], syms: &weft_profile::Symbols) {
     let t = Instant::now();
     let _ = weft_profile::parse(input);
+    let _ = weft_profile::parse_with_symbols(input, syms);
     for form in [SourceForm::Debug2, SourceForm::Debug1, SourceForm::Pprof] {
         let _ = weft_profile::parse_as(form, input);
     }
@@ -143,17 +144,25 @@ fn mutated_inputs_never_panic_or_hang() {
     for s in &seeds {
         weft_profile::parse(s).expect("every seed parses before mutation");
     }
+    // Symbols from the real debug=0 seed, so debug=1 mutants exercise frame restoration.
+    let pprof = seeds.iter().rev().find_map(|s| {
+        weft_profile::parse(s)
+            .ok()
+            .filter(|s| s.form == SourceForm::Pprof)
+    });
+    let syms = weft_profile::Symbols::from_profile(&pprof.expect("a pprof seed"));
+    assert!(!syms.is_empty());
     let mut rng = Rng(0x5EED_CAFE_F00D_1234);
     let mut n = 0;
     for seed in &seeds {
         for _ in 0..600 {
-            check(&mutate(&mut rng, seed));
+            check(&mutate(&mut rng, seed), &syms);
             n += 1;
         }
         // Every truncation point of small seeds.
         if seed.len() < 4096 {
             for cut in 0..seed.len() {
-                check(&seed[..cut]);
+                check(&seed[..cut], &syms);
                 n += 1;
             }
         }

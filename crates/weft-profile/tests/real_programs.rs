@@ -164,7 +164,12 @@ fn count_by_func(s: &Snapshot, func: &str) -> u64 {
 
 /// Asserts every group's exact count, status, class and (where the form has it) creator.
 fn check_groups(s: &Snapshot, ver: &str, what: &str, leaks: u64) {
-    let d1 = s.form == SourceForm::Debug1;
+    check_groups_sym(s, ver, what, leaks, false)
+}
+
+/// `symbolized`: a debug=1 snapshot whose hidden runtime frames were restored.
+fn check_groups_sym(s: &Snapshot, ver: &str, what: &str, leaks: u64, symbolized: bool) {
+    let d1 = s.form == SourceForm::Debug1 && !symbolized;
     let mut all: Vec<(&str, u64, &str, &str)> = SERVICE
         .iter()
         .map(|g| {
@@ -249,6 +254,16 @@ fn stacks(s: &Snapshot) -> BTreeMap<Vec<String>, u64> {
         }
     }
     m
+}
+
+fn assert_same_stacks(a: &Snapshot, b: &Snapshot, what: &str) {
+    let (sa, sb) = (stacks(a), stacks(b));
+    let only_a: Vec<_> = sa.iter().filter(|(k, v)| sb.get(*k) != Some(v)).collect();
+    let only_b: Vec<_> = sb.iter().filter(|(k, v)| sa.get(*k) != Some(v)).collect();
+    assert!(
+        only_a.is_empty() && only_b.is_empty(),
+        "{what}: differ\nleft only: {only_a:?}\nright only: {only_b:?}"
+    );
 }
 
 fn fetch(run: &Running, path: &str) -> Snapshot {
@@ -347,7 +362,8 @@ fn service(ver: &str) {
         let run = Running::start(&exe, &tmp.0, &[]);
         let d2_first = leak(&run, 50);
         check_groups(&d2_first, ver, &format!("go{ver} debug=2"), 50);
-        let d1 = fetch(&run, "/debug/pprof/goroutine?debug=1");
+        let d1_raw = run.get("/debug/pprof/goroutine?debug=1");
+        let d1 = weft_profile::parse(&d1_raw).expect("parse debug=1");
         let d0 = fetch(&run, "/debug/pprof/goroutine?debug=0");
         let d2 = fetch(&run, "/debug/pprof/goroutine?debug=2");
         assert_eq!(
@@ -357,6 +373,16 @@ fn service(ver: &str) {
         check_groups(&d1, ver, &format!("go{ver} debug=1"), 50);
         check_groups(&d0, ver, &format!("go{ver} debug=0"), 50);
         check_groups(&d2, ver, &format!("go{ver} debug=2"), 50);
+        // With symbols from debug=0, debug=1 regains its hidden runtime frames and exact states.
+        let syms = weft_profile::Symbols::from_profile(&d0);
+        let d1s =
+            weft_profile::parse_with_symbols(&d1_raw, &syms).expect("parse debug=1 with symbols");
+        check_groups_sym(&d1s, ver, &format!("go{ver} debug=1 + symbols"), 50, true);
+        assert_same_stacks(
+            &d1s,
+            &d0,
+            &format!("go{ver}: symbolized debug=1 vs debug=0"),
+        );
         // The three forms agree stack by stack.
         assert_eq!(
             stacks(&d1),
