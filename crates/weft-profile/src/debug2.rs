@@ -119,6 +119,11 @@ pub(crate) fn parse(input: &[u8]) -> Result<Vec<Record>, ParseError> {
                         ..Frame::default()
                     });
                     awaiting = Awaiting::Frame;
+                } else if is_traceback_diagnostic(t) {
+                    // The runtime's own notes inside a traceback (cgo frames it
+                    // cannot name, unwinder complaints and their stack hexdumps):
+                    // part of the block, not frames.
+                    awaiting = Awaiting::Nothing;
                 } else {
                     // Something else interrupted the block (a register dump
                     // printed without a blank line, interleaved log output).
@@ -139,6 +144,14 @@ pub(crate) fn parse(input: &[u8]) -> Result<Vec<Record>, ParseError> {
         ));
     }
     Ok(records)
+}
+
+fn is_traceback_diagnostic(t: &[u8]) -> bool {
+    t.starts_with(b"non-Go function")
+        || t.starts_with(b"runtime: ")
+        || t.starts_with(b"stack: frame={")
+        || t.starts_with(b"0x")
+        || t.starts_with(b"!!")
 }
 
 #[inline]

@@ -397,3 +397,21 @@ fn pprof_hostile() {
     let e = parse(&gzip(&p)).unwrap_err();
     assert!(e.message.contains("far more frames"), "{e}");
 }
+
+#[test]
+fn cgo_frames_and_unwinder_notes_stay_in_the_block() {
+    let s = parse(&fixture("cgo_and_unwinder_notes.txt")).unwrap();
+    assert_eq!(s.records.len(), 2);
+    let g1 = by_id(&s.records, 1);
+    assert_eq!(
+        (g1.status.as_str(), g1.class),
+        ("syscall", StateClass::Syscall)
+    );
+    assert_eq!(
+        funcs(g1),
+        ["runtime.cgocall", "main._Cfunc_crash", "main.main"]
+    );
+    assert_eq!(g1.stack[1].file, "_cgo_gotypes.go");
+    assert_eq!(g1.stack[2].line, 12);
+    assert_eq!(by_id(&s.records, 2).status, "force gc (idle)");
+}
