@@ -101,7 +101,7 @@ impl GoBinary {
                 .find_moduledata(pcln_addr, &pcln_data)
                 .ok_or("cannot find runtime.firstmoduledata (no symbol, and no match in the data sections)")?,
         };
-        let md_word = |off: usize| statics.u64_at(md + off as u64);
+        let md_word = |off: usize| statics.u64_at(md.wrapping_add(off as u64));
         let text = md_word(MD_TEXT).ok_or("cannot read moduledata.text")?;
         let bss = (md_word(MD_BSS).unwrap_or(0), md_word(MD_EBSS).unwrap_or(0));
         let gofunc = match symbols.get("go:func.*") {
@@ -165,8 +165,8 @@ impl GoBinary {
             let mut out = Vec::new();
             for i in 0..max {
                 let (Some(p), Some(l)) = (
-                    self.static_u64(start + i as u64 * 16),
-                    self.static_u64(start + i as u64 * 16 + 8),
+                    self.static_u64(start.wrapping_add(i as u64 * 16)),
+                    self.static_u64(start.wrapping_add(i as u64 * 16 + 8)),
                 ) else {
                     break;
                 };
@@ -213,7 +213,7 @@ impl Statics {
                     let next = data
                         .get(i * 8 + 8..i * 8 + 16)
                         .map(|b| u64::from_le_bytes(b.try_into().unwrap()));
-                    if next == Some(pcln_addr + funcname_off) {
+                    if next == Some(pcln_addr.wrapping_add(funcname_off)) {
                         return Some(addr + i as u64 * 8);
                     }
                 }
@@ -224,23 +224,14 @@ impl Statics {
 
     /// Static bytes at a link-time address, from the file's sections.
     pub fn bytes_at(&self, addr: u64, len: usize) -> Option<&[u8]> {
+        // Sections are sorted by address and do not overlap.
         let i = self
             .sections
             .partition_point(|s| s.0 <= addr)
-            .checked_sub(1);
-        // Sections are not necessarily sorted; fall back to a scan.
-        let hit = i
-            .and_then(|i| self.sections.get(i))
-            .filter(|s| addr >= s.0 && addr - s.0 + len as u64 <= s.1.len() as u64);
-        let (base, data) = match hit {
-            Some(s) => s,
-            None => self
-                .sections
-                .iter()
-                .find(|s| addr >= s.0 && addr - s.0 + len as u64 <= s.1.len() as u64)?,
-        };
-        let off = (addr - base) as usize;
-        data.get(off..off + len)
+            .checked_sub(1)?;
+        let (base, data) = &self.sections[i];
+        let off = usize::try_from(addr - base).ok()?;
+        data.get(off..off.checked_add(len)?)
     }
 
     pub fn u64_at(&self, addr: u64) -> Option<u64> {

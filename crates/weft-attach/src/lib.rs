@@ -69,6 +69,28 @@ pub fn snapshot(pid: u32, opts: &AttachOptions) -> Result<weft_model::Snapshot, 
     Attacher::new(pid)?.snapshot(opts)
 }
 
+/// Parses a Go executable the way [`Attacher::new`] does and symbolises
+/// every function in its pclntab (name, file/line, frame size, inlining):
+/// returns the Go version and the number of functions. For checking the
+/// parsers on arbitrary or corrupted input; never panics.
+#[doc(hidden)]
+pub fn check_binary(bytes: &[u8]) -> Result<(String, usize), String> {
+    let bin = GoBinary::parse(bytes)?;
+    let mut n = 0;
+    let read = |off: u64, len: usize| {
+        bin.static_bytes(bin.gofunc.wrapping_add(off), len)
+            .map(|b| b.to_vec())
+    };
+    while let Some(f) = bin.pcln.func_at(n) {
+        let _ = bin.pcln.frames_at(f, f.entry, &read);
+        let _ = bin.pcln.sp_delta(f, f.end.saturating_sub(1));
+        let _ = bin.pcln.find(f.entry);
+        n += 1;
+    }
+    let _ = bin.wait_reasons();
+    Ok((bin.version, n))
+}
+
 /// Keeps a target's parsed binary (symbols, struct layouts, pclntab) and
 /// symbolisation caches so repeated samples only pay for the memory reads.
 pub struct Attacher {
@@ -118,7 +140,7 @@ impl Attacher {
         let mem = ProcessMemory { pid };
         // One read of the text start tells permission problems apart early.
         let mut probe = [0u8; 8];
-        if let Err(e) = mem.read(bin.pcln.text_start + bias, &mut probe) {
+        if let Err(e) = mem.read(bin.pcln.text_start.wrapping_add(bias), &mut probe) {
             return Err(os_error(pid, "reading its memory", e));
         }
         let wait_reasons = bin.wait_reasons();

@@ -121,8 +121,8 @@ impl Pclntab {
             return None;
         }
         let e = self.pcln + i * 8;
-        let entry = self.text_start + self.u32_at(e)? as u64;
-        let end = self.text_start + self.u32_at(e + 8)? as u64;
+        let entry = self.text_start.wrapping_add(self.u32_at(e)? as u64);
+        let end = self.text_start.wrapping_add(self.u32_at(e + 8)? as u64);
         let off = self.pcln + self.u32_at(e + 4)? as usize;
         if off + 44 > self.data.len() {
             return None;

@@ -441,12 +441,12 @@ fn unwind(
         let Some(delta) = info.delta.filter(|&d| d >= 0) else {
             return (frames, false);
         };
-        let fp = sp + delta as u64 + 8;
-        if fp > g.hi {
-            return (frames, false);
-        }
+        let fp = match sp.checked_add(delta as u64 + 8) {
+            Some(fp) if fp <= g.hi => fp,
+            _ => return (frames, false),
+        };
         let ra_at = fp - 8;
-        let lr = if ra_at >= base && ra_at + 8 <= base + stack.len() as u64 {
+        let lr = if ra_at >= base && ra_at - base + 8 <= stack.len() as u64 {
             le64(stack, ra_at - base)
         } else {
             match a.mem.read_u64(ra_at) {

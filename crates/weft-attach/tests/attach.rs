@@ -317,6 +317,29 @@ fn check(minor: u32, stripped: bool) {
         "{what}"
     );
 
+    // A second sample reuses the stacks of goroutines that did not move;
+    // they must come out the same as read fresh.
+    let again = a.snapshot(&AttachOptions::default()).unwrap();
+    assert!(
+        a.last_stats().stacks_reused >= 19,
+        "{what}: {:?}",
+        a.last_stats()
+    );
+    for r in &ours.records {
+        if r.stack.iter().any(|f| f.func.starts_with("main.")) {
+            let r2 = again
+                .records
+                .iter()
+                .find(|x| x.ids == r.ids)
+                .unwrap_or_else(|| panic!("{what}: {:?} gone", r.ids));
+            assert_eq!(
+                (&r2.status, &r2.stack, &r2.wait_on),
+                (&r.status, &r.stack, &r.wait_on),
+                "{what}"
+            );
+        }
+    }
+
     // Repeated samples reuse the parsed binary; a stopped sample sees the
     // same table and the target keeps running afterwards.
     let stopped = a
@@ -409,4 +432,51 @@ fn permission_error_names_the_fix() {
         err.contains("sudo") && (err.contains("not allowed") || err.contains("Permission")),
         "{err}"
     );
+}
+
+/// The binary parsers on corrupted Go executables: errors, never panics.
+#[test]
+fn corrupted_binaries_never_panic() {
+    let good = std::fs::read(build(27, true)).unwrap();
+    let (version, nfunc) = weft_attach::check_binary(&good).expect("the intact binary parses");
+    assert!(
+        version.starts_with("go1.27") && nfunc > 1000,
+        "{version} {nfunc}"
+    );
+    // Corrupt bytes in the pclntab header and tables, and elsewhere.
+    let magic = 0xFFFF_FFF1u32.to_le_bytes();
+    let pcln = good
+        .windows(8)
+        .position(|w| w[..4] == magic && w[4] == 0 && w[5] == 0 && w[7] == 8)
+        .expect("pclntab in file");
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    let mut rnd = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut errors = 0;
+    for round in 0..40 {
+        let mut bad = good.clone();
+        let hits = 1 + rnd() % 16;
+        for _ in 0..hits {
+            let at = if round % 3 == 0 {
+                rnd() as usize % bad.len()
+            } else {
+                pcln + (rnd() as usize % 0x20000)
+            } % bad.len();
+            bad[at] = rnd() as u8;
+        }
+        if weft_attach::check_binary(&bad).is_err() {
+            errors += 1;
+        }
+    }
+    for len in [0, 10, 64, 4096, good.len() / 2] {
+        assert!(
+            weft_attach::check_binary(&good[..len]).is_err(),
+            "truncated to {len} bytes must be an error"
+        );
+    }
+    eprintln!("{errors} of 40 corrupted binaries were rejected, the rest parsed");
 }
