@@ -193,6 +193,9 @@ pub struct Group {
     pub last_wake_ns: Option<i64>,
     /// Members were ever woken by a timer, the netpoller or a runtime goroutine.
     pub woken_by_runtime: bool,
+    /// Wait reasons (up to 8) of members that a timer, the netpoller or a
+    /// runtime goroutine ended: such waits may have a timeout case.
+    pub runtime_woken_reasons: Vec<StrId>,
     pub first_seen_ns: i64,
     /// State counts sampled at each point of [`Model::series_times`].
     pub series: Vec<[u32; 4]>,
@@ -361,6 +364,7 @@ impl Model {
             wakes_in: 0,
             last_wake_ns: None,
             woken_by_runtime: false,
+            runtime_woken_reasons: Vec::new(),
             first_seen_ns: 0,
             series: Vec::new(),
             changed: 0,
@@ -457,6 +461,7 @@ impl Model {
             wakes_in: 0,
             last_wake_ns: None,
             woken_by_runtime: false,
+            runtime_woken_reasons: Vec::new(),
             first_seen_ns: now,
             series: vec![[0; 4]; self.series_times.len()],
             changed: self.version,
@@ -565,6 +570,24 @@ impl Model {
                 return;
             }
             _ => {}
+        }
+        if matches!(typ, ev::GO_STATUS | ev::GO_STATUS_STACK) {
+            // A restatement at a generation start: the state goes on.
+            match self.gs.get(&id) {
+                Some(g) if g.state == to_s => return,
+                Some(_) => {}
+                None => {
+                    let stack = self.strs.wire_stack(st.stack);
+                    let entry = self.entry_of(stack);
+                    let group = if entry == 0 {
+                        0
+                    } else {
+                        self.group_for(entry, None, now)
+                    };
+                    self.new_goroutine(id, -1, group, 0, entry, None, to_s, now, true, stack);
+                    return;
+                }
+            }
         }
         if !self.gs.contains_key(&id) {
             // Not restated before use; should not happen with a valid trace.
@@ -827,11 +850,15 @@ impl Model {
             },
         );
         let to_group = g.group;
+        let reason = g.reason;
         let gr = &mut self.groups[to_group as usize];
         gr.wakes_in += 1;
         gr.last_wake_ns = Some(now);
         if kind != WakerKind::Goroutine {
             gr.woken_by_runtime = true;
+            if gr.runtime_woken_reasons.len() < 8 && !gr.runtime_woken_reasons.contains(&reason) {
+                gr.runtime_woken_reasons.push(reason);
+            }
         }
         let blocked = blocked.max(0) as u64;
         self.block_to_wake.record(blocked);

@@ -1,0 +1,350 @@
+//! Trace findings against real Go programs with known concurrency bugs
+//! (testdata/programs/bugs): each program is built with Go 1.27 and Go 1.22,
+//! records an execution trace of itself, and the trace is read into the
+//! model and analysed. Each bug must be found and attributed to the right
+//! functions; the healthy programs must produce no deadlock or leak.
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+
+use weft_analysis::trace::{analyze, Confidence, TraceConfig, TraceFinding};
+use weft_timeline::{Config, Model};
+
+const TOOLCHAINS: &[&str] = &["1.27", "1.22"];
+const PROGRAMS: &[&str] = &[
+    "lockorder",
+    "fanout",
+    "wgcount",
+    "lostwakeup",
+    "workerpool",
+    "pipeline",
+    "ticker",
+];
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn go(version: &str) -> PathBuf {
+    let home = std::env::var("HOME").expect("HOME");
+    let p = PathBuf::from(home).join(format!(".cache/weft/go{version}/bin/go"));
+    assert!(
+        p.exists(),
+        "Go {version} toolchain missing at {}: run scripts/install-go-toolchains.sh",
+        p.display()
+    );
+    p
+}
+
+fn scratch() -> &'static PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = std::env::temp_dir().join(format!("weft-trace-findings-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    })
+}
+
+/// Builds every bug program with one toolchain (once per test binary).
+fn binaries(version: &str) -> PathBuf {
+    static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    let map = BUILT.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = map.get(version) {
+        return p.clone();
+    }
+    let out = scratch().join(format!("go{version}"));
+    std::fs::create_dir_all(&out).unwrap();
+    let mut cmd = Command::new(go(version));
+    cmd.current_dir(repo().join("testdata/programs/bugs"))
+        .env("GOTOOLCHAIN", "local")
+        .env("GOFLAGS", "-mod=mod")
+        .arg("build")
+        .arg("-o")
+        .arg(format!("{}/", out.display()));
+    for p in PROGRAMS {
+        cmd.arg(format!("./{p}"));
+    }
+    let res = cmd.output().expect("run go build");
+    assert!(
+        res.status.success(),
+        "go{version} build failed:\n{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    map.insert(version.to_string(), out.clone());
+    out
+}
+
+/// Runs one program for `secs` with tracing on and returns the model and findings.
+fn run(version: &str, program: &str) -> (Model, Vec<TraceFinding>) {
+    // One program at a time: the bugs and the healthy loads are timing-based
+    // and the machine is small.
+    static RUNNING: Mutex<()> = Mutex::new(());
+    let bin = binaries(version).join(program);
+    let _guard = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+    let trace = scratch().join(format!("{program}-go{version}.trace"));
+    let res = Command::new(&bin)
+        .arg("-trace")
+        .arg(&trace)
+        .arg("-duration")
+        .arg("2500ms")
+        .output()
+        .expect("run program");
+    assert!(
+        res.status.success(),
+        "{program} (go{version}) failed: {}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let bytes = std::fs::read(&trace).unwrap();
+    let model = Model::from_reader(&bytes[..], Config::default())
+        .unwrap_or_else(|e| panic!("{program} (go{version}): trace does not decode: {e}"));
+    let findings = analyze(&model, &TraceConfig::default());
+    for f in &findings {
+        eprintln!(
+            "go{version} {program}: [{}] {:?}/{:?} {}",
+            f.finding.kind, f.severity, f.confidence, f.finding.summary
+        );
+    }
+    (model, findings)
+}
+
+fn of_kind<'a>(fs: &'a [TraceFinding], kind: &str) -> Vec<&'a TraceFinding> {
+    fs.iter().filter(|f| f.finding.kind == kind).collect()
+}
+
+fn bug_findings(fs: &[TraceFinding]) -> Vec<&TraceFinding> {
+    fs.iter()
+        .filter(|f| {
+            matches!(
+                f.finding.kind.as_str(),
+                "deadlock" | "partial-deadlock" | "leak"
+            )
+        })
+        .collect()
+}
+
+/// The one finding of `kind` blocked in `where_`, with its entry and creator.
+fn assert_attributed(
+    fs: &[TraceFinding],
+    kind: &str,
+    where_: &str,
+    entry: &str,
+    created_in: &str,
+) -> TraceFinding {
+    let hits: Vec<&TraceFinding> = of_kind(fs, kind)
+        .into_iter()
+        .filter(|f| {
+            f.evidence
+                .iter()
+                .any(|e| e.where_.as_ref().is_some_and(|w| w.func == where_))
+        })
+        .collect();
+    assert_eq!(
+        hits.len(),
+        1,
+        "want one {kind} finding blocked in {where_}, got {:#?}",
+        fs
+    );
+    let f = hits[0].clone();
+    let e = &f.evidence[0];
+    assert_eq!(e.entry, entry, "{f:#?}");
+    assert_eq!(
+        e.created_at.as_ref().map(|c| c.func.as_str()),
+        Some(created_in),
+        "{f:#?}"
+    );
+    assert!(
+        e.where_.as_ref().unwrap().file.ends_with(".go") && e.where_.as_ref().unwrap().line > 0
+    );
+    for func in [where_, entry, created_in] {
+        assert!(
+            f.functions.iter().any(|x| x == func),
+            "{func} not in {:?}",
+            f.functions
+        );
+        assert!(
+            f.finding.summary.contains(func) || func == created_in,
+            "{func} not in summary {}",
+            f.finding.summary
+        );
+    }
+    assert!(!f.finding.goroutines.is_empty() && !f.finding.groups.is_empty());
+    assert!(
+        e.blocked_ns >= TraceConfig::default().min_blocked_ns || kind == "leak",
+        "{f:#?}"
+    );
+    f
+}
+
+#[test]
+fn lock_order_deadlock_is_found_in_a_busy_program() {
+    for v in TOOLCHAINS {
+        let (model, fs) = run(v, "lockorder");
+        let f = assert_attributed(
+            &fs,
+            "partial-deadlock",
+            "main.transfer",
+            "main.teller",
+            "main.startBank",
+        );
+        assert_eq!(f.finding.goroutines.len(), 2, "{f:#?}");
+        assert_eq!(f.confidence, Confidence::High);
+        assert!(
+            f.finding.summary.contains("lock-order"),
+            "{}",
+            f.finding.summary
+        );
+        assert!(
+            f.evidence[0]
+                .stack
+                .iter()
+                .any(|s| s.ends_with("Mutex).Lock")),
+            "{:?}",
+            f.evidence[0].stack
+        );
+        assert_eq!(bug_findings(&fs).len(), 1, "go{v}: {fs:#?}");
+        // The rest of the program kept running right up to the end.
+        let ran_late = model
+            .goroutines_raw()
+            .filter(|g| model.str(g.entry) == "weft.test/bugs/internal/harness.busyConsumer")
+            .filter_map(|g| g.last_ran_ns)
+            .max()
+            .unwrap();
+        assert!(model.now_ns() - ran_late < 500_000_000);
+    }
+}
+
+#[test]
+fn fan_out_with_early_return_leaks_its_senders() {
+    for v in TOOLCHAINS {
+        let (_, fs) = run(v, "fanout");
+        let f = assert_attributed(
+            &fs,
+            "leak",
+            "main.search",
+            "main.search",
+            "main.firstResult",
+        );
+        assert!(f.evidence[0].count >= 50, "{f:#?}");
+        assert_eq!(f.evidence[0].reason, "chan send");
+        assert_eq!(bug_findings(&fs).len(), 1, "go{v}: {fs:#?}");
+    }
+}
+
+#[test]
+fn waitgroup_counted_too_high_is_a_partial_deadlock() {
+    for v in TOOLCHAINS {
+        let (_, fs) = run(v, "wgcount");
+        let f = assert_attributed(
+            &fs,
+            "partial-deadlock",
+            "main.runBatch",
+            "main.batchJob",
+            "main.main.func1",
+        );
+        assert_eq!(f.finding.goroutines.len(), 1);
+        assert_eq!(f.confidence, Confidence::High);
+        assert!(f.evidence[0]
+            .stack
+            .iter()
+            .any(|s| s == "sync.(*WaitGroup).Wait"));
+        assert!(
+            f.reasoning.contains("5 goroutines it started"),
+            "{}",
+            f.reasoning
+        );
+        assert_eq!(bug_findings(&fs).len(), 1, "go{v}: {fs:#?}");
+    }
+}
+
+#[test]
+fn lost_wakeups_are_partial_deadlocks() {
+    for v in TOOLCHAINS {
+        let (_, fs) = run(v, "lostwakeup");
+        let chan = assert_attributed(
+            &fs,
+            "partial-deadlock",
+            "main.awaitChan",
+            "main.awaitChan",
+            "main.main.func1",
+        );
+        assert_eq!(chan.evidence[0].reason, "chan receive");
+        let cond = assert_attributed(
+            &fs,
+            "partial-deadlock",
+            "main.awaitCond",
+            "main.awaitCond",
+            "main.main.func1",
+        );
+        assert!(cond.evidence[0]
+            .stack
+            .iter()
+            .any(|s| s == "sync.(*Cond).Wait"));
+        assert_eq!(bug_findings(&fs).len(), 2, "go{v}: {fs:#?}");
+    }
+}
+
+/// Group id of the goroutines running `entry`.
+fn group_of(model: &Model, entry: &str) -> u32 {
+    model
+        .goroutines_raw()
+        .find(|g| model.str(g.entry) == entry)
+        .unwrap_or_else(|| panic!("no goroutine runs {entry}"))
+        .group
+}
+
+fn flow(model: &Model, from: &str, to: &str) -> u64 {
+    let (a, b) = (group_of(model, from), group_of(model, to));
+    model
+        .flows_raw()
+        .filter(|(f, t, _)| *f == a && *t == b)
+        .map(|x| x.2.count)
+        .sum()
+}
+
+#[test]
+fn healthy_worker_pool_has_no_deadlock_or_leak() {
+    for v in TOOLCHAINS {
+        let (model, fs) = run(v, "workerpool");
+        assert!(bug_findings(&fs).is_empty(), "go{v}: {fs:#?}");
+        // The communication structure: the dispatcher wakes workers, workers wake the collector.
+        assert!(
+            flow(&model, "main.dispatch", "main.worker") > 100,
+            "{:?}",
+            model.wake_flows()
+        );
+        assert!(flow(&model, "main.worker", "main.collect") > 100);
+        let workers = model.group(group_of(&model, "main.worker")).unwrap();
+        assert_eq!(workers.live, 8);
+        assert_eq!(workers.created_at.as_ref().unwrap().func, "main.startPool");
+        assert!(of_kind(&fs, "contention").len() >= 1 && of_kind(&fs, "sched-latency").len() == 1);
+    }
+}
+
+#[test]
+fn healthy_pipeline_has_no_deadlock_or_leak() {
+    for v in TOOLCHAINS {
+        let (model, fs) = run(v, "pipeline");
+        assert!(bug_findings(&fs).is_empty(), "go{v}: {fs:#?}");
+        assert!(
+            flow(&model, "main.generate", "main.square") > 100,
+            "{:?}",
+            model.wake_flows()
+        );
+        assert!(flow(&model, "main.square", "main.generate") > 100);
+    }
+}
+
+#[test]
+fn healthy_ticker_service_has_no_deadlock_or_leak() {
+    for v in TOOLCHAINS {
+        let (model, fs) = run(v, "ticker");
+        assert!(bug_findings(&fs).is_empty(), "go{v}: {fs:#?}");
+        // The service loop is woken by its timer (no goroutine) and by handlers.
+        let svc = group_of(&model, "main.serviceLoop");
+        assert!(model.group_raw(svc).unwrap().woken_by_runtime);
+        let handlers = model.group(group_of(&model, "main.handle")).unwrap();
+        assert!(handlers.created + handlers.exited > 100, "{handlers:?}");
+    }
+}

@@ -1,0 +1,3 @@
+module weft.test/bugs
+
+go 1.22
