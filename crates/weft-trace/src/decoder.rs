@@ -438,7 +438,7 @@ impl Decoder {
 
     fn validate_ids(&self, e: &RawEvent) -> Result<()> {
         let Some(gen) = &self.gen else { return Ok(()) };
-        let spec = &SPECS[e.typ as usize];
+        let spec = crate::spec::spec_of(e.typ);
         for &i in spec.stack_ids {
             let id = e.args[i - 1];
             if !gen.stacks.contains(id) {
@@ -942,5 +942,202 @@ impl<R: Read> Reader<R> {
             }
         }
         Ok(Some(self.dec.event()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Hand-written traces: batch sizes are recomputed, so they may be left at 0.
+    fn text_to_binary(t: &str) -> std::result::Result<Vec<u8>, crate::raw::TextError> {
+        let (v, mut evs) = crate::raw::parse_text(t)?;
+        crate::raw::fix_batch_sizes(&mut evs);
+        Ok(crate::raw::encode(v, &evs))
+    }
+
+    fn decode(bytes: &[u8], chunk: usize) -> (Vec<String>, Option<Error>) {
+        let mut d = Decoder::new();
+        let (mut out, mut fed) = (Vec::new(), 0);
+        loop {
+            match d.advance() {
+                Ok(Status::Event) => out.push(d.event().to_string()),
+                Ok(Status::NeedData) if fed < bytes.len() => {
+                    let n = chunk.min(bytes.len() - fed);
+                    d.feed(&bytes[fed..fed + n]);
+                    fed += n;
+                }
+                Ok(Status::NeedData) => d.finish(),
+                Ok(Status::End) => return (out, None),
+                Err(e) => return (out, Some(e)),
+            }
+        }
+    }
+
+    const TAIL: &str = "EventBatch gen=1 m=18446744073709551615 time=0 size=5
+Frequency freq=15625000
+EventBatch gen=1 m=18446744073709551615 time=0 size=1
+Stacks
+EventBatch gen=1 m=18446744073709551615 time=0 size=1
+Strings
+";
+
+    #[test]
+    fn ticks_scale_and_times_strictly_increase() {
+        // Two events at the same tick: the second is pushed 1 ns later.
+        let t = format!(
+            "Trace Go1.22
+EventBatch gen=1 m=0 time=10 size=8
+ProcStatus dt=0 p=0 pstatus=1
+GoStatus dt=0 g=1 m=0 gstatus=2
+{TAIL}"
+        );
+        let (ev, err) = decode(&text_to_binary(&t).unwrap(), usize::MAX);
+        assert!(err.is_none(), "{err:?}");
+        // The opening Sync is at the earliest batch time (0 here, the
+        // structural batches), forced to 1 ns past the start.
+        assert!(ev[0].contains("Sync Time=1 N=1"), "{}", ev[0]);
+        // 15625000 ticks/s = 64 ns per tick; batch time 10 -> 640 ns.
+        assert!(ev[1].contains("Time=640 ProcID=0"), "{}", ev[1]);
+        assert!(ev[2].contains("Time=641 GoID=1"), "{}", ev[2]);
+        assert!(ev[3].contains("Sync Time=642 N=2"), "{}", ev[3]);
+    }
+
+    #[test]
+    fn sequence_numbers_beat_timestamps() {
+        // M1 unblocks g2 (seq 1) *later* by its clock than M0 starts it
+        // (seq 2); the start must still come after the unblock.
+        let t = format!(
+            "Trace Go1.22
+EventBatch gen=1 m=0 time=1 size=11
+ProcStatus dt=0 p=0 pstatus=1
+GoStatus dt=0 g=2 m=18446744073709551615 gstatus=4
+GoStart dt=1 g=2 g_seq=2
+EventBatch gen=1 m=1 time=50 size=13
+ProcStatus dt=0 p=1 pstatus=1
+GoStatus dt=0 g=1 m=1 gstatus=2
+GoUnblock dt=1 g=2 g_seq=1 stack=0
+{TAIL}"
+        );
+        let (ev, err) = decode(&text_to_binary(&t).unwrap(), usize::MAX);
+        assert!(err.is_none(), "{err:?}");
+        let unblock = ev
+            .iter()
+            .position(|e| e.contains("GoID=2 Waiting->Runnable"))
+            .unwrap();
+        let start = ev
+            .iter()
+            .position(|e| e.contains("GoID=2 Runnable->Running"))
+            .unwrap();
+        assert!(unblock < start, "{ev:#?}");
+    }
+
+    #[test]
+    fn go_switch_becomes_unblock_block_start() {
+        let t = format!(
+            "Trace Go1.23
+EventBatch gen=1 m=0 time=1 size=15
+ProcStatus dt=0 p=0 pstatus=1
+GoStatus dt=0 g=1 m=0 gstatus=2
+GoStatus dt=0 g=2 m=18446744073709551615 gstatus=4
+GoSwitch dt=1 g=2 g_seq=1
+{TAIL}"
+        );
+        let (ev, err) = decode(&text_to_binary(&t).unwrap(), usize::MAX);
+        assert!(err.is_none(), "{err:?}");
+        let tail: Vec<_> = ev[4..7]
+            .iter()
+            .map(|e| {
+                e.split(" Time=").next().unwrap().to_string()
+                    + " "
+                    + e.split_once(" GoID=").unwrap().1
+            })
+            .collect();
+        assert_eq!(
+            tail,
+            [
+                "M=0 P=0 G=1 StateTransition 2 Waiting->Runnable Reason=\"\"",
+                "M=0 P=0 G=1 StateTransition 1 Running->Waiting Reason=\"\"",
+                "M=0 P=0 G=-1 StateTransition 2 Runnable->Running Reason=\"\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn no_advance_possible_is_a_broken_trace() {
+        // g2 waits for seq 1 that never comes.
+        let t = format!(
+            "Trace Go1.22
+EventBatch gen=1 m=0 time=1 size=11
+ProcStatus dt=0 p=0 pstatus=1
+GoStatus dt=0 g=2 m=18446744073709551615 gstatus=1
+GoStart dt=1 g=2 g_seq=5
+{TAIL}"
+        );
+        let (_, err) = decode(&text_to_binary(&t).unwrap(), usize::MAX);
+        let e = err.expect("must fail");
+        assert!(
+            e.message.starts_with("broken trace: failed to advance"),
+            "{e}"
+        );
+        assert_eq!(e.generation, Some(1));
+        assert!(e.offset.is_some());
+    }
+
+    #[test]
+    fn byte_at_a_time_equals_all_at_once() {
+        // Two 1.22 generations (look-ahead) and garbage at the end.
+        let gen = |g: u64, seq: u64| {
+            format!(
+                "EventBatch gen={g} m=0 time={t} size=11
+ProcStatus dt=0 p=0 pstatus=1
+GoStatus dt=0 g=1 m=0 gstatus=2
+GoStop dt=1 reason_string=0 stack=0
+EventBatch gen={g} m=18446744073709551615 time=0 size=5
+Frequency freq=15625000
+EventBatch gen={g} m=18446744073709551615 time=0 size=1
+Stacks
+EventBatch gen={g} m=18446744073709551615 time=0 size=1
+Strings
+",
+                t = 100 * g + seq
+            )
+        };
+        let t = format!(
+            "Trace Go1.22\n{}{}",
+            gen(1, 0),
+            gen(2, 0)
+                .replace("gstatus=2\nGoStop", "gstatus=1\nGoStop")
+                .replace(
+                    "GoStop dt=1 reason_string=0 stack=0\n",
+                    "GoStart dt=1 g=1 g_seq=1\n"
+                )
+        );
+        let mut bytes = text_to_binary(&t).unwrap();
+        let whole = decode(&bytes, usize::MAX);
+        assert!(whole.1.is_none(), "{:?}", whole.1);
+        assert_eq!(whole.0.iter().filter(|e| e.contains(" Sync ")).count(), 3);
+        assert_eq!(decode(&bytes, 1), whole);
+        bytes.extend_from_slice(&[7, 7, 7]);
+        let (ev, err) = decode(&bytes, 1);
+        assert_eq!(decode(&bytes, usize::MAX), (ev.clone(), err.clone()));
+        assert!(err
+            .unwrap()
+            .message
+            .contains("expected batch event, got event 7"));
+    }
+
+    #[test]
+    fn header_errors() {
+        let (_, e) = decode(b"not a trace at all", usize::MAX);
+        assert!(e.unwrap().message.contains("not a Go execution trace"));
+        let (_, e) = decode(b"go 1.24 trace\0\0\0", usize::MAX);
+        assert!(e
+            .unwrap()
+            .message
+            .contains("unknown or unsupported trace version go 1.24"));
+        let (ev, e) = decode(b"go 1.26 trace\0\0\0", usize::MAX);
+        assert!(e.is_none());
+        assert_eq!(ev.len(), 1, "an empty 1.26 trace is one closing Sync");
     }
 }

@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use crate::generation::{Generation, Span};
 use crate::gofmt::{rfc3339_nano_utc, write_quoted};
 use crate::order::{go_status_to_state, gostate, proc_status_to_state, procstate, NO_TASK};
-use crate::spec::{ev, experiment_name, pstatus, EventType, SPECS};
+use crate::spec::{ev, experiment_name, pstatus, spec_of, EventType};
 
 /// The fixed-size record behind every event. `args` hold the wire
 /// arguments after the timestamp (some rewritten by ordering, as Go's reader does).
@@ -449,7 +449,7 @@ impl<'a> EventRef<'a> {
         if t == ev::CPU_SAMPLE {
             return Some(self.raw.args[0]);
         }
-        let spec = &SPECS[t as usize];
+        let spec = &spec_of(t);
         let &i = spec.stack_ids.first()?;
         let id = self.raw.args[i - 1];
         (id != 0).then_some(id)
@@ -481,7 +481,7 @@ impl<'a> EventRef<'a> {
         let mut reason: &[u8] = &[];
         let mut stack = None;
         let mut go_has_stack = false;
-        let x = SPECS[self.raw.typ as usize].args.len().saturating_sub(1);
+        let x = spec_of(self.raw.typ).args.len().saturating_sub(1);
         let t = match self.raw.typ {
             PROC_START => pt(a[0] as i64, procstate::IDLE, procstate::RUNNING),
             PROC_STOP => pt(self.raw.p, procstate::RUNNING, procstate::IDLE),
@@ -680,7 +680,7 @@ impl<'a> EventRef<'a> {
         if kind_of(self.raw.typ) != EventKind::Experimental {
             return None;
         }
-        let spec = &SPECS[self.raw.typ as usize];
+        let spec = &spec_of(self.raw.typ);
         let args = spec.args[1..]
             .iter()
             .zip(self.raw.args.iter())

@@ -22,7 +22,7 @@ It is built for live use and big traces:
 use weft_trace::{raw, Reader, EventKind};
 // A tiny trace in the text form of Go's test corpus, turned into bytes.
 let text = "Trace Go1.22
-EventBatch gen=1 m=0 time=100 size=8
+EventBatch gen=1 m=0 time=100 size=9
 ProcStatus dt=1 p=0 pstatus=1
 GoStatus dt=1 g=1 m=0 gstatus=2
 EventBatch gen=1 m=18446744073709551615 time=0 size=5

@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 
 use crate::error::{Error, Result};
 use crate::event::RawEvent;
-use crate::fasthash::FastMap;
+use crate::fasthash::{FastMap, IdMap};
 use crate::generation::Generation;
 use crate::spec::{ev, gstatus, pstatus, EventType, Version, SPECS};
 
@@ -55,6 +55,15 @@ pub(crate) fn proc_status_to_state(s: u64) -> u8 {
         pstatus::RUNNING | pstatus::SYSCALL => procstate::RUNNING,
         pstatus::IDLE | pstatus::SYSCALL_ABANDONED => procstate::IDLE,
         _ => procstate::UNDETERMINED,
+    }
+}
+
+/// An event name computed only when an error message needs it.
+#[derive(Clone, Copy)]
+struct LazyName(Version, EventType);
+impl std::fmt::Display for LazyName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.event_name(self.1))
     }
 }
 
@@ -216,9 +225,9 @@ impl Base {
 #[derive(Debug)]
 pub(crate) struct Ordering {
     ver: Version,
-    gs: FastMap<i64, GState>,
-    ps: FastMap<i64, PState>,
-    ms: FastMap<i64, MState>,
+    gs: IdMap<GState>,
+    ps: IdMap<PState>,
+    ms: IdMap<MState>,
     tasks: FastMap<u64, (Box<[u8]>, u64)>,
     gc_seq: u64,
     gc_state: u8,
@@ -236,9 +245,9 @@ impl Ordering {
     pub fn new(ver: Version) -> Ordering {
         Ordering {
             ver,
-            gs: FastMap::default(),
-            ps: FastMap::default(),
-            ms: FastMap::default(),
+            gs: IdMap::default(),
+            ps: IdMap::default(),
+            ms: IdMap::default(),
             tasks: FastMap::default(),
             gc_seq: 0,
             gc_state: GC_UNDETERMINED,
@@ -302,7 +311,9 @@ impl Ordering {
             m,
         };
         if m != NO_M {
-            let ms = self.ms.entry(m).or_insert(MState { g: NO_G, p: NO_P });
+            let ms = self
+                .ms
+                .entry_or_insert_with(m, || MState { g: NO_G, p: NO_P });
             cur.p = ms.p;
             cur.g = ms.g;
         }
@@ -462,7 +473,7 @@ impl Ordering {
         }
         if status == pstatus::SYSCALL_ABANDONED && old == procstate::RUNNING {
             let mut found = false;
-            for (&mid, ms) in self.ms.iter() {
+            for (mid, ms) in self.ms.iter() {
                 if ms.p == pid {
                     cur = Ctx {
                         m: mid,
@@ -501,7 +512,7 @@ impl Ordering {
     }
 
     fn proc_stop(&mut self, e: &mut Base, cur: Ctx) -> Result<Option<Ctx>> {
-        let name = self.name(e.typ);
+        let name = LazyName(self.ver, e.typ);
         let Some(st) = self.ps.get_mut(&cur.p) else {
             return Err(Error::new(format!(
                 "event {name} for proc ({}) that doesn't exist",
@@ -668,16 +679,18 @@ impl Ordering {
     }
 
     fn running_g(&mut self, e: &Base, cur: Ctx, want: u8) -> Result<&mut GState> {
-        let name = self.ver.event_name(e.typ);
+        let ver = self.ver;
         let Some(st) = self.gs.get_mut(&cur.g) else {
             return Err(Error::new(format!(
-                "event {name} for goroutine ({}) that doesn't exist",
+                "event {} for goroutine ({}) that doesn't exist",
+                ver.event_name(e.typ),
                 cur.g
             )));
         };
         if st.status != want {
             return Err(Error::new(format!(
-                "{name} event for goroutine that's not Running"
+                "{} event for goroutine that's not Running",
+                ver.event_name(e.typ)
             )));
         }
         Ok(st)
@@ -768,7 +781,7 @@ impl Ordering {
         user_go(cur)?;
         let st = self.running_g(e, cur, gstatus::RUNNING)?;
         st.status = gstatus::SYSCALL;
-        let name = self.name(e.typ);
+        let name = LazyName(self.ver, e.typ);
         let Some(ps) = self.ps.get_mut(&cur.p) else {
             return Err(Error::new(format!(
                 "uninitialized proc {} found during {name}",
@@ -795,7 +808,7 @@ impl Ordering {
         user_go(cur)?;
         let st = self.running_g(e, cur, gstatus::SYSCALL)?;
         st.status = gstatus::RUNNING;
-        let name = self.name(e.typ);
+        let name = LazyName(self.ver, e.typ);
         let Some(ps) = self.ps.get_mut(&cur.p) else {
             return Err(Error::new(format!(
                 "uninitialized proc {} found during {name}",
@@ -852,7 +865,7 @@ impl Ordering {
 
     fn go_destroy_syscall(&mut self, e: &mut Base, cur: Ctx) -> Result<Option<Ctx>> {
         validate(cur, Must, May, Must)?;
-        let name = self.name(e.typ);
+        let name = LazyName(self.ver, e.typ);
         match self.gs.get(&cur.g) {
             None => {
                 return Err(Error::new(format!(
@@ -1079,7 +1092,7 @@ impl Ordering {
     fn go_range_active(&mut self, e: &mut Base, gnum: u64, cur: Ctx) -> Result<Option<Ctx>> {
         let gid = e.args[0] as i64;
         let initial = gnum == self.initial_gen;
-        let name = self.name(e.typ);
+        let name = LazyName(self.ver, e.typ);
         let Some(st) = self.gs.get_mut(&gid) else {
             return Err(Error::new(format!(
                 "uninitialized goroutine {gid} found during {name}"
@@ -1111,7 +1124,7 @@ impl Ordering {
         use std::fmt::Write;
         let mut s = String::new();
         let mut gs: Vec<_> = self.gs.iter().collect();
-        gs.sort_by_key(|x| *x.0);
+        gs.sort_by_key(|x| x.0);
         for (id, st) in gs {
             let _ = writeln!(
                 s,
@@ -1122,7 +1135,7 @@ impl Ordering {
         }
         s.push('\n');
         let mut ps: Vec<_> = self.ps.iter().collect();
-        ps.sort_by_key(|x| *x.0);
+        ps.sort_by_key(|x| x.0);
         for (id, st) in ps {
             let _ = writeln!(
                 s,
@@ -1133,7 +1146,7 @@ impl Ordering {
         }
         s.push('\n');
         let mut ms: Vec<_> = self.ms.iter().collect();
-        ms.sort_by_key(|x| *x.0);
+        ms.sort_by_key(|x| x.0);
         for (id, st) in ms {
             let _ = writeln!(s, "M {id} [g={} p={}]", st.g, st.p);
         }

@@ -271,6 +271,43 @@ pub fn encode(ver: Version, events: &[RawTextEvent]) -> Vec<u8> {
     out
 }
 
+/// Sets every `EventBatch`'s `size` to the encoded length of the events
+/// that follow it (up to the next batch or end-of-generation marker), so
+/// hand-written traces need not count bytes.
+pub fn fix_batch_sizes(events: &mut [RawTextEvent]) {
+    use crate::spec::ev;
+    let mut i = 0;
+    while i < events.len() {
+        if events[i].typ != ev::EVENT_BATCH {
+            i += 1;
+            continue;
+        }
+        let mut j = i + 1;
+        let mut size = 0u64;
+        while j < events.len()
+            && !matches!(
+                events[j].typ,
+                ev::EVENT_BATCH | ev::EXPERIMENTAL_BATCH | ev::END_OF_GENERATION
+            )
+        {
+            let mut tmp = Vec::new();
+            for &a in &events[j].args {
+                put_uvarint(&mut tmp, a);
+            }
+            if let Some(d) = &events[j].data {
+                put_uvarint(&mut tmp, d.len() as u64);
+                tmp.extend_from_slice(d);
+            }
+            size += 1 + tmp.len() as u64;
+            j += 1;
+        }
+        if let Some(s) = events[i].args.get_mut(3) {
+            *s = size;
+        }
+        i = j;
+    }
+}
+
 /// Text form to binary trace in one step.
 pub fn text_to_binary(text: &str) -> Result<Vec<u8>, TextError> {
     let (v, evs) = parse_text(text)?;
@@ -309,7 +346,7 @@ mod tests {
 
     #[test]
     fn encodes_strings_and_stacks() {
-        let t = "Trace Go1.22 # comment\n\n\
+        let t = "Trace Go1.22\n# comment\n\
                  EventBatch gen=1 m=18446744073709551615 time=0 size=9\n\
                  Strings\nString id=1\n\tdata=\"hi\\n\"\n";
         let b = text_to_binary(t).unwrap();

@@ -246,6 +246,13 @@ pub static SPECS: [Spec; NUM_SPECS] = {
     a
 };
 
+/// The spec of any type number (an empty spec past the table's end).
+#[inline]
+pub fn spec_of(t: EventType) -> &'static Spec {
+    static NONE: Spec = EMPTY;
+    SPECS.get(t as usize).unwrap_or(&NONE)
+}
+
 /// A trace format version (the `NN` in `go 1.NN trace`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Version {

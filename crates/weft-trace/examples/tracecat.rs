@@ -1,0 +1,59 @@
+//! Decode a trace file and report throughput; for profiling the decoder.
+//!
+//!     cargo run --release -p weft-trace --example tracecat -- count FILE
+//!     cargo run --release -p weft-trace --example tracecat -- dump FILE > out
+use std::io::{BufWriter, Write};
+use std::time::Instant;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let (mode, path) = match args.as_slice() {
+        [_, m, p] => (m.as_str(), p.as_str()),
+        _ => {
+            eprintln!("usage: tracecat count|dump|stats FILE");
+            std::process::exit(2);
+        }
+    };
+    let f = std::fs::File::open(path).expect("open trace");
+    let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut r = weft_trace::Reader::new(f);
+    let t0 = Instant::now();
+    let mut n = 0u64;
+    let mut frames = 0u64;
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut st = weft_trace::stats::Stats::default();
+    loop {
+        match r.next_event() {
+            Ok(Some(ev)) => {
+                n += 1;
+                match mode {
+                    "dump" => {
+                        ev.write_go(&mut out).unwrap();
+                        out.write_all(b"\n").unwrap();
+                    }
+                    "stats" => st.add(&ev),
+                    _ => {
+                        // Touch the typed view so the work is not optimised away.
+                        if let Some(s) = ev.stack() {
+                            frames += s.len() as u64;
+                        }
+                    }
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                eprintln!("error: {e}");
+                break;
+            }
+        }
+    }
+    out.flush().unwrap();
+    let dt = t0.elapsed().as_secs_f64();
+    eprintln!(
+        "{n} events, {size} bytes in {dt:.3} s: {:.0} MB/s, {:.1} M events/s (frames {frames}, buffer {} KiB)",
+        size as f64 / dt / 1e6,
+        n as f64 / dt / 1e6,
+        r.decoder().buffered_bytes() / 1024
+    );
+}
