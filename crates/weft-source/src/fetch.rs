@@ -42,7 +42,10 @@ pub fn fetch_once(spec: &SourceSpec, opts: &PollOptions) -> Result<Snapshot, Sou
         SourceSpec::Url(base) => {
             let http = Http::new(opts);
             let mut snap = http.goroutines(base, opts.form, opts)?;
-            if opts.leak_profile {
+            // Opt-in, and guarded like debug=2: its GC cycle stalls big targets.
+            if opts.leak_profile
+                && (opts.force_detail || snap.total() <= opts.max_goroutines_for_detail)
+            {
                 // Best effort: a target without the experiment answers 404.
                 if let Ok(Some(leak)) = http.leak_profile(base, opts) {
                     merge_leak_profile(&mut snap, &leak);

@@ -17,8 +17,10 @@ for hundreds. So live polling uses `debug=1` at 1 s, requests are never
 closer than [`PollOptions::min_interval`], `debug=2` only comes on request,
 at most every 10 s and not above 10 000 goroutines unless forced. Bodies
 are capped ([`PollOptions::max_body_bytes`]); every request has a timeout.
-The goroutine-leak profile (which runs a GC cycle in the target) is read
-every 30 s when served and never again after a 404, until a restart.
+The goroutine-leak profile is opt-in ([`PollOptions::leak_profile`]): each
+read runs a leak-finding GC cycle in the target, so it is read at most every
+30 s, not above the `debug=2` goroutine limit unless forced, and never again
+after a 404 until the target restarts.
 
 ```no_run
 use weft_source::{parse_source, PollEvent, PollOptions, Poller};

@@ -38,9 +38,11 @@ pub struct PollOptions {
     pub max_goroutines_for_detail: u64,
     /// Take `debug=2` even above the limit.
     pub force_detail: bool,
-    /// Also read `/debug/pprof/goroutineleak` when served (Go 1.26 with the
-    /// experiment, 1.27+). It runs a GC cycle in the target, hence its own
-    /// slower interval.
+    /// Also read `/debug/pprof/goroutineleak` when served (Go 1.27+, or 1.26
+    /// with the experiment). Off by default: each read runs a leak-finding
+    /// GC cycle in the target (one read stalled a 100k-goroutine target for
+    /// 18 s in weft top's tests), hence also its own slow interval and the
+    /// same goroutine-count guard as `debug=2`.
     pub leak_profile: bool,
     /// Time between leak-profile reads (default 30 s).
     pub leak_interval: Duration,
@@ -61,7 +63,7 @@ impl Default for PollOptions {
             detail_min_interval: Duration::from_secs(10),
             max_goroutines_for_detail: 10_000,
             force_detail: false,
-            leak_profile: true,
+            leak_profile: false,
             leak_interval: Duration::from_secs(30),
             max_backoff: Duration::from_secs(30),
             attach: weft_attach::AttachOptions::default(),
@@ -187,6 +189,8 @@ struct PollLoop {
     /// `None` = not known yet, `Some(false)` = target answered 404.
     leak_served: Option<bool>,
     last_leak: Option<(Instant, Snapshot)>,
+    /// The "leak profile skipped: too many goroutines" note was given.
+    leak_skipped_note: bool,
     attacher: Option<weft_attach::Attacher>,
     /// Files and stdin are read once.
     done: bool,
@@ -215,6 +219,7 @@ impl PollLoop {
             last_total: None,
             leak_served: None,
             last_leak: None,
+            leak_skipped_note: false,
             attacher: None,
             done: false,
             closed: std::cell::Cell::new(false),
@@ -369,6 +374,19 @@ impl PollLoop {
     /// goroutines it names; a 404 is remembered until the target restarts.
     fn merge_leaks(&mut self, base: &str, snap: &mut Snapshot) {
         if !self.opts.leak_profile || self.leak_served == Some(false) {
+            return;
+        }
+        if !self.opts.force_detail && snap.total() > self.opts.max_goroutines_for_detail {
+            if !self.leak_skipped_note {
+                self.leak_skipped_note = true;
+                self.emit(PollEvent::Notice {
+                    message: format!(
+                        "leak profile not read: {} goroutines is above the limit of {} (its GC cycle would stall the target); force to read it anyway",
+                        snap.total(),
+                        self.opts.max_goroutines_for_detail
+                    ),
+                });
+            }
             return;
         }
         let due = match &self.last_leak {

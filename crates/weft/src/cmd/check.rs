@@ -177,7 +177,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let samples = if repeatable { args.samples } else { 1 };
     // The verdict uses counts only; skip the leak profile (a GC cycle in the target per read).
     let mut fetch = args.fetch.clone();
-    fetch.no_leak_profile = true;
+    fetch.leak_profile = false;
 
     // Minimum count per group over the samples; the latest group data for display.
     let mut min: HashMap<String, u64> = HashMap::new();

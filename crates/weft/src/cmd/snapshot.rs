@@ -60,9 +60,12 @@ pub struct FetchArgs {
     /// Take --detail even above --detail-limit.
     #[arg(long)]
     pub force: bool,
-    /// Do not read /debug/pprof/goroutineleak (it runs a GC cycle in the target).
+    /// Also read /debug/pprof/goroutineleak (Go 1.27+, or 1.26 with the
+    /// experiment) and mark the goroutines the runtime proves leaked. Off by
+    /// default: it runs a leak-finding GC cycle in the target, which stalls
+    /// big targets; refused above --detail-limit goroutines unless --force.
     #[arg(long)]
-    pub no_leak_profile: bool,
+    pub leak_profile: bool,
 }
 
 impl FetchArgs {
@@ -72,7 +75,7 @@ impl FetchArgs {
             max_body_bytes: self.max_body,
             max_goroutines_for_detail: self.detail_limit,
             force_detail: self.force,
-            leak_profile: !self.no_leak_profile,
+            leak_profile: self.leak_profile,
             ..PollOptions::default()
         }
     }
