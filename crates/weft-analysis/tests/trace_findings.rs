@@ -348,3 +348,84 @@ fn healthy_ticker_service_has_no_deadlock_or_leak() {
         assert!(handlers.created + handlers.exited > 100, "{handlers:?}");
     }
 }
+
+/// A whole-program deadlock cannot be traced from a real Go program (the
+/// runtime aborts it before the trace is flushed), so this one is synthetic:
+/// main waits to receive from a worker that waits to send elsewhere, then the
+/// trace goes on for 2 s with nothing of the program running.
+#[test]
+fn whole_program_deadlock_from_a_synthetic_trace() {
+    let no_m = "18446744073709551615";
+    let text = format!(
+        "Trace Go1.22
+EventBatch gen=1 m=0 time=1000 size=0
+ProcStatus dt=1 p=0 pstatus=1
+GoStatus dt=1 g=1 m=0 gstatus=2
+GoCreate dt=10 new_g=5 new_stack=1 stack=2
+GoBlock dt=10 reason_string=1 stack=3
+GoStart dt=10 g=5 g_seq=1
+GoBlock dt=10 reason_string=8 stack=5
+ProcStop dt=10
+ProcStart dt=31250000 p=0 p_seq=1
+ProcStop dt=10
+EventBatch gen=1 m={no_m} time=0 size=0
+Frequency freq=15625000
+EventBatch gen=1 m={no_m} time=0 size=0
+Stacks
+Stack id=1 nframes=1
+\tpc=10 func=2 file=3 line=10
+Stack id=2 nframes=1
+\tpc=20 func=4 file=3 line=20
+Stack id=3 nframes=2
+\tpc=30 func=6 file=7 line=30
+\tpc=31 func=4 file=3 line=21
+Stack id=5 nframes=2
+\tpc=50 func=9 file=7 line=50
+\tpc=51 func=2 file=3 line=12
+EventBatch gen=1 m={no_m} time=0 size=0
+Strings
+String id=1
+\tdata=\"chan receive\"
+String id=2
+\tdata=\"main.worker\"
+String id=3
+\tdata=\"/src/app/main.go\"
+String id=4
+\tdata=\"main.main\"
+String id=6
+\tdata=\"runtime.chanrecv1\"
+String id=7
+\tdata=\"/go/src/runtime/chan.go\"
+String id=8
+\tdata=\"chan send\"
+String id=9
+\tdata=\"runtime.chansend1\"
+"
+    );
+    let bytes = weft_timeline::synth::trace_from_text(&text).unwrap();
+    let model = Model::from_reader(&bytes[..], Config::default()).unwrap();
+    let fs = analyze(&model, &TraceConfig::default());
+    let dl = of_kind(&fs, "deadlock");
+    assert_eq!(dl.len(), 1, "{fs:#?}");
+    let f = dl[0];
+    let mut ids = f.finding.goroutines.clone();
+    ids.sort();
+    assert_eq!(ids, vec![1, 5]);
+    assert!(
+        f.finding
+            .summary
+            .starts_with("all 2 goroutines of the program are blocked"),
+        "{}",
+        f.finding.summary
+    );
+    for func in ["main.main", "main.worker"] {
+        assert!(f.functions.iter().any(|x| x == func), "{:?}", f.functions);
+    }
+    assert!(of_kind(&fs, "partial-deadlock").is_empty());
+    // Below the threshold it is not reported.
+    let strict = TraceConfig {
+        min_blocked_ns: 5_000_000_000,
+        ..TraceConfig::default()
+    };
+    assert!(bug_findings(&analyze(&model, &strict)).is_empty());
+}

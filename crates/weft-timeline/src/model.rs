@@ -297,7 +297,8 @@ pub struct Model {
     last_gen: u64,
 }
 
-const SEC: i64 = 1_000_000_000;
+// Span counts are kept per 50 ms of end time, the granularity of cap eviction.
+const SPAN_BUCKET_NS: i64 = 50_000_000;
 const MAX_PEERS: usize = 16;
 const EVICT_EVERY: u64 = 1 << 16;
 
@@ -790,7 +791,7 @@ impl Model {
 
     fn count_span(&mut self, end: i64, n: u32) {
         self.span_count += n as usize;
-        let sec = end.div_euclid(SEC);
+        let sec = end.div_euclid(SPAN_BUCKET_NS);
         if self.span_secs.is_empty() {
             self.span_secs_base = sec;
         }
@@ -800,7 +801,7 @@ impl Model {
         }
         // A long idle gap is folded into the newest bucket rather than
         // allocating one counter per empty second.
-        let idx = (idx as usize).min(self.span_secs.len() + 4096);
+        let idx = (idx as usize).min(self.span_secs.len() + 65536);
         while self.span_secs.len() <= idx {
             self.span_secs.push_back(0);
         }
@@ -809,7 +810,7 @@ impl Model {
 
     fn uncount_span(&mut self, end: i64) {
         self.span_count = self.span_count.saturating_sub(1);
-        let idx = (end.div_euclid(SEC) - self.span_secs_base).max(0) as usize;
+        let idx = (end.div_euclid(SPAN_BUCKET_NS) - self.span_secs_base).max(0) as usize;
         let idx = idx.min(self.span_secs.len().saturating_sub(1));
         if let Some(c) = self.span_secs.get_mut(idx) {
             *c = c.saturating_sub(1);
@@ -1080,7 +1081,7 @@ impl Model {
                 rem -= self.span_secs[k] as usize;
                 k += 1;
             }
-            cutoff = cutoff.max((self.span_secs_base + k as i64) * SEC);
+            cutoff = cutoff.max((self.span_secs_base + k as i64) * SPAN_BUCKET_NS);
         }
         if cutoff <= self.detail_start_ns {
             return;
@@ -1116,7 +1117,7 @@ impl Model {
             }
         }
         while self.span_secs.len() > 1
-            && (self.span_secs_base + 1) * SEC <= cutoff
+            && (self.span_secs_base + 1) * SPAN_BUCKET_NS <= cutoff
             && self.span_secs[0] == 0
         {
             self.span_secs.pop_front();
