@@ -29,26 +29,27 @@ func main() {
 		go func(g int) {
 			defer wg.Done()
 			var live *node
-			for i := 0; i < 60000; i++ {
+			for i := 0; i < 8000; i++ {
 				n := &node{next: live}
 				n.data[0] = byte(i)
 				if i%3 == 0 {
 					live = n // keep a third alive for a while
 				}
-				if i%5000 == 0 {
+				if i%2000 == 0 {
 					live = nil
 				}
-				_ = make([]byte, 64+i%1024) // garbage
+				_ = make([]byte, 64+i%256) // garbage
 			}
 			kept[g] = live
 		}(g)
 	}
-	for i := 0; i < 3; i++ {
-		runtime.GC()
-	}
+	// Forced collections only once the churn is over: runtime.GC waits for
+	// sweeping with a Gosched loop, which under CPU contention fills the
+	// trace with yields.
 	wg.Wait()
+	runtime.GC()
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms) // a stop-the-world of its own
-	fmt.Println("gc cycles >= 4:", ms.NumGC >= 4, "kept:", len(kept))
+	fmt.Println("gc cycles >= 2:", ms.NumGC >= 2, "kept:", len(kept))
 }

@@ -15,7 +15,7 @@ import (
 )
 
 func main() {
-	times := flag.Int("times", 4, "how many traces to record")
+	times := flag.Int("times", 3, "how many traces to record")
 	flag.Parse()
 
 	var ticks atomic.Int64

@@ -33,7 +33,7 @@ func main() {
 		}
 	}()
 
-	const clients, lines = 6, 200
+	const clients, lines = 4, 50
 	var wg sync.WaitGroup
 	errs := make(chan error, clients)
 	for i := 0; i < clients; i++ {
