@@ -234,6 +234,9 @@ impl TopState {
                                 key.clone(),
                                 GoroutineDetail {
                                     id,
+                                    where_func: weft_analysis::where_frame(&r.stack)
+                                        .map(|f| f.func.clone())
+                                        .unwrap_or_default(),
                                     state: r.status.clone(),
                                     wait_minutes: r.wait_minutes,
                                     creator_id: r.creator_id,
@@ -496,10 +499,24 @@ impl TopState {
     pub fn selected_details(&self) -> Vec<&GoroutineDetail> {
         match self.selected() {
             Some(g) => {
+                // Same stack first; failing that, same "where" frame (the
+                // debug=2 form can show a frame or two more or fewer).
                 let key = weft_analysis::stack_key(&g.stack);
-                self.detail_records
+                let same_stack: Vec<&GoroutineDetail> = self
+                    .detail_records
                     .iter()
                     .filter(|(k, _)| *k == key)
+                    .map(|(_, d)| d)
+                    .collect();
+                if !same_stack.is_empty() {
+                    return same_stack;
+                }
+                let Some(w) = &g.where_ else {
+                    return Vec::new();
+                };
+                self.detail_records
+                    .iter()
+                    .filter(|(_, d)| d.where_func == w.func)
                     .map(|(_, d)| d)
                     .collect()
             }

@@ -241,9 +241,20 @@ fn draw_header(f: &mut Frame, area: Rect, state: &TopState) {
         Line::from(Span::styled(findings, Style::new().fg(Color::Red))),
     ];
     f.render_widget(Paragraph::new(lines), cols[0]);
-    let data: Vec<u64> = r.total_history.clone();
+    // Relative to the window's minimum, so that a rise of 50 on 100 000
+    // still shows.
+    // The sparkline draws from the left and cuts the rest: keep the newest.
+    let width = cols[1].width.saturating_sub(1) as usize;
+    let recent = &r.total_history[r.total_history.len().saturating_sub(width)..];
+    let min = recent.iter().copied().min().unwrap_or(0);
+    let max = recent.iter().copied().max().unwrap_or(0);
+    let data: Vec<u64> = recent.iter().map(|v| v - min + 1).collect();
     let spark = Sparkline::default()
-        .block(Block::default().borders(Borders::LEFT).title("total"))
+        .block(
+            Block::default()
+                .borders(Borders::LEFT)
+                .title(format!("total {min}..{max}")),
+        )
         .data(&data)
         .style(Style::new().fg(Color::Cyan));
     f.render_widget(spark, cols[1]);

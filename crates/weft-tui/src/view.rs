@@ -78,6 +78,9 @@ pub struct ReportView {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct GoroutineDetail {
     pub id: u64,
+    /// Function of the goroutine's "where" frame (to match a group when the
+    /// dump's stacks differ slightly from the polled form's).
+    pub where_func: String,
     pub state: String,
     pub wait_minutes: Option<u64>,
     pub creator_id: Option<u64>,
