@@ -39,6 +39,10 @@ pub struct SnapshotArgs {
     /// Silence a finding by name (leak, long-wait, runtime-leak, lock-pileup, deadlock); repeatable.
     #[arg(long = "silence", value_name = "LINT")]
     pub silence: Vec<String>,
+    /// Also record this much execution trace (URL sources), alongside the
+    /// profiles; its summary and findings join the report.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub trace: Option<Duration>,
 }
 
 /// Options for reaching the target, shared with `weft check`.
@@ -100,16 +104,27 @@ impl FetchArgs {
     }
 }
 
+#[path = "snapshot_trace.rs"]
+mod trace;
+
 pub fn run(args: SnapshotArgs) -> anyhow::Result<ExitCode> {
     let spec = parse_source(&args.source)?;
     let mut cfg = TrackerConfig::default();
     for s in &args.silence {
-        if !weft_analysis::is_lint(s) {
+        let trace_lint = args.trace.is_some()
+            && weft_analysis::trace::TRACE_LINTS
+                .iter()
+                .any(|l| l.name == s);
+        if !weft_analysis::is_lint(s) && !trace_lint {
             bail!("--silence {s}: no such finding; known: {}", lint_names());
         }
         cfg.silenced.insert(s.clone());
     }
     let mut tracker = Tracker::new(cfg);
+    let recording = match args.trace {
+        Some(d) => Some(trace::start(&spec, d, args.fetch.timeout)?),
+        None => None,
+    };
     let repeatable = matches!(spec, SourceSpec::Url(_) | SourceSpec::Pid(_));
     let polls = if repeatable { args.polls } else { 1 };
     let mut report = None;
@@ -126,13 +141,29 @@ pub fn run(args: SnapshotArgs) -> anyhow::Result<ExitCode> {
         report = Some(tracker.observe(&snap));
     }
     let report = report.expect("at least one poll");
-    let doc = SnapshotJson::from_report(&report, form);
+    let mut doc = SnapshotJson::from_report(&report, form);
+    if let Some(rec) = recording {
+        let (summary, findings) = rec.finish(&args.silence)?;
+        doc.findings.extend(findings);
+        doc.trace = Some(summary);
+    }
     let mut out = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &doc)?;
         writeln!(out)?;
     } else {
         write_table(&mut out, &doc, args.top)?;
+        if let Some(t) = &doc.trace {
+            writeln!(
+                out,
+                "\ntrace: {:.1}s, {} events, {} bytes, {} goroutines created, {} ended (details: --json)",
+                t.covered_ms / 1e3,
+                t.events,
+                t.bytes,
+                t.goroutines_created,
+                t.goroutines_ended
+            )?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -183,6 +214,9 @@ pub struct SnapshotJson {
     pub by_class: BTreeMap<String, u64>,
     pub groups: Vec<GroupJson>,
     pub findings: Vec<Finding>,
+    /// With `--trace`: what the execution trace showed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<trace::TraceJson>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -280,6 +314,7 @@ impl SnapshotJson {
             by_class: r.by_class.clone(),
             groups: r.groups.iter().map(GroupJson::from_tracked).collect(),
             findings: r.findings.clone(),
+            trace: None,
         }
     }
 }

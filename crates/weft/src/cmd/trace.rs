@@ -8,12 +8,18 @@ use std::process::ExitCode;
 use weft_trace::stats::Stats;
 use weft_trace::Reader;
 
+#[path = "trace_record.rs"]
+mod record;
+
 #[derive(clap::Subcommand)]
 pub enum TraceCommand {
     /// Print the parsed event stream, as `go tool trace -d=parsed` does.
     Dump { file: String },
     /// One-screen summary of a trace.
     Stats { file: String },
+    /// Stream a live program's trace (or read a flight-recorder snapshot)
+    /// and save the most recent part as a trace file.
+    Record(record::RecordArgs),
 }
 
 fn open(file: &str) -> anyhow::Result<Box<dyn Read>> {
@@ -29,6 +35,7 @@ pub fn run(c: TraceCommand) -> anyhow::Result<ExitCode> {
     match c {
         TraceCommand::Dump { file } => dump(&file),
         TraceCommand::Stats { file } => stats(&file),
+        TraceCommand::Record(a) => record::run(a),
     }
 }
 
