@@ -29,6 +29,7 @@ struct Cursor {
     off: u32,
     last_ts: i64,
     ev_off: usize,
+    mslot: u32,
     ev: Base,
 }
 
@@ -669,6 +670,7 @@ impl Decoder {
                 off: 0,
                 last_ts: 0,
                 ev_off: 0,
+                mslot: u32::MAX,
                 ev: Base::default(),
             };
             match c.next_event(gen, &self.buf, self.base) {
@@ -873,7 +875,7 @@ fn try_advance(
     let (m, off) = (c.m, c.ev_off);
     let strs = Strs { buf, base };
     let ok = order
-        .advance(&mut c.ev, gen, &strs, m)
+        .advance(&mut c.ev, gen, &strs, m, &mut c.mslot)
         .map_err(|e| e.at(off as u64).in_gen(gen.num))?;
     if !ok {
         return Ok(false);

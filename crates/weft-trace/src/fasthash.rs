@@ -126,12 +126,6 @@ impl<V> IdMap<V> {
         }
         r
     }
-    pub fn entry_or_insert_with(&mut self, id: i64, f: impl FnOnce() -> V) -> &mut V {
-        if !self.contains_key(&id) {
-            self.insert(id, f());
-        }
-        self.get_mut(&id).expect("just inserted")
-    }
     pub fn iter(&self) -> impl Iterator<Item = (i64, &V)> {
         self.dense
             .iter()

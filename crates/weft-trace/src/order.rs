@@ -227,7 +227,8 @@ pub(crate) struct Ordering {
     ver: Version,
     gs: IdMap<GState>,
     ps: IdMap<PState>,
-    ms: IdMap<MState>,
+    ms: Vec<(i64, MState)>,
+    m_idx: FastMap<i64, u32>,
     tasks: FastMap<u64, (Box<[u8]>, u64)>,
     gc_seq: u64,
     gc_state: u8,
@@ -247,7 +248,8 @@ impl Ordering {
             ver,
             gs: IdMap::default(),
             ps: IdMap::default(),
-            ms: IdMap::default(),
+            ms: Vec::new(),
+            m_idx: FastMap::default(),
             tasks: FastMap::default(),
             gc_seq: 0,
             gc_state: GC_UNDETERMINED,
@@ -293,13 +295,28 @@ impl Ordering {
             .map(|sp| &s.buf[sp.off - s.base..sp.off - s.base + sp.len as usize])
     }
 
+    fn m_get(&self, m: i64) -> Option<usize> {
+        self.m_idx.get(&m).map(|&i| i as usize)
+    }
+
+    fn m_slot(&mut self, m: i64) -> usize {
+        if let Some(i) = self.m_get(m) {
+            return i;
+        }
+        self.ms.push((m, MState { g: NO_G, p: NO_P }));
+        self.m_idx.insert(m, (self.ms.len() - 1) as u32);
+        self.ms.len() - 1
+    }
+
     /// Tries to take `e`, the next event of thread `m`. Ok(false): not yet.
+    /// `slot` caches where thread `m`'s state lives (u32::MAX: unknown yet).
     pub fn advance(
         &mut self,
         e: &mut Base,
         gen: &mut Generation,
         s: &Strs<'_>,
         m: i64,
+        slot: &mut u32,
     ) -> Result<bool> {
         let gnum = gen.num;
         if self.initial_gen == 0 {
@@ -311,19 +328,19 @@ impl Ordering {
             m,
         };
         if m != NO_M {
-            let ms = self
-                .ms
-                .entry_or_insert_with(m, || MState { g: NO_G, p: NO_P });
+            if *slot == u32::MAX {
+                *slot = self.m_slot(m) as u32;
+            }
+            let ms = self.ms[*slot as usize].1;
             cur.p = ms.p;
             cur.g = ms.g;
         }
         let r = self.dispatch(e, gen, s, m, gnum, cur)?;
         if let Some(new) = r {
             if m != NO_M {
-                if let Some(ms) = self.ms.get_mut(&m) {
-                    ms.p = new.p;
-                    ms.g = new.g;
-                }
+                let ms = &mut self.ms[*slot as usize].1;
+                ms.p = new.p;
+                ms.g = new.g;
             }
             Ok(true)
         } else {
@@ -473,7 +490,7 @@ impl Ordering {
         }
         if status == pstatus::SYSCALL_ABANDONED && old == procstate::RUNNING {
             let mut found = false;
-            for (mid, ms) in self.ms.iter() {
+            for &(mid, ref ms) in self.ms.iter() {
                 if ms.p == pid {
                     cur = Ctx {
                         m: mid,
@@ -568,7 +585,7 @@ impl Ordering {
             self.push(e, cur);
             return Ok(Some(Ctx { p: NO_P, ..cur }));
         }
-        let Some(ms) = self.ms.get_mut(&mid) else {
+        let Some(ms) = self.m_get(mid).map(|i| &mut self.ms[i].1) else {
             return Err(Error::new(format!(
                 "stole proc from non-existent thread {mid}"
             )));
@@ -633,7 +650,7 @@ impl Ordering {
                 }
                 new.g = gid;
             } else {
-                if let Some(ms) = self.ms.get(&mid) {
+                if let Some(ms) = self.m_get(mid).map(|i| self.ms[i].1) {
                     if ms.g != gid {
                         return Err(Error::new(format!(
                             "inconsistent thread for syscalling goroutine {gid}: thread has goroutine {}",
@@ -642,7 +659,8 @@ impl Ordering {
                     }
                     cur.g = ms.g;
                 } else {
-                    self.ms.insert(mid, MState { g: gid, p: NO_P });
+                    let i = self.m_slot(mid);
+                    self.ms[i].1 = MState { g: gid, p: NO_P };
                 }
                 cur.m = mid;
             }
@@ -1145,7 +1163,7 @@ impl Ordering {
             );
         }
         s.push('\n');
-        let mut ms: Vec<_> = self.ms.iter().collect();
+        let mut ms: Vec<_> = self.ms.iter().map(|(k, v)| (*k, v)).collect();
         ms.sort_by_key(|x| x.0);
         for (id, st) in ms {
             let _ = writeln!(s, "M {id} [g={} p={}]", st.g, st.p);

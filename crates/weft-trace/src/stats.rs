@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use crate::decoder::Decoder;
 use crate::event::{EventKind, EventRef, GoState, Transition};
-use crate::fasthash::FastMap;
+use crate::fasthash::{FastMap, IdMap};
 
 /// Counters gathered over a trace.
 #[derive(Debug, Default)]
@@ -31,8 +31,12 @@ pub struct Stats {
     /// Most goroutines alive at once.
     pub max_alive: u64,
     alive: i64,
-    blocked: FastMap<Vec<u8>, (u64, i64)>,
-    block_start: FastMap<i64, (i64, u32)>,
+    // Per reason index: (count, total ns blocked).
+    blocked: Vec<(u64, i64)>,
+    block_start: IdMap<(i64, u32)>,
+    // Per generation: reason string id -> index in `reasons`.
+    reason_cache: Vec<u32>,
+    cache_gen: u64,
     reasons: Vec<Vec<u8>>,
     reason_ids: FastMap<Vec<u8>, u32>,
     /// Trace bytes read.
@@ -84,22 +88,15 @@ impl Stats {
             _ => {}
         }
         if to == GoState::Waiting && from == GoState::Running {
-            let rid = match self.reason_ids.get(st.reason) {
-                Some(&r) => r,
-                None => {
-                    let r = self.reasons.len() as u32;
-                    self.reasons.push(st.reason.to_vec());
-                    self.reason_ids.insert(st.reason.to_vec(), r);
-                    r
-                }
-            };
+            let rid = self.reason_index(ev, st.reason);
             self.block_start.insert(id, (t, rid));
         } else if from == GoState::Waiting {
             if let Some((t0, rid)) = self.block_start.remove(&id) {
-                let e = self
-                    .blocked
-                    .entry(self.reasons[rid as usize].clone())
-                    .or_insert((0, 0));
+                let rid = rid as usize;
+                if self.blocked.len() <= rid {
+                    self.blocked.resize(rid + 1, (0, 0));
+                }
+                let e = &mut self.blocked[rid];
                 e.0 += 1;
                 e.1 += t - t0;
             }
@@ -111,10 +108,45 @@ impl Stats {
         let mut v: Vec<_> = self
             .blocked
             .iter()
-            .map(|(r, &(n, ns))| (&r[..], n, ns))
+            .enumerate()
+            .filter(|(_, (n, _))| *n > 0)
+            .map(|(i, &(n, ns))| (&self.reasons[i][..], n, ns))
             .collect();
         v.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(b.0)));
         v
+    }
+
+    fn reason_index(&mut self, ev: &EventRef<'_>, reason: &[u8]) -> u32 {
+        // Reasons are string ids, stable within a generation: cache them.
+        let sid = ev.raw().args[0] as usize;
+        if ev.generation() != self.cache_gen {
+            self.cache_gen = ev.generation();
+            self.reason_cache.clear();
+        }
+        let cacheable = ev.raw().typ == crate::spec::ev::GO_BLOCK && sid < 1 << 16;
+        if cacheable {
+            if let Some(&r) = self.reason_cache.get(sid) {
+                if r != u32::MAX {
+                    return r;
+                }
+            }
+        }
+        let r = match self.reason_ids.get(reason) {
+            Some(&r) => r,
+            None => {
+                let r = self.reasons.len() as u32;
+                self.reasons.push(reason.to_vec());
+                self.reason_ids.insert(reason.to_vec(), r);
+                r
+            }
+        };
+        if cacheable {
+            if self.reason_cache.len() <= sid {
+                self.reason_cache.resize(sid + 1, u32::MAX);
+            }
+            self.reason_cache[sid] = r;
+        }
+        r
     }
 
     fn bump(&mut self, d: i64) {
