@@ -55,9 +55,9 @@ Public API in one breath:
 
 mod group;
 mod lint;
-mod track;
 /// Findings over the execution-trace model (`weft-timeline`): deadlock, partial-deadlock, leak, contention.
 pub mod trace;
+mod track;
 
 pub use group::{
     by_state, group, group_by_creation_site, is_plumbing, package_of, stack_key, stack_signature,

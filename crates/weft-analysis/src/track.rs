@@ -178,7 +178,7 @@ impl Tracker {
         }
         for g in &groups {
             self.groups.entry(g.key.clone()).or_insert_with(|| {
-                let mut history: VecDeque<u64> = std::iter::repeat(0).take(len - 1).collect();
+                let mut history = VecDeque::from(vec![0; len - 1]);
                 history.push_back(g.count);
                 GroupState {
                     baseline: if first { g.count } else { 0 },

@@ -240,10 +240,12 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         };
         let limit = abs.max((rel * b as f64).floor() as u64);
         let w = g.where_.as_ref().map(FrameJson::from);
-        if closest
-            .as_ref()
-            .map_or(true, |c| (now - b) * c.2 > c.1 * limit)
-        {
+        // Compare growth/limit ratios without floats: a/b > c/d ⇔ a·d > c·b.
+        let closer = match &closest {
+            None => true,
+            Some(c) => (now - b) * c.2 > c.1 * limit,
+        };
+        if closer {
             closest = Some((place(w.as_ref()), now - b, limit));
         }
         if now - b > limit {
