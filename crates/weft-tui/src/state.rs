@@ -540,3 +540,129 @@ fn group_matches(g: &GroupView, needle: &str) -> bool {
             .as_ref()
             .is_some_and(|f| hit(&f.func) || hit(&f.file))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::view::GroupView;
+    use weft_model::Frame;
+
+    fn group(key: &str, func: &str, count: u64, class: StateClass) -> GroupView {
+        let f = Frame {
+            func: func.into(),
+            file: "/src/main.go".into(),
+            line: 1,
+            pc: None,
+        };
+        GroupView {
+            key: key.into(),
+            count,
+            state: "chan receive".into(),
+            class,
+            where_: Some(f.clone()),
+            stack: vec![f],
+            ..GroupView::default()
+        }
+    }
+
+    fn state_with(groups: Vec<GroupView>) -> TopState {
+        let mut s = TopState::new("test");
+        s.apply(Feed::Report(ReportView {
+            groups,
+            ..ReportView::default()
+        }));
+        s
+    }
+
+    fn key(c: KeyCode) -> KeyEvent {
+        KeyEvent::new(c, KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn selection_follows_its_group_when_rows_move() {
+        let mut s = state_with(vec![
+            group("a", "main.a", 10, StateClass::Blocked),
+            group("b", "main.b", 5, StateClass::Blocked),
+        ]);
+        s.on_key(key(KeyCode::Down));
+        assert_eq!(s.selected().unwrap().key, "b");
+        // b grows past a: it moves to the top and stays selected.
+        s.apply(Feed::Report(ReportView {
+            groups: vec![
+                group("a", "main.a", 10, StateClass::Blocked),
+                group("b", "main.b", 50, StateClass::Blocked),
+            ],
+            ..ReportView::default()
+        }));
+        assert_eq!(s.selected_index(), Some(0));
+        assert_eq!(s.selected().unwrap().key, "b");
+    }
+
+    #[test]
+    fn search_wraps_and_n_moves_between_matches() {
+        let mut s = state_with(vec![
+            group("a", "main.handler", 30, StateClass::Blocked),
+            group("b", "main.other", 20, StateClass::Blocked),
+            group("c", "main.handlerTwo", 10, StateClass::Blocked),
+        ]);
+        for c in "/handler".chars() {
+            s.on_key(key(KeyCode::Char(c)));
+        }
+        s.on_key(key(KeyCode::Enter));
+        assert_eq!(s.selected().unwrap().key, "a");
+        s.on_key(key(KeyCode::Char('n')));
+        assert_eq!(s.selected().unwrap().key, "c");
+        s.on_key(key(KeyCode::Char('n')));
+        assert_eq!(s.selected().unwrap().key, "a", "wraps around");
+        s.on_key(key(KeyCode::Char('N')));
+        assert_eq!(s.selected().unwrap().key, "c");
+    }
+
+    #[test]
+    fn escape_clears_filters_and_empty_results_keep_no_selection() {
+        let mut s = state_with(vec![group("a", "main.a", 3, StateClass::Blocked)]);
+        for c in "tnothing".chars() {
+            s.on_key(key(KeyCode::Char(c)));
+        }
+        assert_eq!(s.visible_len(), 0);
+        assert!(s.selected().is_none());
+        assert_ne!(
+            s.on_key(key(KeyCode::Char('d'))),
+            Change::RequestDetails,
+            "typing goes to the filter"
+        );
+        s.on_key(key(KeyCode::Esc));
+        assert_eq!(s.mode, InputMode::Normal);
+        assert_eq!(s.visible_len(), 1);
+    }
+
+    #[test]
+    fn restart_banner_is_not_replaced_by_the_next_connected() {
+        let mut s = TopState::new("test");
+        s.apply(Feed::Connection(Connection::Connected));
+        s.apply(Feed::Connection(Connection::Restarted));
+        s.apply(Feed::Connection(Connection::Connected));
+        s.apply(Feed::Report(ReportView::default()));
+        assert_eq!(s.connection, Connection::Restarted);
+        s.apply(Feed::Connection(Connection::Disconnected {
+            error: "gone".into(),
+            retry_in: Duration::from_secs(4),
+        }));
+        assert!(s.retry_in(Instant::now()).unwrap() <= Duration::from_secs(4));
+        s.apply(Feed::Report(ReportView::default()));
+        assert_eq!(
+            s.connection,
+            Connection::Connected,
+            "a report after a disconnect means connected"
+        );
+    }
+
+    #[test]
+    fn a_second_details_request_waits_for_the_first() {
+        let mut s = state_with(vec![group("a", "main.a", 3, StateClass::Blocked)]);
+        assert_eq!(s.on_key(key(KeyCode::Char('d'))), Change::RequestDetails);
+        assert_eq!(s.on_key(key(KeyCode::Char('d'))), Change::None);
+        s.apply(Feed::Details(DetailsReply::Refused("no".into())));
+        assert_eq!(s.on_key(key(KeyCode::Char('d'))), Change::RequestDetails);
+    }
+}

@@ -41,7 +41,7 @@ fn group_columns() -> Vec<Column<GroupView>> {
         },
         Column {
             title: "state",
-            width: Constraint::Length(16),
+            width: Constraint::Length(20),
             min_table_width: 40,
             right_align: false,
             cell: |g| {

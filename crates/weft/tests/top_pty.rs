@@ -226,3 +226,18 @@ fn weft_top_shows_a_dump_file_statically() {
     s.type_keys(b"q");
     assert!(s.wait_exit(Duration::from_secs(15)).success());
 }
+
+#[test]
+fn weft_top_reads_a_process_by_pid() {
+    let target = Target::start(&["-n", "500"]);
+    let pid = target.child.id();
+    let mut s = Session::start(&[&format!("pid:{pid}")]);
+    // Memory reading sees each goroutine's own state, unlike debug=1.
+    let screen = s.wait_for(
+        &["main.parkedReceiver", "chan receive", "(memory)"],
+        Duration::from_secs(60),
+    );
+    assert!(screen.contains("connected"), "{screen}");
+    s.type_keys(b"q");
+    assert!(s.wait_exit(Duration::from_secs(15)).success());
+}
