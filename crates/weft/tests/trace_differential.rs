@@ -29,37 +29,37 @@ use common::{
 /// normal (≈1 s), so only a hang trips it.
 const READ_LIMIT: Duration = Duration::from_secs(120);
 
-/// The reference `go` binary. The cached toolchains are Python wrappers,
-/// so resolve the real binary in GOROOT once to save a start-up per call.
-fn reference_go() -> Result<PathBuf, String> {
-    static GO: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    GO.get_or_init(|| {
-        let wrapper = go_binary(REFERENCE_GO)?;
-        let out = run_with_limit(
-            go_command(&wrapper).args(["env", "GOROOT"]),
-            None,
-            Duration::from_secs(60),
-        )?;
-        let goroot = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        let real = Path::new(&goroot).join("bin/go");
-        Ok(if out.status.success() && real.is_file() {
-            real
-        } else {
-            wrapper
-        })
+/// The reference reader: the command that runs Go 1.27's `go tool trace`.
+/// Going through `go tool` costs over a second per call on a loaded
+/// machine (the cached toolchains are Python wrappers, and `go tool`
+/// re-checks its build cache), so resolve the cached `trace` executable
+/// once with `go tool -n trace`, after one real call has built it.
+fn reference_trace_tool() -> Result<Vec<PathBuf>, String> {
+    static TOOL: OnceLock<Result<Vec<PathBuf>, String>> = OnceLock::new();
+    TOOL.get_or_init(|| {
+        let go = go_binary(REFERENCE_GO)?;
+        let limit = Duration::from_secs(300);
+        // Builds the tool into the build cache if needed; `-h` exits non-zero.
+        run_with_limit(go_command(&go).args(["tool", "trace", "-h"]), None, limit)?;
+        let out = run_with_limit(go_command(&go).args(["tool", "-n", "trace"]), None, limit)?;
+        let printed = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let exe = PathBuf::from(&printed);
+        Ok(
+            if out.status.success() && !printed.contains(char::is_whitespace) && exe.is_file() {
+                vec![exe]
+            } else {
+                vec![go, "tool".into(), "trace".into()]
+            },
+        )
     })
     .clone()
 }
 
 fn go_dump(trace: &Path) -> Result<Output, String> {
-    let go = reference_go()?;
-    run_with_limit(
-        go_command(&go)
-            .args(["tool", "trace", "-d=parsed"])
-            .arg(trace),
-        None,
-        READ_LIMIT,
-    )
+    let tool = reference_trace_tool()?;
+    let mut cmd = go_command(&tool[0]);
+    cmd.args(&tool[1..]).arg("-d=parsed").arg(trace);
+    run_with_limit(&mut cmd, None, READ_LIMIT)
 }
 
 fn weft_dump(trace: &Path) -> Result<Output, String> {
@@ -165,7 +165,7 @@ fn check_toolchain(version: &str) {
     let mut failures = Vec::new();
     let built = build_programs(version).unwrap_or_else(|e| panic!("{e}"));
     // Fail early and clearly if the reference reader itself is missing.
-    reference_go().unwrap_or_else(|e| panic!("{e}"));
+    reference_trace_tool().unwrap_or_else(|e| panic!("{e}"));
     let runs = scratch_dir(&format!("trace-runs-{version}"));
     let started = std::time::Instant::now();
     let (mut go_time, mut weft_time) = (Duration::ZERO, Duration::ZERO);
