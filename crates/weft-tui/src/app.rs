@@ -2,6 +2,8 @@
 //! the main loop that merges key presses with what the source feeds.
 
 use std::io::{self, Stdout};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{self, Event, KeyEventKind};
@@ -75,10 +77,20 @@ const INPUT_WAIT: Duration = Duration::from_millis(100);
 /// Runs `weft top` until the user quits: takes what `source` feeds (reports,
 /// connection changes, details answers), handles keys and redraws.
 pub fn run(mut state: TopState, source: &mut dyn FeedSource) -> io::Result<()> {
+    // A terminating signal ends the loop like `q` does, so the guard below
+    // restores the terminal (the default action would leave it raw).
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+        signal_hook::consts::SIGINT,
+    ] {
+        signal_hook::flag::register(sig, stop.clone())?;
+    }
     let mut guard = TerminalGuard::enter()?;
     let mut dirty = true;
     let mut last_draw = Instant::now();
-    loop {
+    while !stop.load(Ordering::Relaxed) {
         while let Some(f) = source.try_next() {
             state.apply(f);
             dirty = true;

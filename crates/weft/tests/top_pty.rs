@@ -241,3 +241,52 @@ fn weft_top_reads_a_process_by_pid() {
     s.type_keys(b"q");
     assert!(s.wait_exit(Duration::from_secs(15)).success());
 }
+
+#[test]
+fn sigterm_quits_and_restores_the_terminal() {
+    let target = Target::start(&["-n", "200"]);
+    let mut s = Session::start(&[&target.url]);
+    s.wait_for(
+        &["main.parkedSelector", "connected"],
+        Duration::from_secs(60),
+    );
+    let pid = s.child.process_id().expect("child pid") as libc::pid_t;
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    assert!(s.wait_exit(Duration::from_secs(15)).success());
+    let cooked = libc::ICANON | libc::ECHO;
+    assert_eq!(
+        local_flags(s.fd()) & cooked,
+        cooked,
+        "terminal left in raw mode"
+    );
+    assert!(find(&s.bytes(), b"\x1b[?1049l").is_some());
+}
+
+#[test]
+fn bad_sources_and_missing_terminals_are_clear_errors() {
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_weft"))
+            .arg("top")
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = run(&["/no/such/dump.txt"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("/no/such/dump.txt"), "{err}");
+
+    let out = run(&["--interval", "0", "http://127.0.0.1:1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--interval"));
+
+    // Piped output: no full-screen UI, and it says what to use instead.
+    let out = run(&["http://127.0.0.1:1"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("needs a terminal") && err.contains("weft snapshot"),
+        "{err}"
+    );
+}

@@ -32,12 +32,6 @@ pub struct TopArgs {
 }
 
 pub fn run(args: TopArgs) -> anyhow::Result<ExitCode> {
-    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
-        bail!(
-            "weft top needs a terminal; for a one-off report use `weft snapshot {}`",
-            args.source
-        );
-    }
     if !(args.interval.is_finite() && args.interval > 0.0) {
         bail!(
             "--interval must be a positive number of seconds, not {}",
@@ -46,6 +40,12 @@ pub fn run(args: TopArgs) -> anyhow::Result<ExitCode> {
     }
     let spec = parse_source(&args.source)
         .with_context(|| format!("reading the source {:?}", args.source))?;
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        bail!(
+            "weft top needs a terminal; for a one-off report use `weft snapshot {}`",
+            args.source
+        );
+    }
     let opts = PollOptions {
         interval: Duration::from_secs_f64(args.interval),
         form: if args.protobuf {
