@@ -55,8 +55,8 @@ run_phase idle2 sleep "$SECS"
 run_phase stopped "$bench" "$target" sample 10 "$SECS" stop
 
 echo "timing snapshots ..." >&2
-"$bench" "$target" time 11 > "$out/time_reuse.txt"
-"$bench" "$target" time 6 noreuse > "$out/time_noreuse.txt"
+"$bench" "$target" time 11 > "$out/time_fresh.txt"
+"$bench" "$target" time 11 reuse > "$out/time_reuse.txt"
 kv() { sed -E "s/.*[ ^]?$2=([^ ]+).*/\1/" "$out/$1.txt"; }
 
 cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
@@ -69,9 +69,9 @@ Machine: $(nproc) CPUs ($cpu), Linux $(uname -r), load average at end: $(cut -d'
 
 | snapshot (release build) | wall, median | wall, min | CPU (user+sys), median | bytes read | goroutines |
 |---|---|---|---|---|---|
-| first (cold: parse binary + full read) | $(kv time_reuse first_ms) ms (+ $(kv time_reuse open_ms) ms opening the binary) | | | | |
-| repeated, reusing unchanged stacks (default) | $(kv time_reuse warm_median_ms) ms | $(kv time_reuse warm_min_ms) ms | $(kv time_reuse warm_cpu_median_ms) ms | $(kv time_reuse bytes) | $(kv time_reuse goroutines) |
-| repeated, re-reading every stack | $(kv time_noreuse warm_median_ms) ms | $(kv time_noreuse warm_min_ms) ms | $(kv time_noreuse warm_cpu_median_ms) ms | $(kv time_noreuse bytes) | $(kv time_noreuse goroutines) |
+| first (cold: parse binary + full read) | $(kv time_fresh first_ms) ms (+ $(kv time_fresh open_ms) ms opening the binary) | | | | |
+| repeated, default options (every stack re-read) | $(kv time_fresh warm_median_ms) ms | $(kv time_fresh warm_min_ms) ms | $(kv time_fresh warm_cpu_median_ms) ms | $(kv time_fresh bytes) | $(kv time_fresh goroutines) |
+| repeated, \`reuse_stacks\` (unchanged parked stacks not re-read) | $(kv time_reuse warm_median_ms) ms | $(kv time_reuse warm_min_ms) ms | $(kv time_reuse warm_cpu_median_ms) ms | $(kv time_reuse bytes) | $(kv time_reuse goroutines) |
 
 | target's 1 ms ticker, ${SECS}s each, in this order | max gap | p99 gap | missed ticks | samples taken |
 |---|---|---|---|---|

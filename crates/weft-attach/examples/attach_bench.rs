@@ -1,6 +1,6 @@
 //! Measures weft-attach against a running target (used by bench/attach/run.sh):
 //!
-//! `attach_bench PID time N [noreuse]` N back-to-back snapshots; prints timings
+//! `attach_bench PID time N [reuse]` N back-to-back snapshots; prints timings
 //! `attach_bench PID sample HZ SECS [stop]`  samples at HZ for SECS seconds
 //!
 //! Output is one `key=value` line for the script to pick up.
@@ -20,7 +20,7 @@ use weft_attach::{AttachOptions, Attacher};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: attach_bench PID (time N [noreuse] | sample HZ SECS [stop])";
+    let usage = "usage: attach_bench PID (time N [reuse] | sample HZ SECS [stop])";
     let pid: u32 = args.first().and_then(|s| s.parse().ok()).expect(usage);
     let t0 = Instant::now();
     let mut a = Attacher::new(pid).unwrap_or_else(|e| panic!("{e}"));
@@ -29,7 +29,7 @@ fn main() {
         Some("time") => {
             let n: usize = args.get(2).and_then(|s| s.parse().ok()).expect(usage);
             let opts = AttachOptions {
-                reuse_stacks: args.get(3).map(String::as_str) != Some("noreuse"),
+                reuse_stacks: args.get(3).map(String::as_str) == Some("reuse"),
                 ..Default::default()
             };
             let mut times = Vec::new();

@@ -69,6 +69,8 @@ impl GoBinary {
             parse_minor(&version).ok_or_else(|| format!("cannot read Go version {version:?}"))?;
         let pcln_sec = file
             .section_by_name(".gopclntab")
+            // PIE builds put it in a relro section.
+            .or_else(|| file.section_by_name(".data.rel.ro.gopclntab"))
             .ok_or("it has no .gopclntab section")?;
         let pcln_addr = pcln_sec.address();
         let pcln_data = pcln_sec

@@ -40,6 +40,9 @@ pub trait Memory {
 /// A live process, read with `process_vm_readv(2)`.
 pub struct ProcessMemory {
     pub pid: u32,
+    /// Kept between calls: large buffers freed and reallocated every sample
+    /// cost more in the allocator than the reads themselves.
+    pub scratch: std::cell::RefCell<Vec<u8>>,
 }
 
 /// The kernel's limit on iovecs per call (IOV_MAX on Linux).
@@ -73,7 +76,9 @@ impl Memory for ProcessMemory {
             }
         }
         let total: u64 = ranges.iter().map(|r| r.1 - r.0).sum();
-        let mut scratch = vec![0u8; total as usize];
+        let mut scratch = std::mem::take(&mut *self.scratch.borrow_mut());
+        scratch.clear();
+        scratch.resize(total as usize, 0);
         let mut merged: Vec<(u64, &mut [u8])> = Vec::with_capacity(ranges.len());
         let mut rest: &mut [u8] = &mut scratch;
         for r in &ranges {
@@ -100,6 +105,7 @@ impl Memory for ProcessMemory {
             }
             base += size;
         }
+        *self.scratch.borrow_mut() = scratch;
         Ok(ok)
     }
 

@@ -208,7 +208,9 @@ fn read_gs(
     stats: &mut SampleStats,
 ) -> Result<Vec<Option<G>>, AttachError> {
     let len = a.bin.layout.g_read_len as usize;
-    let mut buf = vec![0u8; ptrs.len() * len];
+    let mut buf = std::mem::take(&mut *a.gbuf.borrow_mut());
+    buf.clear();
+    buf.resize(ptrs.len() * len, 0);
     let mut reqs: Vec<(u64, &mut [u8])> = Vec::with_capacity(ptrs.len());
     let mut which = Vec::with_capacity(ptrs.len());
     for (i, (p, b)) in ptrs.iter().zip(buf.chunks_mut(len)).enumerate() {
@@ -229,6 +231,7 @@ fn read_gs(
             out[i] = decode_g(a, ptrs[i], &buf[i * len..(i + 1) * len]);
         }
     }
+    *a.gbuf.borrow_mut() = buf;
     Ok(out)
 }
 
@@ -521,7 +524,9 @@ fn read_stacks(
         spans.push((total, total + n));
         total += n;
     }
-    let mut buf = vec![0u8; total];
+    let mut buf = std::mem::take(&mut *a.stackbuf.borrow_mut());
+    buf.clear();
+    buf.resize(total, 0);
     let mut reqs: Vec<(u64, &mut [u8])> = Vec::with_capacity(gs.len());
     let mut which = Vec::with_capacity(gs.len());
     let mut rest: &mut [u8] = &mut buf;
@@ -729,6 +734,7 @@ pub(crate) fn take(a: &mut Attacher, opts: &AttachOptions) -> Result<Vec<Record>
         });
     }
     a.cache.stacks = next_cache;
+    *a.stackbuf.borrow_mut() = stacks.buf;
     phase("unwound");
     read_waits(a, &space, &mut records, waits, &mut stats)?;
     phase("waits read");

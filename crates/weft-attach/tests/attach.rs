@@ -27,6 +27,17 @@ fn go(minor: u32) -> PathBuf {
 fn work_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
+        // Remove what earlier runs left behind (their process is gone).
+        if let Ok(dir) = std::fs::read_dir(std::env::temp_dir()) {
+            for e in dir.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if let Some(pid) = name.strip_prefix("weft-attach-tests-") {
+                    if !Path::new(&format!("/proc/{pid}")).exists() {
+                        let _ = std::fs::remove_dir_all(e.path());
+                    }
+                }
+            }
+        }
         let d = std::env::temp_dir().join(format!("weft-attach-tests-{}", std::process::id()));
         std::fs::create_dir_all(&d).unwrap();
         d
@@ -41,9 +52,16 @@ fn program_dir(name: &str) -> PathBuf {
 
 /// Builds the attach test program with Go 1.`minor`.
 fn build(minor: u32, stripped: bool) -> PathBuf {
+    build_with(minor, stripped, false)
+}
+
+/// Same, optionally as a position-independent executable (loaded at a
+/// random base, so every address needs the load bias).
+fn build_with(minor: u32, stripped: bool, pie: bool) -> PathBuf {
     let out = work_dir().join(format!(
-        "attach-go1.{minor}{}",
-        if stripped { "-stripped" } else { "" }
+        "attach-go1.{minor}{}{}",
+        if stripped { "-stripped" } else { "" },
+        if pie { "-pie" } else { "" }
     ));
     let mut cmd = Command::new(go(minor));
     cmd.current_dir(program_dir("attach"))
@@ -53,6 +71,9 @@ fn build(minor: u32, stripped: bool) -> PathBuf {
         .arg(&out);
     if stripped {
         cmd.arg("-ldflags=-s -w");
+    }
+    if pie {
+        cmd.arg("-buildmode=pie");
     }
     let res = cmd.arg(".").output().expect("running go build");
     assert!(
@@ -151,9 +172,17 @@ fn records_of<'a>(s: &'a Snapshot, top_func: &str) -> Vec<&'a Record> {
 
 /// The whole check for one binary.
 fn check(minor: u32, stripped: bool) {
-    let bin = build(minor, stripped);
+    check_with(minor, stripped, false)
+}
+
+fn check_with(minor: u32, stripped: bool, pie: bool) {
+    let bin = build_with(minor, stripped, pie);
     let target = Target::start(&bin);
-    let what = format!("go1.{minor}{}", if stripped { " stripped" } else { "" });
+    let what = format!(
+        "go1.{minor}{}{}",
+        if stripped { " stripped" } else { "" },
+        if pie { " pie" } else { "" }
+    );
     let mut a = Attacher::new(target.pid()).unwrap_or_else(|e| panic!("{what}: attach: {e}"));
     assert!(
         a.go_version().starts_with(&format!("go1.{minor}")),
@@ -319,7 +348,12 @@ fn check(minor: u32, stripped: bool) {
 
     // A second sample reuses the stacks of goroutines that did not move;
     // they must come out the same as read fresh.
-    let again = a.snapshot(&AttachOptions::default()).unwrap();
+    let reuse = AttachOptions {
+        reuse_stacks: true,
+        ..Default::default()
+    };
+    a.snapshot(&reuse).unwrap();
+    let again = a.snapshot(&reuse).unwrap();
     assert!(
         a.last_stats().stacks_reused >= 19,
         "{what}: {:?}",
@@ -379,6 +413,16 @@ per_toolchain! {
     go1_26_stripped: 26, true;
     go1_27_plain: 27, false;
     go1_27_stripped: 27, true;
+}
+
+#[test]
+fn go1_22_pie() {
+    check_with(22, false, true);
+}
+
+#[test]
+fn go1_27_pie_stripped() {
+    check_with(27, true, true);
 }
 
 #[test]
