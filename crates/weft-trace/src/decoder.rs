@@ -447,6 +447,7 @@ impl Decoder {
                     "found invalid stack ID {id} for event {}",
                     spec.name
                 ))
+                .at(e.offset)
                 .in_gen(gen.num));
             }
         }
@@ -457,6 +458,7 @@ impl Decoder {
                     "found invalid string ID {id} for event {}",
                     spec.name
                 ))
+                .at(e.offset)
                 .in_gen(gen.num));
             }
         }
@@ -523,6 +525,7 @@ impl Decoder {
             g: NO_G,
             p: NO_P,
             m: NO_M,
+            offset: 0,
             flags: if table { FLAG_TABLE } else { 0 },
         }
     }
@@ -566,6 +569,7 @@ impl Decoder {
                     g: s.g,
                     p: s.p,
                     m: s.m,
+                    offset: 0,
                     flags: 0,
                 })));
             }
@@ -772,7 +776,8 @@ impl Decoder {
         let mut g = self.build.take().unwrap();
         g.end = self.pos;
         if let Err(e) = g.finish(ver) {
-            return Poll::Ready(Err(e.in_gen(g.num)));
+            // Table problems point at their entry; the rest at the generation.
+            return Poll::Ready(Err(e.at(g.start as u64).in_gen(g.num)));
         }
         Poll::Ready(Ok((g, spill, spill_err)))
     }
@@ -857,7 +862,8 @@ impl Decoder {
         let mut g = self.build.take().unwrap();
         g.end = self.pos;
         if let Err(e) = g.finish(ver) {
-            return Poll::Ready(Err(e.in_gen(g.num)));
+            // Table problems point at their entry; the rest at the generation.
+            return Poll::Ready(Err(e.at(g.start as u64).in_gen(g.num)));
         }
         Poll::Ready(Ok(Some(g)))
     }
@@ -874,6 +880,7 @@ fn try_advance(
     let c = &mut frontier[i];
     let (m, off) = (c.m, c.ev_off);
     let strs = Strs { buf, base };
+    order.cur_off = off as u64;
     let ok = order
         .advance(&mut c.ev, gen, &strs, m, &mut c.mslot)
         .map_err(|e| e.at(off as u64).in_gen(gen.num))?;

@@ -24,6 +24,8 @@ pub struct RawEvent {
     pub p: i64,
     /// Thread (M) the event happened on (-1: none).
     pub m: i64,
+    /// Byte offset in the trace of the wire event this came from (0 if synthesised).
+    pub offset: u64,
     pub(crate) flags: u8,
 }
 
@@ -411,6 +413,11 @@ impl<'a> EventRef<'a> {
     /// Thread (-1: none).
     pub fn thread(&self) -> i64 {
         self.raw.m
+    }
+    /// Byte offset in the trace of the wire event behind this one (0 for
+    /// Sync events and CPU samples).
+    pub fn offset(&self) -> u64 {
+        self.raw.offset
     }
     /// Generation number this event came from (0 for the closing Sync).
     pub fn generation(&self) -> u64 {

@@ -132,7 +132,7 @@ pub(crate) struct Generation {
     /// Stack id -> range in `frames`.
     pub stacks: IdTable<(u32, u32)>,
     pub frames: Vec<FrameRec>,
-    pub(crate) stack_pcs: Vec<(u64, u64)>, // (pc, stack id) while building
+    pub(crate) stack_pcs: Vec<(u64, u64)>, // (pc, offset of its stack entry) while building
     pub(crate) pcs: FastMap<u64, (u64, u64, u64)>,
     pub cpu_samples: Vec<CpuSample>,
     pub exp_batches: Vec<ExpBatch>,
@@ -215,7 +215,7 @@ impl Generation {
         if exp == 0 && first == Some(ev::STRINGS) {
             self.add_strings(bytes, data.off)
         } else if exp == 0 && first == Some(ev::STACKS) {
-            self.add_stacks(bytes)
+            self.add_stacks(bytes, data.off)
         } else if exp == 0 && first == Some(ev::CPU_SAMPLES) {
             self.add_cpu_samples(bytes)
         } else if exp == 0
@@ -285,9 +285,10 @@ impl Generation {
         Ok(())
     }
 
-    fn add_stacks(&mut self, b: &[u8]) -> Result<()> {
+    fn add_stacks(&mut self, b: &[u8], abs: usize) -> Result<()> {
         let mut r = Rd { b, pos: 1 };
         while r.left() != 0 {
+            let entry_off = (abs + r.pos) as u64;
             let e = r.byte()?;
             if e != ev::STACK {
                 return Err(Error::new(format!("expected stack event, got {e}")));
@@ -312,7 +313,7 @@ impl Generation {
                 let func = r.uvarint().map_err(|e| ctx("funcID", e))?;
                 let file = r.uvarint().map_err(|e| ctx("fileID", e))?;
                 let line = r.uvarint().map_err(|e| ctx("line", e))?;
-                self.stack_pcs.push((pc, id));
+                self.stack_pcs.push((pc, entry_off));
                 self.pcs.entry(pc).or_insert((func, file, line));
             }
             if !self
@@ -411,17 +412,19 @@ impl Generation {
             });
         }
         self.stacks.for_each(|id, (start, len)| {
-            for &(pc, _) in &stack_pcs[start as usize..(start + len) as usize] {
+            for &(pc, off) in &stack_pcs[start as usize..(start + len) as usize] {
                 let (func, file, _) = pcs[&pc];
                 if !strings.contains(func) {
                     return Err(Error::new(format!(
                         "found invalid func string ID {func} for stack {id}"
-                    )));
+                    ))
+                    .at(off));
                 }
                 if !strings.contains(file) {
                     return Err(Error::new(format!(
                         "found invalid file string ID {file} for stack {id}"
-                    )));
+                    ))
+                    .at(off));
                 }
             }
             Ok(())

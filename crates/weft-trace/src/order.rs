@@ -234,6 +234,8 @@ pub(crate) struct Ordering {
     gc_state: u8,
     initial_gen: u64,
     pub queue: VecDeque<RawEvent>,
+    /// Trace offset of the event being advanced (stamped on what it queues).
+    pub cur_off: u64,
 }
 
 /// Read access to the current generation's strings.
@@ -255,6 +257,7 @@ impl Ordering {
             gc_state: GC_UNDETERMINED,
             initial_gen: 0,
             queue: VecDeque::with_capacity(16),
+            cur_off: 0,
         }
     }
 
@@ -276,6 +279,7 @@ impl Ordering {
             g: c.g,
             p: c.p,
             m: c.m,
+            offset: self.cur_off,
             flags: 0,
         });
     }

@@ -68,10 +68,10 @@ fn testprog_traces_dump_like_go_tool_trace() {
     for v in TOOLCHAINS {
         let dir = testprog_dir(v);
         // annotations: tasks, regions, logs; iter-pull: GoSwitch (1.23+);
-        // cpu-profile: CPU samples merged in; stress (two toolchains):
+        // cpu-profile: CPU samples merged in; stress (Go 1.27):
         // many generations and procs.
         let mut progs = vec!["annotations", "iter-pull", "cpu-profile"];
-        if v == "1.22" || v == "1.27" {
+        if v == "1.27" {
             progs.push("stress");
         }
         for p in progs {
@@ -82,7 +82,7 @@ fn testprog_traces_dump_like_go_tool_trace() {
             let bytes = record(v, &prog, &work);
             compare(&format!("go{v} {p}"), &bytes, &file, &mut problems);
             checked += 1;
-            if p == "cpu-profile" {
+            if p == "cpu-profile" && (v == "1.22" || v == "1.27") {
                 // Truncated copies: same events printed before the same failure.
                 for frac in [9, 60] {
                     let n = bytes.len() * frac / 100;
@@ -98,7 +98,7 @@ fn testprog_traces_dump_like_go_tool_trace() {
     }
     let _ = fs::remove_dir_all(&work);
     eprintln!("checked {checked} testprog traces");
-    assert!(checked >= 18, "too few programs found: {checked}");
+    assert!(checked >= 17, "too few programs found: {checked}");
     assert!(
         problems.is_empty(),
         "differences:\n{}",
