@@ -283,6 +283,7 @@ fn check_with(minor: u32, stripped: bool, pie: bool) {
             2,
         ),
         ("select (no cases)", 1),
+        ("syscall", 1),
     ] {
         assert_eq!(
             counts.get(status).copied(),

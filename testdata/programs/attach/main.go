@@ -12,6 +12,7 @@ import (
 	_ "net/http/pprof"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -69,6 +70,16 @@ func waiter() {
 	blockers.Wait()
 }
 
+// syscaller blocks in a raw read(2) on a pipe nobody writes to, so it
+// stays in the _Gsyscall state.
+//
+//go:noinline
+func syscaller(fd int) {
+	started.Done()
+	var b [1]byte
+	syscall.Read(fd, b[:])
+}
+
 func main() {
 	nRecv := flag.Int("recv", 5, "goroutines receiving on one unbuffered channel")
 	nSend := flag.Int("send", 4, "goroutines sending on one full buffered channel")
@@ -76,6 +87,7 @@ func main() {
 	nLock := flag.Int("lock", 2, "goroutines in sync.Mutex.Lock")
 	nSleep := flag.Int("sleep", 2, "goroutines sleeping")
 	nWait := flag.Int("wait", 2, "goroutines in sync.WaitGroup.Wait")
+	nSys := flag.Int("syscall", 1, "goroutines blocked in a read(2) system call")
 	flag.Parse()
 
 	mu.Lock() // held forever so lockers park
@@ -101,6 +113,15 @@ func main() {
 	spawn(*nLock, locker)
 	spawn(*nSleep, sleeper)
 	spawn(*nWait, waiter)
+	var fds [2]int
+	if err := syscall.Pipe(fds[:]); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	started.Add(*nSys)
+	for i := 0; i < *nSys; i++ {
+		go syscaller(fds[0])
+	}
 	started.Wait()
 	time.Sleep(200 * time.Millisecond) // let every goroutine reach its park
 
