@@ -11,58 +11,89 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-/// CPU time this thread has used, from /proc (Linux). On a shared machine
-/// this is steadier than wall time, which counts time spent descheduled.
-fn thread_cpu() -> Duration {
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
-    Duration::from_nanos(
-        s.split_whitespace()
-            .next()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0),
-    )
+/// CPU time the whole process has used (all threads, user + system). On a
+/// shared machine this is steadier than wall time, which also counts time
+/// spent waiting for a core.
+fn process_cpu() -> Duration {
+    // SAFETY: getrusage only writes the struct we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+struct Timing {
+    wall: Vec<Duration>,
+    cpu: Vec<Duration>,
+}
+
+impl Timing {
+    fn new() -> Self {
+        Timing {
+            wall: Vec::new(),
+            cpu: Vec::new(),
+        }
+    }
+    fn time<T>(&mut self, f: impl FnOnce() -> T) -> T {
+        let (c, t) = (process_cpu(), Instant::now());
+        let out = f();
+        self.wall.push(t.elapsed());
+        self.cpu.push(process_cpu() - c);
+        out
+    }
+    fn show(&self) -> String {
+        format!(
+            "median {:.1} ms (min {:.1}), CPU {:.1} ms",
+            ms(median(self.wall.clone())),
+            ms(*self.wall.iter().min().unwrap()),
+            ms(median(self.cpu.clone()))
+        )
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let rounds: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10);
+    let one = weft_profile::Limits {
+        threads: 1,
+        ..weft_profile::Limits::default()
+    };
+    let auto = weft_profile::Limits::default();
     for path in &args[2..] {
         let data = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        let (mut parse_t, mut group_t) = (Vec::new(), Vec::new());
-        let (mut parse_cpu, mut group_cpu) = (Vec::new(), Vec::new());
+        let (mut p1, mut pn, mut grp) = (Timing::new(), Timing::new(), Timing::new());
         let mut summary = (0, 0, 0);
+        // Alternate the two parse modes so machine noise hits both alike.
         for _ in 0..rounds {
-            let (c, t) = (thread_cpu(), Instant::now());
-            let snap = weft_profile::parse(&data).expect("parse");
-            parse_t.push(t.elapsed());
-            parse_cpu.push(thread_cpu() - c);
-            let (c, t) = (thread_cpu(), Instant::now());
-            let groups = weft_analysis::group(&snap);
-            group_t.push(t.elapsed());
-            group_cpu.push(thread_cpu() - c);
-            summary = (snap.total(), snap.records.len(), groups.len());
-            drop(groups);
+            let snap = p1.time(|| weft_profile::parse_with(&data, one).expect("parse"));
             drop(snap);
+            let snap = pn.time(|| weft_profile::parse_with(&data, auto).expect("parse"));
+            let groups = grp.time(|| weft_analysis::group(&snap));
+            summary = (snap.total(), snap.records.len(), groups.len());
         }
-        let pm = median(parse_t.clone());
+        let size = data.len() as f64 / 1e6;
         println!(
-            "{path}: {:.1} MB, {} goroutines, {} records, {} groups | parse median {:.1} ms (min {:.1}), {:.0} MB/s | group median {:.1} ms (min {:.1}) | parse+group {:.1} ms | CPU time medians: parse {:.1} ms, group {:.1} ms",
-            data.len() as f64 / 1e6,
-            summary.0,
-            summary.1,
-            summary.2,
-            ms(pm),
-            ms(*parse_t.iter().min().unwrap()),
-            data.len() as f64 / 1e6 / pm.as_secs_f64(),
-            ms(median(group_t.clone())),
-            ms(*group_t.iter().min().unwrap()),
-            ms(pm + median(group_t)),
-            ms(median(parse_cpu)),
-            ms(median(group_cpu)),
+            "{path}: {size:.1} MB, {} goroutines, {} records, {} groups",
+            summary.0, summary.1, summary.2
+        );
+        println!(
+            "  parse, 1 thread:        {}  ({:.0} MB/s)",
+            p1.show(),
+            size / median(p1.wall.clone()).as_secs_f64()
+        );
+        println!(
+            "  parse, default threads: {}  ({:.0} MB/s)",
+            pn.show(),
+            size / median(pn.wall.clone()).as_secs_f64()
+        );
+        println!("  group (weft-analysis):  {}", grp.show());
+        println!(
+            "  parse (default) + group: {:.1} ms median wall",
+            ms(median(pn.wall.clone()) + median(grp.wall.clone()))
         );
     }
 }

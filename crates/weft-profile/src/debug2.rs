@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use weft_model::{Frame, Record};
 
 use crate::infer::classify;
-use crate::lines::{detect_prefix, Lines};
+use crate::lines::{detect_prefix, Lines, Prefix};
 use crate::strings::Interner;
 use crate::ParseError;
 
@@ -46,8 +46,101 @@ enum Awaiting {
     CreatedBy,
 }
 
-pub(crate) fn parse(input: &[u8]) -> Result<Vec<Record>, ParseError> {
+/// Inputs above this size are split at goroutine boundaries and parsed on
+/// several threads (a 100k-goroutine dump is ~60 MB).
+const PARALLEL_MIN: usize = 4 << 20;
+
+pub(crate) fn parse(input: &[u8], threads: usize) -> Result<Vec<Record>, ParseError> {
     let prefix = detect_prefix(input);
+    let threads = match threads {
+        0 => std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(4),
+        n => n,
+    };
+    // Log-prefixed dumps are rare and small; keep them on the simple path.
+    if input.len() < PARALLEL_MIN || threads < 2 || prefix != Prefix::None {
+        let (records, saw_header) = parse_chunk(input, prefix)?;
+        return if saw_header {
+            Ok(records)
+        } else {
+            Err(no_header())
+        };
+    }
+    let bounds = split_points(input, threads);
+    let results: Vec<Result<(Vec<Record>, bool), ParseError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = bounds
+            .windows(2)
+            .map(|w| {
+                let chunk = &input[w[0]..w[1]];
+                scope.spawn(move || parse_chunk(chunk, Prefix::None))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(ParseError::at_byte(
+                        0,
+                        "internal error: parser thread panicked",
+                    ))
+                })
+            })
+            .collect()
+    });
+    let mut all = Vec::new();
+    let mut saw_header = false;
+    for (i, r) in results.into_iter().enumerate() {
+        match r {
+            Ok((mut recs, saw)) => {
+                saw_header |= saw;
+                if all.is_empty() {
+                    all = recs;
+                } else {
+                    all.append(&mut recs);
+                }
+            }
+            Err(mut e) => {
+                // Make the chunk-relative position absolute.
+                let start = bounds[i];
+                if let Some(line) = e.line.as_mut() {
+                    *line += memchr::memchr_iter(b'\n', &input[..start]).count();
+                }
+                e.offset += start;
+                return Err(e);
+            }
+        }
+    }
+    if saw_header {
+        Ok(all)
+    } else {
+        Err(no_header())
+    }
+}
+
+fn no_header() -> ParseError {
+    ParseError::at_byte(0, "no goroutine header (`goroutine N [status]:`) found")
+}
+
+/// Chunk boundaries: `0`, then the start of a header line that follows a
+/// blank line near each `len * k / n`, then `len`.
+fn split_points(input: &[u8], n: usize) -> Vec<usize> {
+    let mut points = vec![0];
+    for k in 1..n {
+        let from = (input.len() * k / n).max(*points.last().unwrap_or(&0));
+        if let Some(i) = crate::lines::find(&input[from..], b"\n\ngoroutine ") {
+            let at = from + i + 2;
+            if at > *points.last().unwrap_or(&0) {
+                points.push(at);
+            }
+        }
+    }
+    points.push(input.len());
+    points
+}
+
+/// Parses one run of whole blocks; returns the records and whether any header was seen.
+fn parse_chunk(input: &[u8], prefix: Prefix<'_>) -> Result<(Vec<Record>, bool), ParseError> {
     // Rough guess (dumps run at a few hundred bytes per goroutine) to avoid regrowing.
     let mut records = Vec::with_capacity((input.len() / 1024).min(1 << 20));
     // Frames are collected here and copied out at the exact size.
@@ -137,13 +230,7 @@ pub(crate) fn parse(input: &[u8]) -> Result<Vec<Record>, ParseError> {
     if state != State::Outside {
         finish(&mut records, &mut cur, &mut stack);
     }
-    if !saw_header {
-        return Err(ParseError::at_byte(
-            0,
-            "no goroutine header (`goroutine N [status]:`) found",
-        ));
-    }
-    Ok(records)
+    Ok((records, saw_header))
 }
 
 fn is_traceback_diagnostic(t: &[u8]) -> bool {
@@ -421,4 +508,37 @@ pub(crate) fn parse_u64(s: &[u8]) -> Option<u64> {
 
 fn find_sub(h: &[u8], n: &[u8]) -> Option<usize> {
     crate::lines::find(h, n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The parallel path gives exactly what one pass gives, errors included.
+    #[test]
+    fn parallel_equals_sequential() {
+        let block = include_bytes!("../tests/fixtures/variants.txt");
+        let mut big = Vec::new();
+        while big.len() < 2 * PARALLEL_MIN {
+            big.extend_from_slice(block);
+            big.extend_from_slice(b"\n");
+        }
+        let (seq, _) = parse_chunk(&big, Prefix::None).unwrap();
+        let par = parse(&big, 0).unwrap();
+        assert_eq!(par, parse(&big, 3).unwrap());
+        assert!(seq.len() > 10_000);
+        assert_eq!(seq, par);
+        assert!(
+            split_points(&big, 4).len() > 2,
+            "the input was really split"
+        );
+
+        // A bad header late in the input reports its absolute line and byte.
+        let bad_at = big.len();
+        big.extend_from_slice(b"\ngoroutine 5 [oops\n");
+        let lines_before = big[..bad_at].iter().filter(|&&b| b == b'\n').count();
+        let e = parse(&big, 0).unwrap_err();
+        assert_eq!(e.line, Some(lines_before + 2));
+        assert_eq!(e.offset, bad_at + 1 + 13);
+    }
 }

@@ -60,17 +60,22 @@ pub use infer::{classify, infer_status};
 pub use symbols::Symbols;
 use weft_model::{Snapshot, SourceForm};
 
-/// Resource limits for parsing untrusted input.
+/// Resource limits and knobs for parsing; build with `..Limits::default()`
+/// so new fields do not break callers.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
-    /// Largest decompressed size accepted for gzipped profiles.
+    /// Largest decompressed size accepted for gzipped profiles (512 MiB).
     pub max_decompressed: usize,
+    /// Threads for large `debug=2` dumps: 0 picks the machine's parallelism
+    /// (at most 4), 1 parses on the calling thread only.
+    pub threads: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_decompressed: 512 << 20,
+            threads: 0,
         }
     }
 }
@@ -129,7 +134,7 @@ pub fn parse_as_with(
     limits: Limits,
 ) -> Result<Snapshot, ParseError> {
     let (form, records) = match form {
-        SourceForm::Debug2 => (SourceForm::Debug2, debug2::parse(input)?),
+        SourceForm::Debug2 => (SourceForm::Debug2, debug2::parse(input, limits.threads)?),
         SourceForm::Debug1 | SourceForm::LeakProfile => {
             let (leak, records) = debug1::parse(input, None)?;
             (

@@ -362,6 +362,7 @@ fn pprof_hostile() {
         &big,
         Limits {
             max_decompressed: 1 << 20,
+            ..Limits::default()
         },
     )
     .unwrap_err();

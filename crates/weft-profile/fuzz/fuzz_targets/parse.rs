@@ -7,7 +7,7 @@ use weft_model::SourceForm;
 use weft_profile::{parse_as_with, parse_with, Limits};
 
 fuzz_target!(|data: &[u8]| {
-    let limits = Limits { max_decompressed: 16 << 20 };
+    let limits = Limits { max_decompressed: 16 << 20, ..Limits::default() };
     if let Ok(s) = parse_with(data, limits) {
         // Whatever parses must be self-consistent.
         for r in &s.records {
