@@ -89,7 +89,7 @@ impl Pclntab {
         if [t.funcname, t.cu, t.filetab, t.pctab, t.pcln]
             .iter()
             .any(|&o| o > t.data.len())
-            || ftab_end.map_or(true, |e| e > t.data.len())
+            || !matches!(ftab_end, Some(e) if e <= t.data.len())
         {
             return Err(format!(
                 ".gopclntab header offsets point past its {} bytes",

@@ -76,8 +76,11 @@ pub struct SymCache {
     pcs: HashMap<u64, PcInfo, BuildHasherDefault<PcHasher>>,
     start: HashMap<u64, bool, BuildHasherDefault<PcHasher>>,
     /// Last sample's stacks by g address (see `AttachOptions::reuse_stacks`).
-    stacks: HashMap<u64, (StackKey, Arc<[Frame]>, bool), BuildHasherDefault<PcHasher>>,
+    stacks: HashMap<u64, KeptStack, BuildHasherDefault<PcHasher>>,
 }
+
+/// A stack kept from the previous sample: its key, frames, `frames_elided`.
+type KeptStack = (StackKey, Arc<[Frame]>, bool);
 
 /// What must be unchanged in a `g` for its previous stack to still hold.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -627,7 +630,7 @@ pub(crate) fn take(a: &mut Attacher, opts: &AttachOptions) -> Result<Vec<Record>
     // status, wait reason, saved pc/sp, sudog) is still parked where it
     // was: its stack above sp cannot have changed, so reuse last sample's.
     let prev = std::mem::take(&mut a.cache.stacks);
-    let reuse = |g: &G| -> Option<&(StackKey, Arc<[Frame]>, bool)> {
+    let reuse = |g: &G| -> Option<&KeptStack> {
         let p = prev.get(&g.addr)?;
         (opts.reuse_stacks
             && g.status != G_RUNNING
