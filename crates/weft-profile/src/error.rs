@@ -10,8 +10,11 @@ use std::fmt;
 /// set for text forms.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError {
+    /// Byte offset of the problem.
     pub offset: usize,
+    /// 1-based line of the problem, for text forms.
     pub line: Option<usize>,
+    /// What is wrong, in a sentence.
     pub message: String,
 }
 

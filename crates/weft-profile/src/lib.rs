@@ -25,6 +25,16 @@ own it can only say `waiting` for channel and select waits; give
 [`parse_with_symbols`] a [`Symbols`] learned from one `debug=0` fetch of the
 same process and it reports the real states.
 
+The `debug=2` parser takes what Go 1.17–1.27 print: `gp= m= mp=`
+headers, statuses with `(leaked)`, `(scan)`, `(durable)`, `N minutes`,
+`locked to thread`, `synctest bubble N`, labels (Go 1.26 ` labels:{…}`
+inside the brackets, Go 1.27 ` {…}` after them), `created by X [in
+goroutine N]`, elided frames, `[originating from goroutine N]` ancestors
+(skipped), `fp= sp= pc=`, panic / signal preambles, register dumps, CRLF,
+`log`/glog line prefixes and a truncated last block. Dumps above a few MB
+are split at goroutine boundaries and parsed on several threads
+([`Limits::threads`]).
+
 Bad input gives a [`ParseError`] with a byte offset (and a line for text);
 the parsers never panic, and gzip output is capped ([`Limits`]).
 
