@@ -460,6 +460,15 @@ fn permission_error_names_the_fix() {
         "{} missing (cargo test builds examples)",
         example.display()
     );
+    // Run a copy from our scratch dir: the build tree may not be reachable
+    // for an unprivileged user (e.g. under /root).
+    let copy = work_dir().join("attach-example");
+    std::fs::copy(&example, &copy).unwrap();
+    for dir in [work_dir(), copy.as_path()] {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let example = copy;
     let bin = build(27, true);
     let target = Target::start(&bin);
     let out = Command::new("setpriv")
