@@ -429,3 +429,83 @@ String id=9
     };
     assert!(bug_findings(&analyze(&model, &strict)).is_empty());
 }
+
+/// Fetches `path` from `addr` over plain HTTP/1.0 and returns the body.
+fn http_get(addr: &str, path: &str) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp).unwrap();
+    let split = resp
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("HTTP header end");
+    let head = String::from_utf8_lossy(&resp[..split]).to_string();
+    assert!(
+        head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
+        "{head}"
+    );
+    resp[split + 4..].to_vec()
+}
+
+/// The live path: the deadlock happened before tracing began, and the
+/// trace comes from `/debug/pprof/trace` (goroutines restated with their
+/// stacks, Go 1.23+).
+#[test]
+fn deadlock_from_before_a_live_capture_is_found() {
+    use std::io::BufRead;
+    let bin = binaries("1.27").join("lockorder");
+    let _guard = {
+        static RUNNING: Mutex<()> = Mutex::new(());
+        RUNNING.lock().unwrap_or_else(|e| e.into_inner())
+    };
+    let mut child = Command::new(&bin)
+        .args(["-http", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("address line")
+        .to_string();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let bytes = http_get(&addr, "/debug/pprof/trace?seconds=2");
+    let _ = child.kill();
+    let _ = child.wait();
+    let model = Model::from_reader(&bytes[..], Config::default()).unwrap();
+    let fs = analyze(&model, &TraceConfig::default());
+    // Blocked since the capture began, not since Go first restated them.
+    for e in &f_evidence(&fs) {
+        assert!(e.blocked_ns >= 1_900_000_000, "{e:#?}");
+    }
+    let f = assert_attributed_live(&fs);
+    assert!(f.evidence.iter().all(|e| e.since_before_trace), "{f:#?}");
+    assert!(f.finding.summary.contains("main.transfer"));
+}
+
+fn f_evidence(fs: &[TraceFinding]) -> Vec<weft_analysis::trace::Evidence> {
+    of_kind(fs, "partial-deadlock")
+        .iter()
+        .flat_map(|f| f.evidence.clone())
+        .collect()
+}
+
+fn assert_attributed_live(fs: &[TraceFinding]) -> TraceFinding {
+    let hits = of_kind(fs, "partial-deadlock");
+    assert_eq!(hits.len(), 1, "{fs:#?}");
+    let f = hits[0].clone();
+    assert_eq!(f.finding.goroutines.len(), 2, "{f:#?}");
+    for e in &f.evidence {
+        assert_eq!(e.where_.as_ref().unwrap().func, "main.transfer");
+        assert_eq!(e.entry, "main.teller");
+    }
+    f
+}

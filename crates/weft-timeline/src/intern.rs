@@ -121,6 +121,13 @@ impl Interner {
         }
     }
 
+    /// Forgets the per-generation caches (a new trace starts).
+    pub fn reset_generation(&mut self) {
+        self.gen = u64::MAX;
+        self.gen_stacks.clear();
+        self.gen_strs.clear();
+    }
+
     /// A wire string id of the current generation, resolved through `resolve` on a miss.
     #[inline]
     pub fn wire_str(&mut self, wire: u64, resolve: impl FnOnce() -> Vec<u8>) -> StrId {

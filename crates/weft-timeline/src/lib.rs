@@ -75,6 +75,7 @@ mod intern;
 mod model;
 mod query;
 pub mod synth;
+mod table;
 
 pub use hist::{Histogram, Percentiles};
 pub use intern::{is_runtime_func, is_system_entry, FrameInfo, StackId, StrId};

@@ -8,6 +8,7 @@ use weft_trace::{spec::ev, EventKind, EventRef, GoState, ProcState, RangeKind, T
 
 use crate::hist::Histogram;
 use crate::intern::{is_runtime_func, is_system_entry, FrameId, IdMap, Interner, StackId, StrId};
+use crate::table::GoTable;
 
 /// How much detail the model keeps. Aggregates (group counters, wake flows,
 /// histograms, blocked time per site) are kept for the whole run; per-span
@@ -36,9 +37,9 @@ impl Default for Config {
     fn default() -> Config {
         Config {
             window_ns: 60_000_000_000,
-            max_spans: 8 << 20,
+            max_spans: 6 << 20,
             max_spans_per_goroutine: 16 << 10,
-            max_wakes: 4 << 20,
+            max_wakes: 2 << 20,
             max_ranges: 1 << 16,
             series_bucket_ns: 100_000_000,
             max_series_points: 1024,
@@ -257,7 +258,7 @@ pub struct TaskRec {
 pub struct Model {
     pub(crate) cfg: Config,
     pub(crate) strs: Interner,
-    pub(crate) gs: IdMap<i64, Goroutine>,
+    pub(crate) gs: GoTable,
     pub(crate) groups: Vec<Group>,
     group_map: IdMap<(StrId, u32), GroupId>,
     pub(crate) flows: IdMap<(GroupId, GroupId), Flow>,
@@ -288,6 +289,8 @@ pub struct Model {
     span_secs_base: i64,
     pub(crate) detail_start_ns: i64,
     pub(crate) first_ns: Option<i64>,
+    // Start of the current capture (traces may be fed back to back).
+    capture_start_ns: i64,
     pub(crate) now_ns: i64,
     pub(crate) version: u64,
     pub(crate) evicted: VecDeque<(u64, i64)>,
@@ -315,7 +318,7 @@ impl Model {
             series_bucket_ns: cfg.series_bucket_ns.max(1),
             cfg,
             strs: Interner::new(),
-            gs: IdMap::default(),
+            gs: GoTable::default(),
             groups: Vec::new(),
             group_map: IdMap::default(),
             flows: IdMap::default(),
@@ -345,6 +348,7 @@ impl Model {
             span_secs_base: 0,
             detail_start_ns: i64::MIN,
             first_ns: None,
+            capture_start_ns: 0,
             now_ns: 0,
             version: 0,
             evicted: VecDeque::new(),
@@ -385,6 +389,7 @@ impl Model {
         self.now_ns = now;
         if self.first_ns.is_none() {
             self.first_ns = Some(now);
+            self.capture_start_ns = now;
             self.next_sample = now - now.rem_euclid(self.series_bucket_ns) + self.series_bucket_ns;
         }
         if now >= self.next_sample {
@@ -407,7 +412,16 @@ impl Model {
                     }
                 }
             }
-            EventKind::Sync => self.evict(),
+            EventKind::Sync => {
+                if matches!(e.sync(), Some((1, _))) {
+                    // The first Sync of a trace: a new capture starts and
+                    // generation numbers (and their table ids) start over.
+                    self.strs.reset_generation();
+                    self.last_gen = u64::MAX;
+                    self.capture_start_ns = now;
+                }
+                self.evict()
+            }
             EventKind::RangeBegin | EventKind::RangeActive | EventKind::RangeEnd => {
                 self.on_range(e)
             }
@@ -548,8 +562,16 @@ impl Model {
                 return;
             }
             GoState::Undetermined => {
-                // Restated at a generation start.
-                if self.gs.contains_key(&id) || to_s == GState::Dead {
+                // Restated at a generation start (or a new capture).
+                if to_s == GState::Dead {
+                    return;
+                }
+                if let Some(g) = self.gs.get(&id) {
+                    if g.state != to_s {
+                        // Changed between two captures: the reason is unknown.
+                        let stack = self.strs.wire_stack(st.stack);
+                        self.transition(id, to_s, now, 0, stack);
+                    }
                     return;
                 }
                 let stack = self.strs.wire_stack(st.stack);
@@ -672,6 +694,14 @@ impl Model {
         if let Some(p) = self.gs.get_mut(&parent) {
             p.changed = self.version;
         }
+        // A goroutine first seen restated has been in its state at least
+        // since the trace began (Go restates untouched goroutines only at
+        // the end of a generation).
+        let now = if before {
+            self.capture_start_ns.min(now)
+        } else {
+            now
+        };
         self.gs.insert(
             id,
             Goroutine {

@@ -448,7 +448,7 @@ impl Model {
             ..Intervals::default()
         };
         for id in ids.into_iter().take(limit) {
-            let g = &self.gs[&id];
+            let g = self.gs.get(&id).unwrap();
             let mut row = IntervalRow {
                 goroutine: id,
                 group: g.group,

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Benchmark: trace -> model ingest throughput (weft-timeline) vs the trace
+# decoder alone, on one large real trace, alternated in one process.
+#
+#   bash bench/timeline/run.sh          # 5 runs
+#   RUNS=3 bash bench/timeline/run.sh
+#
+# Records a >= 60 MB trace of testdata/programs/stress with Go 1.27 (cached
+# in bench/out/timeline/; delete it to record anew), builds the example in
+# release mode and runs it.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+out="$root/bench/out/timeline"
+runs="${RUNS:-5}"
+mkdir -p "$out"
+go="$(bash "$root/scripts/go-toolchain.sh" 1.27)"
+export GOTOOLCHAIN=local CGO_ENABLED=0
+trace="$out/stress.trace"
+if [ ! -s "$trace" ] || [ "$(stat -c %s "$trace")" -lt 60000000 ]; then
+  echo "run.sh: recording $trace" >&2
+  (cd "$root/testdata/programs" && "$go" build -o "$out/stress" ./stress)
+  "$out/stress" -trace "$trace.tmp" -pairs 200 -rounds 2000000 >&2
+  mv "$trace.tmp" "$trace"
+fi
+(cd "$root" && cargo build --release --quiet -p weft-timeline --example ingest_bench)
+bin="${CARGO_TARGET_DIR:-$root/target}/release/examples/ingest_bench"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -r)"
+echo "trace: $trace ($(stat -c %s "$trace") bytes), go $("$go" env GOVERSION)"
+"$bin" "$trace" "$runs"
