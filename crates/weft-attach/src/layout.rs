@@ -26,6 +26,8 @@ pub struct Layout {
     pub g_parent_goid: Option<u64>,
     pub g_gopc: u64,
     pub g_startpc: u64,
+    /// `g.labels`: pointer to the pprof label set (read for Go 1.24+).
+    pub g_labels: u64,
     /// Bytes to read per g: enough to cover every field above.
     pub g_read_len: u64,
     pub sudog_c: u64,
@@ -54,6 +56,7 @@ impl Layout {
             self.g_parent_goid.unwrap_or(0),
             self.g_gopc,
             self.g_startpc,
+            self.g_labels,
         ];
         self.g_read_len = g.iter().max().unwrap() + 8;
         self.sudog_read_len = [self.sudog_c, self.sudog_is_select, self.sudog_waitlink]
@@ -72,12 +75,21 @@ impl Layout {
     /// The built-in table for Go 1.`minor` on amd64, for binaries without DWARF.
     pub fn for_version(minor: u32) -> Option<Layout> {
         // (goid, waitsince, waitreason, waiting, parentGoid, gopc, startpc,
-        //  syscallsp, syscallpc, atomicstatus, sudog.isSelect, waitlink, c)
-        let t: [u64; 13] = match minor {
-            22 => [152, 168, 176, 312, 272, 280, 296, 112, 120, 144, 52, 64, 80],
-            23 | 24 => [160, 176, 184, 320, 280, 288, 304, 112, 120, 152, 52, 64, 80],
-            25 => [152, 168, 176, 312, 272, 280, 296, 104, 112, 144, 52, 64, 80],
-            26 | 27 => [152, 168, 176, 320, 280, 288, 304, 104, 112, 144, 60, 72, 88],
+        //  syscallsp, syscallpc, atomicstatus, sudog.isSelect, waitlink, c,
+        //  labels)
+        let t: [u64; 14] = match minor {
+            22 => [
+                152, 168, 176, 312, 272, 280, 296, 112, 120, 144, 52, 64, 80, 344,
+            ],
+            23 | 24 => [
+                160, 176, 184, 320, 280, 288, 304, 112, 120, 152, 52, 64, 80, 352,
+            ],
+            25 => [
+                152, 168, 176, 312, 272, 280, 296, 104, 112, 144, 52, 64, 80, 344,
+            ],
+            26 | 27 => [
+                152, 168, 176, 320, 280, 288, 304, 104, 112, 144, 60, 72, 88, 352,
+            ],
             _ => return None,
         };
         Some(
@@ -96,6 +108,7 @@ impl Layout {
                 g_parent_goid: Some(t[4]),
                 g_gopc: t[5],
                 g_startpc: t[6],
+                g_labels: t[13],
                 g_read_len: 0,
                 sudog_c: t[12],
                 sudog_is_select: t[10],
@@ -152,6 +165,7 @@ impl Layout {
                 g_parent_goid: field("runtime.g", "parentGoid").ok(),
                 g_gopc: field("runtime.g", "gopc")?,
                 g_startpc: field("runtime.g", "startpc")?,
+                g_labels: field("runtime.g", "labels")?,
                 g_read_len: 0,
                 sudog_c: field("runtime.sudog", "c")?,
                 sudog_is_select: field("runtime.sudog", "isSelect")?,

@@ -165,6 +165,7 @@ struct G {
     parent: Option<u64>,
     gopc: u64,
     startpc: u64,
+    labels: u64,
     pc: u64,
     sp: u64,
     lo: u64,
@@ -196,6 +197,7 @@ fn decode_g(a: &Attacher, addr: u64, b: &[u8]) -> Option<G> {
         parent: l.g_parent_goid.map(|o| le64(b, o)),
         gopc: le64(b, l.g_gopc),
         startpc: le64(b, l.g_startpc),
+        labels: le64(b, l.g_labels),
         pc,
         sp,
         lo: le64(b, l.g_stack_lo),
@@ -652,6 +654,7 @@ pub(crate) fn take(a: &mut Attacher, opts: &AttachOptions) -> Result<Vec<Record>
     let mut waits: Vec<(usize, u64, &'static str)> = Vec::new();
     let mut next_cache =
         HashMap::with_capacity_and_hasher(live.len(), BuildHasherDefault::<PcHasher>::default());
+    let mut labelled: Vec<(usize, u64)> = Vec::new();
     let mut k = 0;
     for mut g in live {
         let mut elided = false;
@@ -717,6 +720,9 @@ pub(crate) fn take(a: &mut Attacher, opts: &AttachOptions) -> Result<Vec<Record>
                 waits.push((records.len(), g.waiting, dir));
             }
         }
+        if g.labels != 0 && a.bin.minor >= 24 {
+            labelled.push((records.len(), g.labels));
+        }
         let _ = g.scan;
         records.push(Record {
             count: 1,
@@ -740,7 +746,8 @@ pub(crate) fn take(a: &mut Attacher, opts: &AttachOptions) -> Result<Vec<Record>
     *a.stackbuf.borrow_mut() = stacks.buf;
     phase("unwound");
     read_waits(a, &space, &mut records, waits, &mut stats)?;
-    phase("waits read");
+    read_labels(a, &space, &mut records, &labelled, &mut stats)?;
+    phase("waits and labels read");
     stats.reported = records.len() as u64;
     a.stats = stats;
     Ok(records)
@@ -764,6 +771,83 @@ fn read_structs(
     drop(reqs);
     stats.bytes_read += buf.len() as u64;
     Ok((buf, ok))
+}
+
+/// Reads pprof labels (Go 1.24+): `g.labels` points at a label set whose
+/// first word is a slice of {key, value string} pairs. (Go 1.22–1.23 keep
+/// them in a Go map, which weft does not read.)
+fn read_labels(
+    a: &Attacher,
+    space: &AddrSpace,
+    records: &mut [Record],
+    labelled: &[(usize, u64)],
+    stats: &mut SampleStats,
+) -> Result<(), AttachError> {
+    const MAX_LABELS: u64 = 64;
+    const MAX_STR: u64 = 4096;
+    let sets: Vec<(usize, u64)> = labelled
+        .iter()
+        .copied()
+        .filter(|&(_, p)| space.contains(p, 24))
+        .collect();
+    let addrs: Vec<u64> = sets.iter().map(|s| s.1).collect();
+    let (hdrs, ok) = read_structs(a, &addrs, 24, "reading pprof labels", stats)?;
+    // (record, array address, count)
+    let mut arrays: Vec<(usize, u64, u64)> = Vec::new();
+    for (k, &(rec, _)) in sets.iter().enumerate() {
+        let (ptr, len) = (le64(&hdrs[k * 24..], 0), le64(&hdrs[k * 24..], 8));
+        if ok[k] && len > 0 && len <= MAX_LABELS && space.contains(ptr, len * 32) {
+            arrays.push((rec, ptr, len));
+        }
+    }
+    let mut pairs: Vec<(usize, [u64; 4])> = Vec::new();
+    for (rec, ptr, len) in arrays {
+        let mut buf = vec![0u8; (len * 32) as usize];
+        if a.mem.read(ptr, &mut buf).is_ok() {
+            stats.bytes_read += buf.len() as u64;
+            for c in buf.chunks_exact(32) {
+                pairs.push((rec, [le64(c, 0), le64(c, 8), le64(c, 16), le64(c, 24)]));
+            }
+        }
+    }
+    // Read every key and value string in one batch.
+    let mut reqs_at: Vec<(u64, u64)> = Vec::new();
+    for (_, p) in &pairs {
+        reqs_at.push((p[0], p[1].min(MAX_STR)));
+        reqs_at.push((p[2], p[3].min(MAX_STR)));
+    }
+    let total: u64 = reqs_at.iter().map(|r| r.1).sum();
+    let mut buf = vec![0u8; total as usize];
+    let mut reqs: Vec<(u64, &mut [u8])> = Vec::with_capacity(reqs_at.len());
+    let mut rest: &mut [u8] = &mut buf;
+    for &(addr, len) in &reqs_at {
+        let (head, tail) = std::mem::take(&mut rest).split_at_mut(len as usize);
+        rest = tail;
+        reqs.push((addr, head));
+    }
+    let ok = a
+        .mem
+        .read_many(&mut reqs)
+        .map_err(|e| os_error(a.pid, "reading pprof labels", e))?;
+    drop(reqs);
+    stats.bytes_read += total;
+    let mut off = 0usize;
+    let mut strs = Vec::with_capacity(reqs_at.len());
+    for (k, &(_, len)) in reqs_at.iter().enumerate() {
+        let s = &buf[off..off + len as usize];
+        off += len as usize;
+        strs.push(if ok[k] || len == 0 {
+            std::str::from_utf8(s).ok().map(str::to_string)
+        } else {
+            None
+        });
+    }
+    for (k, (rec, _)) in pairs.iter().enumerate() {
+        if let (Some(key), Some(val)) = (&strs[2 * k], &strs[2 * k + 1]) {
+            records[*rec].labels.insert(key.clone(), val.clone());
+        }
+    }
+    Ok(())
 }
 
 /// Follows each waiting goroutine's sudog list (`g.waiting`, then

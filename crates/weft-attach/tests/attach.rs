@@ -92,7 +92,9 @@ struct Target {
 
 impl Target {
     fn start(bin: &Path) -> Target {
+        // Go 1.26+ prints pprof labels in its dump with this setting.
         let mut child = Command::new(bin)
+            .env("GODEBUG", "tracebacklabels=1")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -265,11 +267,14 @@ fn check_with(minor: u32, stripped: bool, pie: bool) {
             d.ids
         );
         assert_eq!(o.creator_id, d.creator_id, "{what}: creator of {:?}", d.ids);
+        if minor >= 26 {
+            assert_eq!(o.labels, d.labels, "{what}: labels of {:?}", d.ids);
+        }
     }
 
     let counts = by_status(&ours);
     for (status, n) in [
-        ("chan receive", 5),
+        ("chan receive", 6),
         ("chan send", 4),
         ("select", 3),
         ("sync.Mutex.Lock", 2),
@@ -291,6 +296,19 @@ fn check_with(minor: u32, stripped: bool, pie: bool) {
             "{what}: goroutines in {status:?}: {counts:?}"
         );
     }
+
+    // pprof labels: read from Go 1.24 on (a slice); 1.22–1.23 keep a map.
+    let lab = records_of(&ours, "main.labelled");
+    assert_eq!(lab.len(), 1, "{what}");
+    let want: BTreeMap<String, String> = if minor >= 24 {
+        [("id", "7"), ("worker", "labelled")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    } else {
+        BTreeMap::new()
+    };
+    assert_eq!(lab[0].labels, want, "{what}");
 
     // Channel identity: one addr per channel, with its cap/len.
     let recv = records_of(&ours, "main.receiver");
@@ -383,7 +401,7 @@ fn check_with(minor: u32, stripped: bool, pie: bool) {
             ..Default::default()
         })
         .unwrap();
-    assert_eq!(by_status(&stopped).get("chan receive"), Some(&5), "{what}");
+    assert_eq!(by_status(&stopped).get("chan receive"), Some(&6), "{what}");
     assert!(
         !target.get("/debug/pprof/goroutine?debug=1").is_empty(),
         "{what}: target must still serve after a stopped sample"

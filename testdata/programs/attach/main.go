@@ -5,12 +5,14 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"net"
 	"net/http"
 	_ "net/http/pprof"
 	"os"
+	"runtime/pprof"
 	"sync"
 	"syscall"
 	"time"
@@ -21,6 +23,7 @@ var (
 	fullCh   = make(chan int, 3) // filled up, then senders block
 	selA     = make(chan int)
 	selB     = make(chan string, 2)
+	labelCh  = make(chan int)
 	mu       sync.Mutex
 	sink     int
 	started  sync.WaitGroup
@@ -70,6 +73,16 @@ func waiter() {
 	blockers.Wait()
 }
 
+// labelled waits on its own channel under pprof labels.
+//
+//go:noinline
+func labelled() {
+	pprof.Do(context.Background(), pprof.Labels("worker", "labelled", "id", "7"), func(context.Context) {
+		started.Done()
+		sink += <-labelCh
+	})
+}
+
 // syscaller blocks in a raw read(2) on a pipe nobody writes to, so it
 // stays in the _Gsyscall state.
 //
@@ -113,6 +126,7 @@ func main() {
 	spawn(*nLock, locker)
 	spawn(*nSleep, sleeper)
 	spawn(*nWait, waiter)
+	spawn(1, labelled)
 	var fds [2]int
 	if err := syscall.Pipe(fds[:]); err != nil {
 		fmt.Fprintln(os.Stderr, err)
