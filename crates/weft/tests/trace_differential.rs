@@ -368,3 +368,17 @@ fn offset_detection_in_messages() {
     assert!(!mentions_offset("offset unknown"));
     assert!(!mentions_offset("bad trace at 1234"));
 }
+
+#[test]
+fn diff_excerpt_points_at_first_difference() {
+    let go = b"a\nb\nc\nd\ne\n";
+    let weft = b"a\nb\nX\nd\ne\n";
+    let text = diff_excerpt(go, weft);
+    assert!(text.starts_with("first difference at line 3 "), "{text}");
+    assert!(text.contains(">go         3: c"), "{text}");
+    assert!(text.contains(">weft       3: X"), "{text}");
+    // One output a prefix of the other: the difference is where it ends.
+    let text = diff_excerpt(b"a\nb", b"a\nb\nc");
+    assert!(text.starts_with("first difference at line 3 "), "{text}");
+    assert!(text.contains("go     (ends after 2 lines)"), "{text}");
+}
