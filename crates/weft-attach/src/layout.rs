@@ -28,6 +28,8 @@ pub struct Layout {
     pub g_startpc: u64,
     /// `g.labels`: pointer to the pprof label set (read for Go 1.24+).
     pub g_labels: u64,
+    /// `g.lockedm`: non-zero when the goroutine is locked to its thread.
+    pub g_lockedm: u64,
     /// Bytes to read per g: enough to cover every field above.
     pub g_read_len: u64,
     pub sudog_c: u64,
@@ -57,6 +59,7 @@ impl Layout {
             self.g_gopc,
             self.g_startpc,
             self.g_labels,
+            self.g_lockedm,
         ];
         self.g_read_len = g.iter().max().unwrap() + 8;
         self.sudog_read_len = [self.sudog_c, self.sudog_is_select, self.sudog_waitlink]
@@ -76,19 +79,19 @@ impl Layout {
     pub fn for_version(minor: u32) -> Option<Layout> {
         // (goid, waitsince, waitreason, waiting, parentGoid, gopc, startpc,
         //  syscallsp, syscallpc, atomicstatus, sudog.isSelect, waitlink, c,
-        //  labels)
-        let t: [u64; 14] = match minor {
+        //  labels, lockedm)
+        let t: [u64; 15] = match minor {
             22 => [
-                152, 168, 176, 312, 272, 280, 296, 112, 120, 144, 52, 64, 80, 344,
+                152, 168, 176, 312, 272, 280, 296, 112, 120, 144, 52, 64, 80, 344, 208,
             ],
             23 | 24 => [
-                160, 176, 184, 320, 280, 288, 304, 112, 120, 152, 52, 64, 80, 352,
+                160, 176, 184, 320, 280, 288, 304, 112, 120, 152, 52, 64, 80, 352, 216,
             ],
             25 => [
-                152, 168, 176, 312, 272, 280, 296, 104, 112, 144, 52, 64, 80, 344,
+                152, 168, 176, 312, 272, 280, 296, 104, 112, 144, 52, 64, 80, 344, 208,
             ],
             26 | 27 => [
-                152, 168, 176, 320, 280, 288, 304, 104, 112, 144, 60, 72, 88, 352,
+                152, 168, 176, 320, 280, 288, 304, 104, 112, 144, 60, 72, 88, 352, 208,
             ],
             _ => return None,
         };
@@ -109,6 +112,7 @@ impl Layout {
                 g_gopc: t[5],
                 g_startpc: t[6],
                 g_labels: t[13],
+                g_lockedm: t[14],
                 g_read_len: 0,
                 sudog_c: t[12],
                 sudog_is_select: t[10],
@@ -166,6 +170,7 @@ impl Layout {
                 g_gopc: field("runtime.g", "gopc")?,
                 g_startpc: field("runtime.g", "startpc")?,
                 g_labels: field("runtime.g", "labels")?,
+                g_lockedm: field("runtime.g", "lockedm")?,
                 g_read_len: 0,
                 sudog_c: field("runtime.sudog", "c")?,
                 sudog_is_select: field("runtime.sudog", "isSelect")?,

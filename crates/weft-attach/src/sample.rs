@@ -166,6 +166,7 @@ struct G {
     gopc: u64,
     startpc: u64,
     labels: u64,
+    lockedm: u64,
     pc: u64,
     sp: u64,
     lo: u64,
@@ -198,6 +199,7 @@ fn decode_g(a: &Attacher, addr: u64, b: &[u8]) -> Option<G> {
         gopc: le64(b, l.g_gopc),
         startpc: le64(b, l.g_startpc),
         labels: le64(b, l.g_labels),
+        lockedm: le64(b, l.g_lockedm),
         pc,
         sp,
         lo: le64(b, l.g_stack_lo),
@@ -732,6 +734,7 @@ pub(crate) fn take(a: &mut Attacher, opts: &AttachOptions) -> Result<Vec<Record>
             wait_minutes: wait_ns.map(|ns| ns / 60_000_000_000).filter(|&m| m > 0),
             wait_ns,
             leaked: g.status == G_LEAKED,
+            locked_to_thread: g.lockedm != 0,
             stack,
             frames_elided: elided,
             created_by: created_by.filter(|f| !f.func.is_empty()).map(|mut f| {

@@ -267,6 +267,11 @@ fn check_with(minor: u32, stripped: bool, pie: bool) {
             d.ids
         );
         assert_eq!(o.creator_id, d.creator_id, "{what}: creator of {:?}", d.ids);
+        assert_eq!(
+            o.locked_to_thread, d.locked_to_thread,
+            "{what}: locked to thread, {:?}",
+            d.ids
+        );
         if minor >= 26 {
             assert_eq!(o.labels, d.labels, "{what}: labels of {:?}", d.ids);
         }
@@ -278,7 +283,7 @@ fn check_with(minor: u32, stripped: bool, pie: bool) {
         ("chan send", 4),
         ("select", 3),
         ("sync.Mutex.Lock", 2),
-        ("sleep", 2),
+        ("sleep", 3),
         (
             if minor < 24 {
                 "semacquire"
@@ -309,6 +314,17 @@ fn check_with(minor: u32, stripped: bool, pie: bool) {
         BTreeMap::new()
     };
     assert_eq!(lab[0].labels, want, "{what}");
+
+    let pinned = records_of(&ours, "main.pinned");
+    assert!(
+        pinned.len() == 1 && pinned[0].locked_to_thread,
+        "{what}: pinned goroutine {pinned:?}"
+    );
+    assert_eq!(
+        ours.records.iter().filter(|r| r.locked_to_thread).count(),
+        1,
+        "{what}"
+    );
 
     // Channel identity: one addr per channel, with its cap/len.
     let recv = records_of(&ours, "main.receiver");

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	_ "net/http/pprof"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"sync"
 	"syscall"
@@ -83,6 +84,15 @@ func labelled() {
 	})
 }
 
+// pinned parks locked to its OS thread.
+//
+//go:noinline
+func pinned() {
+	runtime.LockOSThread()
+	started.Done()
+	time.Sleep(time.Hour)
+}
+
 // syscaller blocks in a raw read(2) on a pipe nobody writes to, so it
 // stays in the _Gsyscall state.
 //
@@ -127,6 +137,7 @@ func main() {
 	spawn(*nSleep, sleeper)
 	spawn(*nWait, waiter)
 	spawn(1, labelled)
+	spawn(1, pinned)
 	var fds [2]int
 	if err := syscall.Pipe(fds[:]); err != nil {
 		fmt.Fprintln(os.Stderr, err)
