@@ -1127,6 +1127,10 @@ impl Model {
                 freed.push(s.end);
                 g.spans.pop_front();
             }
+            // Give back ring space a burst left behind.
+            if g.spans.capacity() > 256 && g.spans.capacity() > 4 * g.spans.len() {
+                g.spans.shrink_to(2 * g.spans.len());
+            }
             if matches!(g.ended_ns, Some(t) if t < cutoff) {
                 dead.push(g.id);
             }
