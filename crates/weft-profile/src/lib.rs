@@ -32,8 +32,8 @@ inside the brackets, Go 1.27 ` {…}` after them), `created by X [in
 goroutine N]`, elided frames, `[originating from goroutine N]` ancestors
 (skipped), `fp= sp= pc=`, panic / signal preambles, register dumps, CRLF,
 `log`/glog line prefixes and a truncated last block. Dumps above a few MB
-are split at goroutine boundaries and parsed on several threads
-([`Limits::threads`]).
+can be split at goroutine boundaries and parsed on several threads
+([`Limits::threads`]; off by default, see there).
 
 Bad input gives a [`ParseError`] with a byte offset (and a line for text);
 the parsers never panic, and gzip output is capped ([`Limits`]).
@@ -76,8 +76,11 @@ use weft_model::{Snapshot, SourceForm};
 pub struct Limits {
     /// Largest decompressed size accepted for gzipped profiles (512 MiB).
     pub max_decompressed: usize,
-    /// Threads for large `debug=2` dumps: 0 picks the machine's parallelism
-    /// (at most 4), 1 parses on the calling thread only.
+    /// Threads for large `debug=2` dumps: 1 (the default) parses on the
+    /// calling thread, 0 picks the machine's parallelism (at most 4), N uses
+    /// N. Off by default because on a loaded 2-core machine (bench/profile-parse)
+    /// the split cost ~35% more CPU and gave no faster wall time; it only
+    /// pays off when cores are idle.
     pub threads: usize,
 }
 
@@ -85,7 +88,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_decompressed: 512 << 20,
-            threads: 0,
+            threads: 1,
         }
     }
 }
