@@ -339,6 +339,7 @@ impl<'a> Stack<'a> {
             })
     }
     /// Number of frames.
+    #[inline]
     pub fn len(&self) -> usize {
         self.gen
             .stacks
@@ -391,40 +392,49 @@ impl<'a> EventRef<'a> {
         }
     }
     /// The underlying record.
+    #[inline]
     pub fn raw(&self) -> &RawEvent {
         &self.raw
     }
     /// Event kind.
+    #[inline]
     pub fn kind(&self) -> EventKind {
         kind_of(self.raw.typ)
     }
     /// Time in nanoseconds on the trace clock.
+    #[inline]
     pub fn time(&self) -> i64 {
         self.raw.time
     }
     /// Goroutine running where the event happened (-1: none).
+    #[inline]
     pub fn goroutine(&self) -> i64 {
         self.raw.g
     }
     /// Proc (-1: none).
+    #[inline]
     pub fn proc(&self) -> i64 {
         self.raw.p
     }
     /// Thread (-1: none).
+    #[inline]
     pub fn thread(&self) -> i64 {
         self.raw.m
     }
     /// Byte offset in the trace of the wire event behind this one (0 for
     /// Sync events and CPU samples).
+    #[inline]
     pub fn offset(&self) -> u64 {
         self.raw.offset
     }
     /// Generation number this event came from (0 for the closing Sync).
+    #[inline]
     pub fn generation(&self) -> u64 {
         self.gen.map(|g| g.num).unwrap_or(0)
     }
 
     /// A string from the generation's table (empty if unknown).
+    #[inline]
     pub fn string(&self, id: u64) -> &'a [u8] {
         match self.gen {
             Some(g) if id != 0 => g
@@ -436,6 +446,7 @@ impl<'a> EventRef<'a> {
         }
     }
 
+    #[inline]
     fn stack_of(&self, id: u64) -> Option<Stack<'a>> {
         let gen = self.gen?;
         Some(Stack {
@@ -448,6 +459,7 @@ impl<'a> EventRef<'a> {
 
     // The stack id the event's own stack argument holds, as Go's Event.Stack
     // (CPU samples report theirs even when it is 0).
+    #[inline]
     fn go_stack_id(&self) -> Option<u64> {
         let t = self.raw.typ;
         if t == ev::SYNC_SYNTH {
@@ -463,6 +475,7 @@ impl<'a> EventRef<'a> {
     }
 
     /// The stack where the event happened, if recorded.
+    #[inline]
     pub fn stack(&self) -> Option<Stack<'a>> {
         match self.go_stack_id() {
             Some(0) | None => None,
@@ -557,6 +570,7 @@ impl<'a> EventRef<'a> {
     }
 
     /// For metrics: name and value.
+    #[inline]
     pub fn metric(&self) -> Option<Metric> {
         let name = match self.raw.typ {
             ev::PROCS_CHANGE => "/sched/gomaxprocs:threads",
@@ -571,6 +585,7 @@ impl<'a> EventRef<'a> {
     }
 
     /// For labels: the label and the goroutine it applies to.
+    #[inline]
     pub fn label(&self) -> Option<(&'a [u8], i64)> {
         (self.raw.typ == ev::GO_LABEL).then(|| (self.string(self.raw.args[0]), self.raw.g))
     }
@@ -629,6 +644,7 @@ impl<'a> EventRef<'a> {
     }
 
     /// For region begin/end.
+    #[inline]
     pub fn region(&self) -> Option<Region<'a>> {
         matches!(self.raw.typ, ev::USER_REGION_BEGIN | ev::USER_REGION_END).then(|| Region {
             task: self.raw.args[0],
@@ -637,6 +653,7 @@ impl<'a> EventRef<'a> {
     }
 
     /// For user logs.
+    #[inline]
     pub fn log(&self) -> Option<Log<'a>> {
         (self.raw.typ == ev::USER_LOG).then(|| Log {
             task: self.raw.args[0],
