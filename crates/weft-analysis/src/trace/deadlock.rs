@@ -132,6 +132,9 @@ pub fn stuck_goroutines(model: &Model, cfg: &TraceConfig) -> Vec<Stuck> {
     out
 }
 
+// (group, blocking stack, wait kind, reason)
+type BucketKey = (GroupId, StackId, WaitKind, String);
+
 pub(super) fn deadlocks(
     model: &Model,
     cfg: &TraceConfig,
@@ -177,10 +180,7 @@ pub(super) fn deadlocks(
     let whole = !user_alive;
 
     // (group, stack, kind) -> (ids, confidence, reasoning)
-    let mut buckets: BTreeMap<
-        (GroupId, StackId, WaitKind, String),
-        (Vec<i64>, Confidence, String),
-    > = BTreeMap::new();
+    let mut buckets: BTreeMap<BucketKey, (Vec<i64>, Confidence, String)> = BTreeMap::new();
     for s in stuck {
         if leaked.contains(&s.group) && !whole {
             continue; // reported as a leak
@@ -247,7 +247,6 @@ pub(super) fn deadlocks(
     if buckets.is_empty() {
         return Vec::new();
     }
-    let mut buckets = buckets;
     let kind = if whole {
         "deadlock"
     } else {
