@@ -40,10 +40,15 @@ How it works, module by module:
   channels. Reads race with the program: every value is validated, torn
   entries are re-read once and counted in [`SampleStats`].
 
+Also read: pprof labels (Go 1.24+, where the label set is a slice),
+`locked to thread` (`g.lockedm`), the approximate wait time
+(`g.waitsince`, set by the runtime lazily, so often absent).
+
 What it cannot do: stacks of goroutines *running* on a thread at that
 instant (their registers are in the CPU, not in `g`; like the dump, such a
-record has status `running` and no frames), pprof labels, and `sync`
-waits' object addresses (semaphore waits keep no `sudog` in `g.waiting`).
+record has status `running` and no frames), pprof labels on Go 1.22–1.23
+(a Go map there), and `sync` waits' object addresses (semaphore waits keep
+no `sudog` in `g.waiting`).
 Linux, amd64, Go 1.22 to 1.27.
 */
 
