@@ -67,7 +67,7 @@ events=$(awk '/^events:/ {print $2}' "$out/anchor.stdout")
 echo
 echo "Trace: $mb MB, $events events (testdata/programs/stress, Go $("$go" env GOVERSION), 200 pairs, 2M round trips)."
 echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), Linux $(uname -r)."
-echo "Command: RUNS=$runs bash bench/trace/run.sh (weft at $(cd "$root" && git rev-parse --short HEAD)); medians of $runs alternating runs."
+echo "Command: RUNS=$runs bash bench/trace/run.sh (weft at $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo "a tree without git")); medians of $runs alternating runs."
 echo
 echo "| reader | wall (s) | MB/s | peak RSS (MB) |"
 echo "|---|---|---|---|"
