@@ -41,6 +41,15 @@ while let Some(ev) = r.next_event().unwrap() {
 assert_eq!(kinds, [EventKind::Sync, EventKind::StateTransition,
                    EventKind::StateTransition, EventKind::Sync]);
 ```
+
+Known differences from the reference, all outside what real traces exercise:
+- Pre-1.22 (v1) traces are refused with a clear error instead of converted.
+- Sync's `Wall=` is printed in UTC (Go prints local time; equal when `TZ` is UTC).
+- Ties are broken with stable sorts where Go uses its unstable pdqsort: CPU
+  samples with identical timestamps, and the slow path when more than 12
+  threads are stalled at once, could come out in another order.
+- Errors that Go renders with random map order (the scheduler dump after
+  "broken trace") are printed sorted.
 */
 #![deny(missing_docs)]
 
