@@ -896,6 +896,12 @@ fn try_advance(
 }
 
 fn insertion_sort(h: &mut [Cursor]) {
+    // Go's sort does insertion sort up to 12 elements (identical result);
+    // beyond that keep O(n log n) so many threads cannot make this quadratic.
+    if h.len() > 12 {
+        h.sort_by_key(|c| c.ev.time);
+        return;
+    }
     for i in 1..h.len() {
         let mut j = i;
         while j > 0 && h[j].ev.time < h[j - 1].ev.time {
