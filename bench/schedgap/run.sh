@@ -97,10 +97,11 @@ for round in $(seq "$ROUNDS"); do
         sleep "$WINDOW"
         stats=$(window)
         if [ "$mode" = weft ]; then
-            # Make sure weft top really ran and got data (a poll that timed
-            # out on an overloaded machine still counts as watching).
+            # Make sure weft top really ran. On an overloaded machine its
+            # polls can time out; it is still watching at its defaults, so the
+            # window counts, and the note says so.
             pane=$(tmux -L "$TMUX_SOCKET" capture-pane -p -t weft 2>/dev/null || true)
-            grep -q "main.parkedReceiver" <<<"$pane" || { echo "weft top showed no data; its screen:" >&2; echo "$pane" >&2; exit 1; }
+            grep -q "weft top" <<<"$pane" || { echo "weft top is not running; its screen:" >&2; echo "$pane" >&2; exit 1; }
             grep -q "● connected" <<<"$pane" || echo "note: weft top was not connected at the end of the window: $(grep -o '● [a-z ,0-9]*' <<<"$pane" | head -1)" >&2
         fi
         stop_observer
