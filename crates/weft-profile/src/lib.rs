@@ -11,6 +11,9 @@ form by its content (never by a file name or URL):
 | `debug=0` pprof protobuf, gzipped or not ([`SourceForm::Pprof`]) | gzip magic, or a protobuf whose sample type is `goroutine` | one per stack with its count, state inferred |
 | goroutine-leak profile ([`SourceForm::LeakProfile`]) | `goroutineleak profile: total N`, or a protobuf whose sample type is `goroutineleak` | as `debug=1`/`debug=0`, every record `leaked` |
 
+Gzipped text (a saved `debug=2` or `debug=1` file) is decompressed and
+parsed as the text it holds.
+
 The leak profile's `debug=2` form is an ordinary dump in which leaked
 goroutines carry `(leaked)` in their status; it parses as `Debug2` with
 `leaked` set on those records.
@@ -155,6 +158,27 @@ pub fn parse_as_with(
                     SourceForm::LeakProfile
                 } else {
                     SourceForm::Debug1
+                },
+                records,
+            )
+        }
+        SourceForm::Pprof if input.starts_with(&[0x1f, 0x8b]) => {
+            // A gzipped text dump (e.g. a saved `debug=2` file) is parsed as the text it holds.
+            let data = pprof::gunzip(input, limits.max_decompressed)?;
+            if !data.starts_with(&[0x1f, 0x8b]) {
+                if let Some(
+                    form @ (SourceForm::Debug1 | SourceForm::Debug2 | SourceForm::LeakProfile),
+                ) = detect(&data)
+                {
+                    return parse_as_with(form, &data, limits);
+                }
+            }
+            let (leak, records) = pprof::parse(&data, limits)?;
+            (
+                if leak {
+                    SourceForm::LeakProfile
+                } else {
+                    SourceForm::Pprof
                 },
                 records,
             )

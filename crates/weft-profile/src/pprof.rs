@@ -27,7 +27,7 @@ pub(crate) fn parse(input: &[u8], limits: Limits) -> Result<(bool, Vec<Record>),
     prof.into_records(data.len())
 }
 
-fn gunzip(input: &[u8], limit: usize) -> Result<Vec<u8>, ParseError> {
+pub(crate) fn gunzip(input: &[u8], limit: usize) -> Result<Vec<u8>, ParseError> {
     let mut out = Vec::with_capacity(input.len().saturating_mul(4).min(limit).min(64 << 20));
     let dec = flate2::read::MultiGzDecoder::new(input);
     dec.take(limit as u64 + 1)

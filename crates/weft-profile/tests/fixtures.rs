@@ -341,6 +341,15 @@ fn pprof_hand_made() {
 }
 
 #[test]
+fn gzipped_text_dumps_parse_as_text() {
+    let plain = parse(&fixture("variants.txt")).unwrap();
+    let gz = parse(&gzip(&fixture("variants.txt"))).unwrap();
+    assert_eq!((gz.form, &gz.records), (SourceForm::Debug2, &plain.records));
+    let d1 = parse(&gzip(&fixture("debug1_variants.txt"))).unwrap();
+    assert_eq!(d1.form, SourceForm::Debug1);
+}
+
+#[test]
 fn pprof_hostile() {
     // A length that runs past the end.
     let mut p = Vec::new();
