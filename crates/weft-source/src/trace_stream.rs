@@ -28,6 +28,11 @@
 //!   mid-stream (the target died), bytes that are not a trace. Failed
 //!   requests are retried with exponential backoff.
 //!
+//! - **A slow weft never slows the target.** The socket is read as fast as
+//!   bytes come; if decoding falls more than 1024 chunks behind, the rest of
+//!   that request goes to the ring only ([`TraceSourceError::Lagged`]) and
+//!   decoding resumes with the next request.
+//!
 //! Each request is a new trace starting with its own header, so each gets a
 //! fresh [`weft_trace::Decoder`]. Events go to a [`TraceSink`] on the decode
 //! thread (the trace model plugs in there); raw bytes go to the
@@ -147,6 +152,14 @@ pub enum TraceSourceError {
         #[allow(missing_docs)]
         err: weft_trace::Error,
     },
+    /// Decoding fell behind the target's trace rate; the rest of this
+    /// request was kept raw (in the ring) but not decoded.
+    Lagged {
+        #[allow(missing_docs)]
+        url: String,
+        /// Bytes decoded before falling behind.
+        decoded_bytes: u64,
+    },
     /// Reading a file failed.
     Io {
         #[allow(missing_docs)]
@@ -183,6 +196,10 @@ impl std::fmt::Display for TraceSourceError {
                 "the trace stream from {url} broke after {after_bytes} bytes ({message}); the target may have exited or restarted"
             ),
             Decode { what, err } => write!(f, "{what}: not a trace weft can read: {err}"),
+            Lagged { url, decoded_bytes } => write!(
+                f,
+                "{url}: weft could not decode as fast as the target traced; after {decoded_bytes} bytes the rest of this request was kept raw (saveable) but not analysed, so the target is never slowed. Decoding resumes with the next request"
+            ),
             Io { what, message } => write!(f, "{what}: {message}"),
         }
     }
@@ -313,6 +330,8 @@ pub struct StreamStats {
     pub events: u64,
     /// Complete generations seen.
     pub generations: u64,
+    /// Requests whose tail was not decoded because decoding fell behind.
+    pub lagged_streams: u64,
 }
 
 enum Msg {
@@ -335,9 +354,10 @@ impl TraceStream {
     /// Starts streaming from a pprof base URL (`http://127.0.0.1:6060`).
     pub fn spawn(base: &str, opts: TraceStreamOptions, sink: Box<dyn TraceSink>) -> TraceStream {
         let (etx, events) = mpsc::channel();
-        // Bounded: if decoding falls behind, reading the socket waits
-        // (memory stays at most 64 chunks of 64 KiB).
-        let (dtx, drx) = mpsc::sync_channel(64);
+        // Bounded (at most 1024 chunks of at most 64 KiB in flight); when
+        // full, the request's remaining bytes skip the decoder rather than
+        // block the socket (see `pump`).
+        let (dtx, drx) = mpsc::sync_channel(1024);
         let ring = Arc::new(Mutex::new(TraceRing::new(opts.ring)));
         let stats = Arc::new(Mutex::new(StreamStats::default()));
         let stop = Arc::new(AtomicBool::new(false));
@@ -520,6 +540,7 @@ fn pump(
     let _ = dtx.send(Msg::Start(id));
     let mut buf = vec![0u8; 64 << 10];
     let mut total = 0u64;
+    let mut lagging = false;
     let err = loop {
         match body.read(&mut buf) {
             Ok(0) if !ring.lock().unwrap().tail_is_whole(id) => {
@@ -538,8 +559,18 @@ fn pump(
                 for gen in done {
                     let _ = etx.send(TraceStreamEvent::Generation { stream: id, gen });
                 }
-                if dtx.send(Msg::Data(id, buf[..n].to_vec())).is_err() {
-                    break None;
+                // Never let a slow decoder block the socket: the target's
+                // tracer would then buffer in the target. The raw bytes
+                // still reach the ring; decoding resumes with the next request.
+                if !lagging {
+                    match dtx.try_send(Msg::Data(id, buf[..n].to_vec())) {
+                        Ok(()) => {}
+                        Err(mpsc::TrySendError::Full(_)) => {
+                            lagging = true;
+                            stats.lock().unwrap().lagged_streams += 1;
+                        }
+                        Err(mpsc::TrySendError::Disconnected(_)) => break None,
+                    }
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -568,7 +599,13 @@ fn pump(
     for gen in done {
         let _ = etx.send(TraceStreamEvent::Generation { stream: id, gen });
     }
-    let _ = dtx.send(Msg::End(id, err.clone()));
+    let end_err = err.clone().or_else(|| {
+        lagging.then(|| TraceSourceError::Lagged {
+            url: url.to_string(),
+            decoded_bytes: 0,
+        })
+    });
+    let _ = dtx.send(Msg::End(id, end_err));
     (total, err)
 }
 
@@ -726,12 +763,15 @@ impl StreamDecoder {
 
     fn finish(
         &mut self,
-        net_err: Option<TraceSourceError>,
+        mut net_err: Option<TraceSourceError>,
         sink: &mut dyn TraceSink,
         stats: &Mutex<StreamStats>,
     ) -> Option<TraceSourceError> {
         // After a broken connection the tail is partial: deliver what was
         // whole and report the break, not the truncation it caused.
+        if let Some(TraceSourceError::Lagged { decoded_bytes, .. }) = net_err.as_mut() {
+            *decoded_bytes = self.dec.bytes_consumed();
+        }
         if net_err.is_none() && self.failed.is_none() {
             self.dec.finish();
             let before = self.events;
