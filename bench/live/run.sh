@@ -4,6 +4,7 @@
 #
 #   bash bench/live/run.sh                    # defaults below
 #   RUNS=3 LIVE_SECS=60 LONG_SECS=600 bash bench/live/run.sh
+#   SKIP_INGEST=1 ...                         # keep bench/out/live/ingest.txt
 #
 # (1) ingest: a >= 60 MB trace of testdata/programs/stress (Go 1.27, cached
 #     in bench/out/live/) decoded through the live path (read_trace: chunks
@@ -53,7 +54,7 @@ start_target() { # bin args... ; sets addr
   "$@" >"$log" 2>&1 &
   pids+=($!)
   for _ in $(seq 50); do
-    addr=$(sed -n 's/listening on //p' "$log")
+    addr=$(sed -n 's/listening on //p' "$log" 2>/dev/null || true)
     [ -n "$addr" ] && return 0
     sleep 0.1
   done
@@ -61,8 +62,10 @@ start_target() { # bin args... ; sets addr
 }
 stop_targets() { cleanup; pids=(); sleep 0.5; }
 
-say "(1) ingest, $runs runs"
-"$drv" ingest "$trace" "$runs" | tee "$out/ingest.txt"
+if [ -z "${SKIP_INGEST:-}" ]; then
+  say "(1) ingest, $runs runs"
+  "$drv" ingest "$trace" "$runs" | tee "$out/ingest.txt"
+fi
 
 say "(2,3) busy target for ${live_secs}s"
 GOMAXPROCS=1 start_target "$out/live27" -pairs 2 -marks 100
