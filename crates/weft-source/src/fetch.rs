@@ -8,14 +8,22 @@ use weft_model::{Record, Snapshot};
 
 use crate::{PollOptions, SourceError, SourceSpec};
 
-/// Which concurrent form of the goroutine profile to poll.
+/// Which concurrent form of the goroutine profile to poll. Both are
+/// collected without stopping the target's world and both carry counts,
+/// labels and file:line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ProfileForm {
-    /// `?debug=1`: text, stacks with file:line and labels. Default.
+    /// `?debug=0`: gzipped protobuf. Default: it keeps the runtime frames at
+    /// the top of each stack (`runtime.chanrecv1`, `runtime.selectgo`, ...),
+    /// so states are exact (`chan receive`, `select`, ...), and it is the
+    /// smallest on the wire.
     #[default]
-    Debug1,
-    /// `?debug=0`: gzipped protobuf (smaller on the wire, also concurrent).
     Debug0,
+    /// `?debug=1`: text. Its writer hides those runtime frames; weft restores
+    /// them with symbols learned from a `debug=0` fetch of the same process
+    /// (one extra request per connection, repeated at most every
+    /// [`SYMBOL_REFRESH`] when new stacks stay unresolved).
+    Debug1,
 }
 
 impl ProfileForm {
@@ -25,6 +33,18 @@ impl ProfileForm {
             ProfileForm::Debug0 => "debug=0",
         }
     }
+}
+
+/// Least time between two `debug=0` fetches made only to learn symbols for
+/// `debug=1` polling.
+pub const SYMBOL_REFRESH: Duration = Duration::from_secs(30);
+
+/// Does a `debug=1` snapshot still have stacks whose hidden runtime frames
+/// were not restored (their state could only be inferred as `waiting`)?
+pub(crate) fn has_unresolved(snap: &Snapshot) -> bool {
+    snap.records
+        .iter()
+        .any(|r| r.status_inferred && r.status == "waiting")
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -41,7 +61,16 @@ pub fn fetch_once(spec: &SourceSpec, opts: &PollOptions) -> Result<Snapshot, Sou
     match spec {
         SourceSpec::Url(base) => {
             let http = Http::new(opts);
-            let mut snap = http.goroutines(base, opts.form, opts)?;
+            let mut snap = match opts.form {
+                ProfileForm::Debug0 => http.goroutines(base, ProfileForm::Debug0, opts)?,
+                ProfileForm::Debug1 => {
+                    // debug=1 alone cannot tell a channel wait from a select:
+                    // learn the hidden frames from one debug=0 fetch first.
+                    let symbols = http.symbols(base, opts)?;
+                    std::thread::sleep(opts.min_interval); // the rate bound holds here too
+                    http.goroutines_with(base, ProfileForm::Debug1, Some(&symbols), opts)?
+                }
+            };
             // Opt-in, and guarded like debug=2: its GC cycle stalls big targets.
             if opts.leak_profile
                 && (opts.force_detail || snap.total() <= opts.max_goroutines_for_detail)
@@ -156,8 +185,15 @@ fn read_capped(r: impl Read, limit: u64, what: &str) -> Result<Vec<u8>, SourceEr
 /// to goroutine records by function sequence; leaked stacks the goroutine
 /// snapshot does not have (they raced with it) are ignored.
 pub fn merge_leak_profile(snap: &mut Snapshot, leak: &Snapshot) {
+    // Compared as debug=1 prints them (leading runtime frames and goexit
+    // left out), so a debug=1 leak profile matches a debug=0 snapshot.
     fn sig(r: &Record) -> Vec<&str> {
-        r.stack.iter().map(|f| f.func.as_str()).collect()
+        r.stack
+            .iter()
+            .map(|f| f.func.as_str())
+            .skip_while(|f| f.starts_with("runtime.") || f.starts_with("internal/runtime/"))
+            .filter(|f| *f != "runtime.goexit")
+            .collect()
     }
     let mut extra = Vec::new();
     for lr in &leak.records {
@@ -210,9 +246,39 @@ impl Http {
         form: ProfileForm,
         opts: &PollOptions,
     ) -> Result<Snapshot, SourceError> {
+        self.goroutines_with(base, form, None, opts)
+    }
+
+    /// Like `goroutines`; `debug=1` text is parsed with `symbols` when given.
+    pub(crate) fn goroutines_with(
+        &self,
+        base: &str,
+        form: ProfileForm,
+        symbols: Option<&weft_profile::Symbols>,
+        opts: &PollOptions,
+    ) -> Result<Snapshot, SourceError> {
         let url = format!("{base}/debug/pprof/goroutine?{}", form.query());
         let bytes = self.get(&url, opts)?;
-        finish(parse(&bytes, &url)?, base)
+        let snap = match symbols {
+            Some(sym) => {
+                weft_profile::parse_with_symbols(&bytes, sym).map_err(|err| SourceError::Parse {
+                    what: url.clone(),
+                    err,
+                })?
+            }
+            None => parse(&bytes, &url)?,
+        };
+        finish(snap, base)
+    }
+
+    /// Symbols for `debug=1` parsing, from one `debug=0` fetch.
+    pub(crate) fn symbols(
+        &self,
+        base: &str,
+        opts: &PollOptions,
+    ) -> Result<weft_profile::Symbols, SourceError> {
+        let snap = self.goroutines(base, ProfileForm::Debug0, opts)?;
+        Ok(weft_profile::Symbols::from_profile(&snap))
     }
 
     /// `Ok(None)` when the target does not serve the leak profile (404).

@@ -11,9 +11,10 @@ Acquisition: turns what the user names as a source into goroutine
   `Disconnected`, `TargetRestarted`, `Notice`.
 
 Why polling looks the way it does (see `shared/field-notes.md`): the
-concurrent profile forms (`debug=1` default, `debug=0`) cost the target a
+concurrent profile forms (`debug=0` default, `debug=1`) cost the target a
 few milliseconds even at 100k goroutines, while `debug=2` stops the world
-for hundreds. So live polling uses `debug=1` at 1 s, requests are never
+for hundreds. So live polling uses `debug=0` at 1 s (it keeps the runtime
+frames that give exact states), requests are never
 closer than [`PollOptions::min_interval`], `debug=2` only comes on request,
 at most every 10 s and not above 10 000 goroutines unless forced. Bodies
 are capped ([`PollOptions::max_body_bytes`]); every request has a timeout.
@@ -45,7 +46,7 @@ mod spec;
 pub mod trace_stream;
 
 pub use error::SourceError;
-pub use fetch::{fetch_detail, fetch_once, merge_leak_profile, ProfileForm};
+pub use fetch::{fetch_detail, fetch_once, merge_leak_profile, ProfileForm, SYMBOL_REFRESH};
 pub use poll::{PollEvent, PollOptions, Poller};
 pub use spec::{parse_source, SourceSpec};
 pub use trace_stream::{

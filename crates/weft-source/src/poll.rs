@@ -14,7 +14,10 @@ use std::time::{Duration, Instant};
 
 use weft_model::Snapshot;
 
-use crate::fetch::{check_detail_allowed, merge_leak_profile, now_ms, Http, ProfileForm};
+use crate::fetch::{
+    check_detail_allowed, has_unresolved, merge_leak_profile, now_ms, Http, ProfileForm,
+    SYMBOL_REFRESH,
+};
 use crate::{fetch_once, SourceError, SourceSpec};
 
 /// How to poll. The defaults never stop the target's world.
@@ -29,7 +32,8 @@ pub struct PollOptions {
     pub timeout: Duration,
     /// Largest answer or file read; past it reading stops with an error (default 64 MiB).
     pub max_body_bytes: u64,
-    /// Concurrent form to poll (default `debug=1`).
+    /// Concurrent form to poll (default `debug=0`, which gives exact
+    /// states; `debug=1` gets them through symbols, see [`ProfileForm`]).
     pub form: ProfileForm,
     /// Least time between two `debug=2` dumps (default 10 s).
     pub detail_min_interval: Duration,
@@ -59,7 +63,7 @@ impl Default for PollOptions {
             min_interval: Duration::from_millis(200),
             timeout: Duration::from_secs(5),
             max_body_bytes: 64 << 20,
-            form: ProfileForm::Debug1,
+            form: ProfileForm::Debug0,
             detail_min_interval: Duration::from_secs(10),
             max_goroutines_for_detail: 10_000,
             force_detail: false,
@@ -192,6 +196,11 @@ struct PollLoop {
     /// The "leak profile skipped: too many goroutines" note was given.
     leak_skipped_note: bool,
     attacher: Option<weft_attach::Attacher>,
+    /// `debug=1` polling: PCs learned from this process's `debug=0`
+    /// profiles, when they were last learned, and whether a later `debug=1`
+    /// poll had stacks they did not resolve.
+    symbols: Option<(Instant, weft_profile::Symbols)>,
+    symbols_stale: bool,
     /// Files and stdin are read once.
     done: bool,
     /// The event receiver was dropped: the thread ends.
@@ -221,6 +230,8 @@ impl PollLoop {
             last_leak: None,
             leak_skipped_note: false,
             attacher: None,
+            symbols: None,
+            symbols_stale: false,
             done: false,
             closed: std::cell::Cell::new(false),
         }
@@ -292,6 +303,8 @@ impl PollLoop {
                         // The new process may differ (e.g. a new Go version).
                         self.leak_served = None;
                         self.last_leak = None;
+                        // Its code sits at other addresses.
+                        self.symbols = None;
                     }
                     self.emit(PollEvent::Connected {
                         source: self.spec.describe(),
@@ -340,7 +353,13 @@ impl PollLoop {
         match &self.spec {
             SourceSpec::Url(base) => {
                 let base = base.clone();
-                let mut snap = self.http.goroutines(&base, self.opts.form, &self.opts)?;
+                let mut snap = match self.opts.form {
+                    ProfileForm::Debug0 => {
+                        self.http
+                            .goroutines(&base, ProfileForm::Debug0, &self.opts)?
+                    }
+                    ProfileForm::Debug1 => self.take_debug1(&base)?,
+                };
                 self.merge_leaks(&base, &mut snap);
                 Ok(snap)
             }
@@ -368,6 +387,33 @@ impl PollLoop {
             }
             other => fetch_once(other, &self.opts),
         }
+    }
+
+    /// One `debug=1` poll with the hidden runtime frames restored. The first
+    /// poll of a process, and a poll at most every [`SYMBOL_REFRESH`] after
+    /// one found stacks the symbols did not cover, reads `debug=0` instead
+    /// (same cost to the target) and learns its PCs; so no request is added.
+    fn take_debug1(&mut self, base: &str) -> Result<Snapshot, SourceError> {
+        let learn = match &self.symbols {
+            None => true,
+            Some((at, _)) => self.symbols_stale && at.elapsed() >= SYMBOL_REFRESH,
+        };
+        if learn {
+            let snap = self
+                .http
+                .goroutines(base, ProfileForm::Debug0, &self.opts)?;
+            let mut sym = self.symbols.take().map(|(_, s)| s).unwrap_or_default();
+            sym.learn(&snap);
+            self.symbols = Some((Instant::now(), sym));
+            self.symbols_stale = false;
+            return Ok(snap);
+        }
+        let (_, sym) = self.symbols.as_ref().expect("learned above");
+        let snap = self
+            .http
+            .goroutines_with(base, ProfileForm::Debug1, Some(sym), &self.opts)?;
+        self.symbols_stale |= has_unresolved(&snap);
+        Ok(snap)
     }
 
     /// Reads the leak profile at its own slow interval and marks the

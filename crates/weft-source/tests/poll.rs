@@ -3,7 +3,7 @@
 //! too slowly, or send too much.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -12,7 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use weft_model::SourceForm;
-use weft_source::{fetch_once, PollEvent, PollOptions, Poller, SourceError, SourceSpec};
+use weft_source::{
+    fetch_once, PollEvent, PollOptions, Poller, ProfileForm, SourceError, SourceSpec,
+};
 
 // ---- a real Go service ----
 
@@ -115,6 +117,69 @@ fn fast_opts() -> PollOptions {
     }
 }
 
+/// State of the (single) record whose innermost non-runtime frame is `func`.
+fn state_at(s: &weft_model::Snapshot, func: &str) -> String {
+    let recs: Vec<_> = s
+        .records
+        .iter()
+        .filter(|r| {
+            r.stack
+                .iter()
+                .find(|f| !f.func.starts_with("runtime.") && !f.func.starts_with("internal/"))
+                .is_some_and(|f| f.func == func)
+        })
+        .collect();
+    assert_eq!(recs.len(), 1, "records at {func}: {recs:#?}");
+    recs[0].status.clone()
+}
+
+#[test]
+fn polling_gives_exact_states_by_default_and_with_debug1() {
+    let svc = Svc::start(&[]);
+    let url = format!("http://{}", svc.addr);
+    let mut client = TcpStream::connect(&svc.addr).unwrap();
+    write!(client, "GET /work HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut buf = [0u8; 256];
+    let _ = client.read(&mut buf).unwrap();
+
+    // The default form keeps the runtime frames: channel waits are named.
+    assert_eq!(PollOptions::default().form, ProfileForm::Debug0);
+    let snap = fetch_once(&SourceSpec::Url(url.clone()), &fast_opts()).unwrap();
+    assert_eq!(snap.form, SourceForm::Pprof);
+    assert_eq!(state_at(&snap, "main.fetchSlow"), "chan send");
+    assert_eq!(state_at(&snap, "main.poolWorker"), "chan receive");
+    assert!(
+        snap.records.iter().all(|r| r.status != "waiting"),
+        "{snap:#?}"
+    );
+
+    // debug=1 on request: one-shot and polled, states restored from debug=0 symbols.
+    let d1 = PollOptions {
+        form: ProfileForm::Debug1,
+        ..fast_opts()
+    };
+    let snap = fetch_once(&SourceSpec::Url(url.clone()), &d1).unwrap();
+    assert_eq!(snap.form, SourceForm::Debug1);
+    assert_eq!(state_at(&snap, "main.fetchSlow"), "chan send");
+    assert_eq!(state_at(&snap, "main.poolWorker"), "chan receive");
+
+    let poller = Poller::spawn(SourceSpec::Url(url), d1);
+    let mut forms = Vec::new();
+    while forms.len() < 3 {
+        if let PollEvent::Snapshot(s) = next_event(&poller, 10) {
+            assert_eq!(state_at(&s, "main.fetchSlow"), "chan send", "{:?}", s.form);
+            assert_eq!(state_at(&s, "main.poolWorker"), "chan receive");
+            forms.push(s.form);
+        }
+    }
+    // The first poll learns symbols from debug=0; later ones are debug=1.
+    assert_eq!(
+        forms,
+        [SourceForm::Pprof, SourceForm::Debug1, SourceForm::Debug1]
+    );
+    poller.stop();
+}
+
 #[test]
 fn a_killed_and_restarted_target_is_reported_as_a_restart() {
     let mut svc = Svc::start(&[]);
@@ -126,7 +191,7 @@ fn a_killed_and_restarted_target_is_reported_as_a_restart() {
     ));
     match next_event(&poller, 10) {
         PollEvent::Snapshot(s) => {
-            assert_eq!(s.form, SourceForm::Debug1);
+            assert_eq!(s.form, SourceForm::Pprof);
             assert!(s.total() >= 6, "{}", s.total());
         }
         other => panic!("expected a snapshot, got {other:?}"),
@@ -242,7 +307,7 @@ fn a_server_without_pprof_gets_a_status_error_that_says_what_to_do() {
     assert!(matches!(e, SourceError::Status { code: 404, .. }), "{e:?}");
     let msg = e.to_string();
     assert!(
-        msg.contains("/debug/pprof/goroutine?debug=1 answered HTTP 404"),
+        msg.contains("/debug/pprof/goroutine?debug=0 answered HTTP 404"),
         "{msg}"
     );
     assert!(msg.contains("import _ \"net/http/pprof\""), "{msg}");
