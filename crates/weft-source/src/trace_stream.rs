@@ -29,7 +29,7 @@
 //!   requests are retried with exponential backoff.
 //!
 //! - **A slow weft never slows the target.** The socket is read as fast as
-//!   bytes come; if decoding falls more than 1024 chunks behind, the rest of
+//!   bytes come; if decoding falls more than 64 MB behind, the rest of
 //!   that request goes to the ring only ([`TraceSourceError::Lagged`]) and
 //!   decoding resumes with the next request.
 //!
@@ -45,8 +45,9 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
@@ -296,6 +297,9 @@ pub struct TraceStreamOptions {
     pub ring: RingOptions,
     /// Refuse generations larger than this (decoder memory bound).
     pub max_generation_bytes: usize,
+    /// Raw bytes allowed to wait for the decoder; beyond this the rest of
+    /// the request is kept in the ring only (never blocks the target).
+    pub max_decode_backlog: usize,
 }
 
 impl Default for TraceStreamOptions {
@@ -313,6 +317,7 @@ impl Default for TraceStreamOptions {
             stop_on_error: false,
             ring: RingOptions::default(),
             max_generation_bytes: 512 << 20,
+            max_decode_backlog: 64 << 20,
         }
     }
 }
@@ -332,6 +337,13 @@ pub struct StreamStats {
     pub generations: u64,
     /// Requests whose tail was not decoded because decoding fell behind.
     pub lagged_streams: u64,
+}
+
+/// The way to the decode thread, with the bytes in flight counted.
+struct Backlog {
+    tx: Sender<Msg>,
+    bytes: Arc<AtomicUsize>,
+    cap: usize,
 }
 
 enum Msg {
@@ -354,10 +366,16 @@ impl TraceStream {
     /// Starts streaming from a pprof base URL (`http://127.0.0.1:6060`).
     pub fn spawn(base: &str, opts: TraceStreamOptions, sink: Box<dyn TraceSink>) -> TraceStream {
         let (etx, events) = mpsc::channel();
-        // Bounded (at most 1024 chunks of at most 64 KiB in flight); when
-        // full, the request's remaining bytes skip the decoder rather than
-        // block the socket (see `pump`).
-        let (dtx, drx) = mpsc::sync_channel(1024);
+        // Raw bytes waiting to be decoded are counted; past
+        // `max_decode_backlog` a request's remaining bytes skip the decoder
+        // rather than block the socket (see `pump`).
+        let (dtx, drx) = mpsc::channel();
+        let backlog = Arc::new(AtomicUsize::new(0));
+        let dtx = Backlog {
+            tx: dtx,
+            bytes: backlog.clone(),
+            cap: opts.max_decode_backlog,
+        };
         let ring = Arc::new(Mutex::new(TraceRing::new(opts.ring)));
         let stats = Arc::new(Mutex::new(StreamStats::default()));
         let stop = Arc::new(AtomicBool::new(false));
@@ -374,7 +392,7 @@ impl TraceStream {
             let max = opts.max_generation_bytes;
             thread::Builder::new()
                 .name("weft-trace-decode".into())
-                .spawn(move || decode_loop(drx, sink, max, &stats, &etx))
+                .spawn(move || decode_loop(drx, sink, max, &stats, &etx, &backlog))
                 .expect("spawn trace decode thread")
         };
         TraceStream {
@@ -444,7 +462,7 @@ fn net_loop(
     ring: &Mutex<TraceRing>,
     stats: &Mutex<StreamStats>,
     stop: &AtomicBool,
-    dtx: &SyncSender<Msg>,
+    dtx: &Backlog,
     etx: &Sender<TraceStreamEvent>,
 ) {
     // ureq sets the read timeout per agent: the longest request plus grace.
@@ -533,11 +551,11 @@ fn pump(
     mut body: impl Read,
     ring: &Mutex<TraceRing>,
     stats: &Mutex<StreamStats>,
-    dtx: &SyncSender<Msg>,
+    dtx: &Backlog,
     etx: &Sender<TraceStreamEvent>,
     timeout: Duration,
 ) -> (u64, Option<TraceSourceError>) {
-    let _ = dtx.send(Msg::Start(id));
+    let _ = dtx.tx.send(Msg::Start(id));
     let mut buf = vec![0u8; 64 << 10];
     let mut total = 0u64;
     let mut lagging = false;
@@ -563,13 +581,14 @@ fn pump(
                 // tracer would then buffer in the target. The raw bytes
                 // still reach the ring; decoding resumes with the next request.
                 if !lagging {
-                    match dtx.try_send(Msg::Data(id, buf[..n].to_vec())) {
-                        Ok(()) => {}
-                        Err(mpsc::TrySendError::Full(_)) => {
-                            lagging = true;
-                            stats.lock().unwrap().lagged_streams += 1;
+                    if dtx.bytes.load(Ordering::Relaxed) + n > dtx.cap {
+                        lagging = true;
+                        stats.lock().unwrap().lagged_streams += 1;
+                    } else {
+                        dtx.bytes.fetch_add(n, Ordering::Relaxed);
+                        if dtx.tx.send(Msg::Data(id, buf[..n].to_vec())).is_err() {
+                            break None;
                         }
-                        Err(mpsc::TrySendError::Disconnected(_)) => break None,
                     }
                 }
             }
@@ -605,7 +624,7 @@ fn pump(
             decoded_bytes: 0,
         })
     });
-    let _ = dtx.send(Msg::End(id, end_err));
+    let _ = dtx.tx.send(Msg::End(id, end_err));
     (total, err)
 }
 
@@ -668,6 +687,7 @@ fn decode_loop(
     max_gen: usize,
     stats: &Mutex<StreamStats>,
     etx: &Sender<TraceStreamEvent>,
+    backlog: &AtomicUsize,
 ) {
     let mut cur: Option<StreamDecoder> = None;
     for msg in rx {
@@ -677,6 +697,7 @@ fn decode_loop(
                 sink.stream_started(id);
             }
             Msg::Data(id, bytes) => {
+                backlog.fetch_sub(bytes.len(), Ordering::Relaxed);
                 if let Some(d) = cur.as_mut().filter(|d| d.id == id) {
                     d.feed(&bytes, sink.as_mut(), stats, etx);
                 }
