@@ -33,7 +33,9 @@ OBSERVER_PID=""
 command -v tmux >/dev/null || { echo "run.sh needs tmux (apt-get install tmux) to give weft top a terminal" >&2; exit 1; }
 command -v curl >/dev/null || { echo "run.sh needs curl" >&2; exit 1; }
 
-window() { curl -s --max-time 10 "$URL/schedgap/window"; }
+# A generous timeout: while a debug=2 dump stops its world, the target
+# cannot answer either.
+window() { curl -s --max-time 120 "$URL/schedgap/window"; }
 
 start_observer() {
     case "$1" in
