@@ -83,11 +83,11 @@ fn snapshot_json_has_exact_groups_states_and_creators() {
             .all(|f| f["kind"] != "runtime-leak"));
     }
 
-    // Concurrent form (debug=1), plus the leak profile when the runtime serves it.
+    // Concurrent form (debug=0 by default), plus the leak profile when the runtime serves it.
     let doc = snapshot_json(&["snapshot", &url, "--json", "--leak-profile"]);
     assert_eq!(doc["schema_version"], 1);
     assert_eq!(doc["source"], url.as_str());
-    assert_eq!(doc["form"], "debug1");
+    assert_eq!(doc["form"], "pprof");
     assert_eq!(doc["polls"], 1);
     let taken = doc["taken_at"].as_str().unwrap();
     assert!(
@@ -113,6 +113,10 @@ fn snapshot_json_has_exact_groups_states_and_creators() {
     let leak = group_at(&doc, "main.fetchSlow");
     assert_eq!(leak["count"], 60);
     assert_eq!(leak["class"], "blocked");
+    // Without --detail the state is still exact (debug=0 keeps the runtime
+    // frames debug=1 hides; plain debug=1 could only say `waiting`).
+    assert_eq!(leak["state"], "chan send");
+    assert_eq!(group_at(&doc, "main.poolWorker")["state"], "chan receive");
     assert_eq!(leak["delta"], 0);
     assert!(leak["where"]["file"]
         .as_str()
@@ -300,7 +304,7 @@ fn check_fails_on_the_planted_leak_naming_the_group() {
     );
     assert!(out.contains(&line), "expected {line:?} in:\n{out}");
 
-    // The same verdict from a saved debug=2 dump against the debug=1 baseline:
+    // The same verdict from a saved debug=2 dump against the debug=0 baseline:
     // group keys do not depend on the form.
     let (_, dump) = Client::new(&svc.addr)
         .get("/debug/pprof/goroutine?debug=2")

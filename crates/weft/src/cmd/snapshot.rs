@@ -13,7 +13,7 @@ use weft_analysis::{
     class_name, short_file, Finding, Report, TrackedGroup, Tracker, TrackerConfig,
 };
 use weft_model::{Frame, Snapshot, SourceForm};
-use weft_source::{fetch_detail, fetch_once, parse_source, PollOptions, SourceSpec};
+use weft_source::{fetch_detail, fetch_once, parse_source, PollOptions, ProfileForm, SourceSpec};
 
 /// Version of the JSON layout; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -54,6 +54,12 @@ pub struct FetchArgs {
     /// Largest answer or file read, in bytes.
     #[arg(long, default_value_t = 64 << 20)]
     pub max_body: u64,
+    /// Concurrent profile form to read from a URL: debug0 (gzipped
+    /// protobuf, keeps the runtime frames that give exact states) or debug1
+    /// (text; its hidden runtime frames are restored from one extra debug0
+    /// fetch). Neither stops the target.
+    #[arg(long, default_value = "debug0", value_parser = parse_form)]
+    pub form: ProfileForm,
     /// Take a full debug=2 dump (ids, wait times, creators). It stops the
     /// target's world while it runs; refused above --detail-limit goroutines.
     #[arg(long)]
@@ -77,6 +83,7 @@ impl FetchArgs {
         PollOptions {
             timeout: self.timeout,
             max_body_bytes: self.max_body,
+            form: self.form,
             max_goroutines_for_detail: self.detail_limit,
             force_detail: self.force,
             leak_profile: self.leak_profile,
@@ -177,6 +184,15 @@ pub fn lint_names() -> String {
 }
 
 /// Parses `500ms`, `2s`, `1.5s`, `1m`, or a bare number of seconds.
+fn parse_form(s: &str) -> Result<ProfileForm, String> {
+    match s {
+        "debug0" | "debug=0" | "0" => Ok(ProfileForm::Debug0),
+        "debug1" | "debug=1" | "1" => Ok(ProfileForm::Debug1),
+        "debug2" | "debug=2" | "2" => Err("debug=2 stops the target's world; use --detail".into()),
+        _ => Err(format!("{s}: expected debug0 or debug1")),
+    }
+}
+
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (num, unit) = match s.find(|c: char| c.is_ascii_alphabetic()) {
