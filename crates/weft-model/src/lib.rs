@@ -48,7 +48,9 @@ pub struct Frame {
 }
 
 /// Coarse class of a goroutine's state, for totals and colouring.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum StateClass {
     Running,

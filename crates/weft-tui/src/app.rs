@@ -87,6 +87,7 @@ pub fn run(mut state: TopState, source: &mut dyn FeedSource) -> io::Result<()> {
     ] {
         signal_hook::flag::register(sig, stop.clone())?;
     }
+    quit_when_terminal_hangs_up();
     let mut guard = TerminalGuard::enter()?;
     let mut dirty = true;
     let mut last_draw = Instant::now();
@@ -121,4 +122,34 @@ pub fn run(mut state: TopState, source: &mut dyn FeedSource) -> io::Result<()> {
     }
     drop(guard);
     Ok(())
+}
+
+/// A closed terminal (ssh dropped, terminal window closed) makes crossterm's
+/// reader spin inside `event::poll` forever, and ratatui writes nothing when
+/// nothing changed, so the main loop would never notice and weft would keep
+/// polling the target with nobody watching. A watchdog thread blocks in
+/// poll(2) on the terminal (no CPU) and ends the process when it hangs up;
+/// there is no terminal left to restore.
+fn quit_when_terminal_hangs_up() {
+    let spawned = std::thread::Builder::new()
+        .name("weft-tty-watch".into())
+        .spawn(|| loop {
+            let mut fds = libc::pollfd {
+                fd: libc::STDIN_FILENO,
+                events: 0, // only hang-up and errors, which poll always reports
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd; poll(2) only writes `revents`.
+            let n = unsafe { libc::poll(&mut fds, 1, -1) };
+            if n > 0 && fds.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+                // 128 + SIGHUP, as a shell reports a hung-up job.
+                std::process::exit(129);
+            }
+            if n < 0 && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+                return; // cannot watch; the signal handlers still apply
+            }
+        });
+    if let Err(e) = spawned {
+        eprintln!("weft top: cannot watch the terminal for hang-ups: {e}");
+    }
 }

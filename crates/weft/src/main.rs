@@ -8,7 +8,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "weft", version, about = "See the concurrency of a running Go program")]
+#[command(
+    name = "weft",
+    version,
+    about = "See the concurrency of a running Go program"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

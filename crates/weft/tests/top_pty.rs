@@ -290,3 +290,119 @@ fn bad_sources_and_missing_terminals_are_clear_errors() {
         "{err}"
     );
 }
+
+/// When its terminal goes away (ssh dropped, terminal window closed: the pty
+/// master is closed), `weft top` must quit instead of polling the target
+/// forever with nobody watching. Built on a bare openpty(3) so that no
+/// duplicate of the master stays open.
+#[test]
+fn weft_top_exits_when_its_terminal_hangs_up() {
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+
+    let target = Target::start(&["-n", "200"]);
+    let (mut master, mut slave) = (-1, -1);
+    let mut size = libc::winsize {
+        ws_row: ROWS,
+        ws_col: COLS,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: out-pointers to two ints and a winsize that outlive the call.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &mut size,
+        )
+    };
+    assert_eq!(rc, 0, "openpty failed");
+    // Close-on-exec, so children that other tests spawn meanwhile do not
+    // inherit a copy of the terminal and keep it from hanging up.
+    for fd in [master, slave] {
+        // SAFETY: setting a flag on our own open fd.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_weft"));
+    cmd.args(["top", &target.url]).env("TERM", "xterm-256color");
+    // SAFETY: dup'ing the slave fd for the child's stdio; it stays open until
+    // the parent closes it below.
+    unsafe {
+        cmd.stdin(Stdio::from_raw_fd_dup(slave))
+            .stdout(Stdio::from_raw_fd_dup(slave))
+            .stderr(Stdio::from_raw_fd_dup(slave))
+            .pre_exec(|| {
+                // A session of its own with the pty as controlling terminal,
+                // as a login shell would have.
+                if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+    }
+    let mut child = cmd.spawn().expect("starting weft top");
+    // The command holds our copies of the slave's stdio dups: drop them with
+    // it, and close the slave itself, so that only the child has the slave.
+    drop(cmd);
+    // SAFETY: our own fd, closed once.
+    unsafe { libc::close(slave) };
+
+    // Drain the screen for a while so it is really running and drawing.
+    let start = Instant::now();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 8192];
+    while start.elapsed() < Duration::from_secs(60) && find(&seen, b"connected").is_none() {
+        let mut fds = libc::pollfd {
+            fd: master,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        if unsafe { libc::poll(&mut fds, 1, 200) } > 0 {
+            // SAFETY: reading into a buffer we own.
+            let n = unsafe { libc::read(master, buf.as_mut_ptr().cast(), buf.len()) };
+            if n <= 0 {
+                break;
+            }
+            seen.extend_from_slice(&buf[..n as usize]);
+        }
+    }
+    assert!(
+        find(&seen, b"connected").is_some(),
+        "weft top never drew its connected header"
+    );
+    assert!(child.try_wait().unwrap().is_none(), "weft top exited early");
+
+    // SAFETY: closing our master fd: the terminal hangs up.
+    unsafe { libc::close(master) };
+    let hung_up = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            eprintln!(
+                "weft top exited {:?} after the hang-up: {status:?}",
+                hung_up.elapsed()
+            );
+            break;
+        }
+        if hung_up.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("weft top was still running 10 s after its terminal hung up");
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `Stdio` from a duplicate of `fd`, so each stdio stream owns its own.
+trait FromRawFdDup {
+    unsafe fn from_raw_fd_dup(fd: RawFd) -> Self;
+}
+
+impl FromRawFdDup for std::process::Stdio {
+    unsafe fn from_raw_fd_dup(fd: RawFd) -> Self {
+        use std::os::fd::FromRawFd;
+        std::process::Stdio::from_raw_fd(libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0))
+    }
+}
