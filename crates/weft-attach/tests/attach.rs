@@ -9,6 +9,7 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use weft_attach::{AttachError, AttachOptions, Attacher, Layout};
 use weft_model::{Record, Snapshot};
@@ -180,6 +181,26 @@ fn check(minor: u32, stripped: bool) {
 fn check_with(minor: u32, stripped: bool, pie: bool) {
     let bin = build_with(minor, stripped, pie);
     let target = Target::start(&bin);
+    // main prints the port and then parks in `select {}`: reading memory
+    // right after the port line can catch it still in the write syscall, so
+    // wait until the program's own dump shows main parked.
+    let settled = Instant::now();
+    loop {
+        let dump = weft_profile::parse(&target.get("/debug/pprof/goroutine?debug=2"))
+            .expect("parsing the target's dump");
+        let main_parked = dump
+            .records
+            .iter()
+            .any(|r| r.ids == [1] && r.status == "select (no cases)");
+        if main_parked {
+            break;
+        }
+        assert!(
+            settled.elapsed() < Duration::from_secs(20),
+            "target's main goroutine never parked in select {{}}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let what = format!(
         "go1.{minor}{}{}",
         if stripped { " stripped" } else { "" },
