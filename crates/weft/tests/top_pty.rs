@@ -214,7 +214,22 @@ fn weft_top_shows_a_dump_file_statically() {
     let dir = std::env::temp_dir().join(format!("weft-top-pty-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("dump.txt");
-    std::fs::write(&file, target.get("/debug/pprof/goroutine?debug=2")).unwrap();
+    // The target's goroutines park shortly after it starts: take the dump
+    // once they have (an earlier one shows them runnable at `go` wrappers).
+    let start = Instant::now();
+    let dump = loop {
+        let dump = target.get("/debug/pprof/goroutine?debug=2");
+        let text = String::from_utf8_lossy(&dump);
+        if text.contains("main.parkedReceiver") && text.contains("chan receive") {
+            break dump;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the target's goroutines never parked:\n{text}"
+        );
+        thread::sleep(Duration::from_millis(100));
+    };
+    std::fs::write(&file, dump).unwrap();
     drop(target);
     let mut s = Session::start(&[file.to_str().unwrap()]);
     let screen = s.wait_for(
