@@ -82,7 +82,27 @@ impl Target {
             .strip_prefix("pprof: ")
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
             .to_string();
-        Target { child, url }
+        let target = Target { child, url };
+        target.wait_parked();
+        target
+    }
+
+    /// The target prints its URL before its goroutines have all parked;
+    /// tests that count them wait until none is still runnable at its `go`
+    /// wrapper.
+    fn wait_parked(&self) {
+        let start = std::time::Instant::now();
+        loop {
+            let dump = self.get("/debug/pprof/goroutine?debug=2");
+            if !String::from_utf8_lossy(&dump).contains("[runnable]:\nmain.park") {
+                return;
+            }
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(30),
+                "the target's goroutines never parked"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
     }
 
     pub fn port(&self) -> u16 {
