@@ -144,7 +144,17 @@ fn polling_gives_exact_states_by_default_and_with_debug1() {
 
     // The default form keeps the runtime frames: channel waits are named.
     assert_eq!(PollOptions::default().form, ProfileForm::Debug0);
-    let snap = fetch_once(&SourceSpec::Url(url.clone()), &fast_opts()).unwrap();
+    // The helpers wait on `<-ctx.Done()` (a receive) until the handler has
+    // returned and its context is cancelled; only then do they block in the
+    // send. The client can read the answer before that, so wait for it.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let snap = loop {
+        let snap = fetch_once(&SourceSpec::Url(url.clone()), &fast_opts()).unwrap();
+        if state_at(&snap, "main.fetchSlow") == "chan send" || Instant::now() > deadline {
+            break snap;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert_eq!(snap.form, SourceForm::Pprof);
     assert_eq!(state_at(&snap, "main.fetchSlow"), "chan send");
     assert_eq!(state_at(&snap, "main.poolWorker"), "chan receive");
