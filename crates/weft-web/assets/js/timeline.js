@@ -1,0 +1,671 @@
+// Timeline view: goroutines (rows, grouped by creation site, collapsible)
+// against time, drawn with WebGL2 as one instanced rectangle per span.
+// The server does level of detail: for the visible time range and rows we
+// ask /api/timeline at about one pixel of resolution and draw whatever
+// buffer we have while the next one loads (a Worker fetches and decodes),
+// so panning and zooming never wait for the network. Text, axis, GC/STW
+// bands, regions and wake arrows go on a 2D overlay canvas.
+import { getJSON, withParams, fmtNs, shortFunc } from './api.js';
+import { PALETTE, paletteFloats, STATE_NAMES } from './colors.js';
+
+const ROW_H = 16;
+const AXIS_H = 22;
+const BAND_H = 14;
+const GUTTER = 210;
+const MIN_SPAN_NS = 1000; // a microsecond across the whole width
+const ROW_MARGIN = 40;    // rows fetched above and below the visible ones
+
+let app, wrap, glCanvas, ov, octx, scrollEl, spacer, tip;
+let gl = null, prog = null, vao = null, bufs = {}, uni = {};
+let renderer = 'none';
+let W = 0, H = 0, dpr = 1;
+let full = { start: 0, end: 1 };     // whole capture
+let view = { start: 0, end: 1 };     // visible time range
+let scrollRow = 0;                    // first visible row (fractional)
+let totalRows = 0;
+let groupsLayout = [];                // from /api/rows: [{id,name,first_row,row_count,collapsed}]
+let collapsed = new Set();
+let collapseAll = false;
+let filter = { group: null, goroutine: null };
+let data = null;                      // last decoded buffer
+let pending = null;                   // {id, key}
+let reqSeq = 0;
+let worker = null;
+let bands = { gc: [], stw: [], regions: [] }, bandsKey = '';
+let procs = null;
+let wakes = [], wakesKey = '';
+let showWakes = false, showProcs = true;
+let hoverRow = -1, drag = null, selected = null;
+let dirty = true;
+const stats = { renderer: 'none', frames: 0, spansDrawn: 0, bufferSpans: 0, rowsInBuffer: 0, fetches: 0, lastFetchMs: 0, lastDecodeMs: 0, lastBytes: 0, errors: 0 };
+
+export function init(a) {
+  app = a;
+  wrap = document.getElementById('tl-wrap');
+  glCanvas = document.getElementById('tl-gl');
+  ov = document.getElementById('tl-overlay');
+  octx = ov.getContext('2d');
+  scrollEl = document.getElementById('tl-scroll');
+  spacer = document.getElementById('tl-spacer');
+  tip = document.getElementById('tl-tip');
+  initGL();
+  worker = new Worker(new URL('./timeline-worker.js', import.meta.url), { type: 'module' });
+  worker.onmessage = onWorker;
+  app.on('ready', onReady);
+  app.on('update', () => { if (app.live) { followLive(); invalidate(); } });
+  app.on('tab', (t) => { if (t === 'timeline') { resize(); invalidate(); } });
+  app.on('select', (s) => { selected = s && s.kind === 'goroutine' ? s.id : null; dirty = true; });
+  app.on('timeline-filter', (f) => { setFilter(f); app.showTab('timeline'); });
+  window.addEventListener('resize', () => { resize(); dirty = true; });
+  bindInput();
+  window.weft.timeline = {
+    stats: () => ({ ...stats, view: { ...view }, full: { ...full }, scrollRow, totalRows, filter: { ...filter } }),
+    setView, getView: () => ({ ...view }), scrollTo: (r) => { setScroll(r); }, reset: () => setView(full.start, full.end),
+    visibleRowIds,
+  };
+  requestAnimationFrame(frame);
+}
+
+// ---------- WebGL2 ----------
+
+const VS = `#version 300 es
+layout(location=0) in float a_start;
+layout(location=1) in float a_end;
+layout(location=2) in float a_row;
+layout(location=3) in float a_slot;
+uniform vec2 u_size;     // plot size in CSS px
+uniform float u_off;     // (buffer start - view start) in ns
+uniform float u_scale;   // px per ns
+uniform float u_scroll;  // first visible row
+uniform float u_rowh;
+uniform float u_top;
+flat out int v_slot;
+void main() {
+  int c = gl_VertexID;
+  float fx = (c == 1 || c == 2 || c == 4) ? 1.0 : 0.0;
+  float fy = (c == 2 || c == 4 || c == 5) ? 1.0 : 0.0;
+  float x0 = (u_off + a_start) * u_scale;
+  float x1 = (u_off + a_end) * u_scale;
+  x1 = max(x1, x0 + 1.0);                // keep sub-pixel spans visible
+  float x = mix(x0, x1, fx);
+  float y = u_top + (a_row - u_scroll) * u_rowh + 1.0 + fy * (u_rowh - 3.0);
+  gl_Position = vec4(x / u_size.x * 2.0 - 1.0, 1.0 - y / u_size.y * 2.0, 0.0, 1.0);
+  v_slot = int(a_slot);
+}`;
+const FS = `#version 300 es
+precision mediump float;
+uniform vec4 u_pal[16];
+flat in int v_slot;
+out vec4 color;
+void main() { color = u_pal[v_slot]; }`;
+
+function initGL() {
+  try {
+    gl = glCanvas.getContext('webgl2', { antialias: false, alpha: true, premultipliedAlpha: false, preserveDrawingBuffer: true });
+  } catch (_) { gl = null; }
+  if (!gl) { renderer = 'canvas2d'; stats.renderer = renderer; return; }
+  const sh = (type, src) => {
+    const s = gl.createShader(type);
+    gl.shaderSource(s, src); gl.compileShader(s);
+    if (!gl.getShaderParameter(s, gl.COMPILE_STATUS)) throw new Error(gl.getShaderInfoLog(s));
+    return s;
+  };
+  try {
+    prog = gl.createProgram();
+    gl.attachShader(prog, sh(gl.VERTEX_SHADER, VS));
+    gl.attachShader(prog, sh(gl.FRAGMENT_SHADER, FS));
+    gl.linkProgram(prog);
+    if (!gl.getProgramParameter(prog, gl.LINK_STATUS)) throw new Error(gl.getProgramInfoLog(prog));
+  } catch (e) {
+    console.warn('WebGL2 shaders failed, drawing with Canvas2D', e);
+    gl = null; renderer = 'canvas2d'; stats.renderer = renderer; return;
+  }
+  vao = gl.createVertexArray();
+  gl.bindVertexArray(vao);
+  ['start', 'end', 'row', 'slot'].forEach((name, loc) => {
+    const b = gl.createBuffer();
+    gl.bindBuffer(gl.ARRAY_BUFFER, b);
+    gl.enableVertexAttribArray(loc);
+    gl.vertexAttribPointer(loc, 1, gl.FLOAT, false, 0, 0);
+    gl.vertexAttribDivisor(loc, 1);
+    bufs[name] = b;
+  });
+  for (const u of ['u_size', 'u_off', 'u_scale', 'u_scroll', 'u_rowh', 'u_top', 'u_pal']) uni[u] = gl.getUniformLocation(prog, u);
+  gl.useProgram(prog);
+  const pal = new Float32Array(16 * 4);
+  pal.set(paletteFloats().subarray(0, 64));
+  gl.uniform4fv(uni.u_pal, pal);
+  gl.enable(gl.BLEND);
+  gl.blendFunc(gl.SRC_ALPHA, gl.ONE_MINUS_SRC_ALPHA);
+  renderer = 'webgl2'; stats.renderer = renderer;
+}
+
+function uploadGL(d) {
+  if (!gl) return;
+  gl.bindBuffer(gl.ARRAY_BUFFER, bufs.start); gl.bufferData(gl.ARRAY_BUFFER, d.start, gl.STATIC_DRAW);
+  gl.bindBuffer(gl.ARRAY_BUFFER, bufs.end); gl.bufferData(gl.ARRAY_BUFFER, d.end, gl.STATIC_DRAW);
+  gl.bindBuffer(gl.ARRAY_BUFFER, bufs.row); gl.bufferData(gl.ARRAY_BUFFER, d.row, gl.STATIC_DRAW);
+  gl.bindBuffer(gl.ARRAY_BUFFER, bufs.slot); gl.bufferData(gl.ARRAY_BUFFER, d.slot, gl.STATIC_DRAW);
+}
+
+// ---------- layout & data ----------
+
+function plotW() { return Math.max(1, W - GUTTER - 14); }
+function topY() { return AXIS_H + BAND_H + (showProcs && procs ? procLaneH() : 0); }
+function procLaneH() { return Math.min(procs.procs.length, 16) * 7 + 4; }
+function visibleRows() { return Math.max(1, Math.floor((H - topY()) / ROW_H)); }
+
+function resize() {
+  dpr = window.devicePixelRatio || 1;
+  const r = wrap.getBoundingClientRect();
+  W = Math.max(1, Math.floor(r.width)); H = Math.max(1, Math.floor(r.height));
+  for (const c of [glCanvas, ov]) {
+    c.style.width = `${W}px`; c.style.height = `${H}px`;
+    c.width = Math.round(W * dpr); c.height = Math.round(H * dpr);
+  }
+  updateSpacer();
+  dirty = true;
+}
+
+async function onReady() {
+  const t = (app.summary && app.summary.time) || {};
+  full = { start: t.detail_start_ns ?? t.start_ns ?? 0, end: t.end_ns ?? 1 };
+  if (!(full.end > full.start)) full.end = full.start + 1;
+  view = { ...full };
+  resize();
+  await Promise.all([loadRows(), loadProcs()]);
+  invalidate();
+}
+
+// In live mode the right edge follows the newest data when the view was
+// already at the end (like a terminal that scrolls only when at the bottom).
+function followLive() {
+  const t = (app.summary && app.summary.time) || {};
+  if (t.end_ns === undefined) return;
+  const atEnd = view.end >= full.end - (view.end - view.start) * 0.02;
+  const newFull = { start: t.detail_start_ns ?? t.start_ns ?? full.start, end: t.end_ns };
+  if (atEnd) {
+    const span = view.end - view.start;
+    const wasWhole = view.start <= full.start + span * 0.02;
+    full = newFull;
+    view = wasWhole ? { ...full } : { start: Math.max(full.start, full.end - span), end: full.end };
+  } else full = newFull;
+  loadRows();
+}
+
+function filterParams() {
+  return {
+    group: filter.group ?? undefined,
+    collapsed: collapseAll ? 'all' : [...collapsed].join(','),
+  };
+}
+
+let rowsInFlight = false;
+async function loadRows() {
+  if (rowsInFlight) return;
+  rowsInFlight = true;
+  try {
+    const r = await getJSON('/api/rows', { ...filterParams(), offset: 0, limit: 1 });
+    totalRows = r.total_rows || 0;
+    groupsLayout = r.groups || [];
+    updateSpacer();
+    dirty = true;
+  } catch (e) { stats.errors++; console.warn(e); } finally { rowsInFlight = false; }
+}
+
+async function loadProcs() {
+  try { procs = await getJSON('/api/procs'); if (!procs || !Array.isArray(procs.procs) || !procs.procs.length) procs = null; } catch (_) { procs = null; }
+  dirty = true;
+}
+
+function updateSpacer() {
+  spacer.style.height = `${Math.max(0, totalRows * ROW_H + topY())}px`;
+}
+
+function invalidate() { if (data) data.stale = true; dirty = true; }
+
+/** The request that covers the current view, or null if the buffer we have is good enough. */
+function wantedRequest() {
+  const span = view.end - view.start;
+  const first = Math.max(0, Math.floor(scrollRow) - ROW_MARGIN);
+  const limit = Math.min(5000, visibleRows() + 2 * ROW_MARGIN);
+  const res = Math.max(1, Math.floor(span / plotW()));
+  if (data && !data.stale) {
+    const covers = data.startNs <= view.start + 1 && data.endNs >= Math.min(view.end, full.end) - 1;
+    const resOk = data.resNs <= res * 1.6 && data.resNs >= res / 2.5;
+    const rowsOk = data.rowOffset <= Math.floor(scrollRow) &&
+      data.rowOffset + data.rowLimit >= Math.min(totalRows, Math.ceil(scrollRow) + visibleRows());
+    if (covers && resOk && rowsOk && data.key === filterKey()) return null;
+  }
+  // Fetch half a screen either side so small pans are already covered.
+  const s = Math.max(full.start, view.start - span / 2);
+  const e = Math.min(full.end, view.end + span / 2);
+  return { start_ns: Math.floor(s), end_ns: Math.ceil(e), res_ns: res, row_offset: first, row_limit: limit, ...filterParams() };
+}
+
+function filterKey() { return JSON.stringify(filterParams()); }
+
+function maybeFetch() {
+  if (pending || !app.status || app.status.state !== 'ready') return;
+  const req = wantedRequest();
+  if (!req) return;
+  const id = ++reqSeq;
+  pending = { id, key: filterKey(), rowOffset: req.row_offset, rowLimit: req.row_limit, t0: performance.now() };
+  stats.fetches++;
+  worker.postMessage({ id, url: new URL(withParams('/api/timeline', req), location.href).href });
+  maybeFetchBandsAndWakes();
+}
+
+function onWorker(ev) {
+  const m = ev.data;
+  const p = pending;
+  pending = null;
+  if (!p || m.id !== p.id) { dirty = true; return; }
+  if (!m.ok) {
+    stats.errors++;
+    stats.lastError = m.error;
+    console.warn(m.error);
+    // Back off a little before asking again.
+    pending = { id: -1 }; setTimeout(() => { pending = null; dirty = true; }, 1000);
+    return;
+  }
+  const d = m.data;
+  d.key = p.key; d.rowOffset = p.rowOffset; d.rowLimit = p.rowLimit;
+  d.rowOfGoroutine = new Map();
+  for (let i = 0; i < d.rowCount; i++) d.rowOfGoroutine.set(d.rowIds[i], d.rowIndex[i]);
+  d.rowPos = new Map();
+  for (let i = 0; i < d.rowCount; i++) d.rowPos.set(d.rowIndex[i], i);
+  if (d.totalRows !== totalRows) { totalRows = d.totalRows; updateSpacer(); }
+  data = d;
+  uploadGL(d);
+  stats.bufferSpans = d.spanCount; stats.rowsInBuffer = d.rowCount;
+  stats.lastFetchMs = d.fetchMs; stats.lastDecodeMs = d.decodeMs; stats.lastBytes = d.bytes;
+  stats.lastRoundTripMs = performance.now() - p.t0;
+  dirty = true;
+}
+
+async function maybeFetchBandsAndWakes() {
+  const span = view.end - view.start;
+  const s = Math.floor(Math.max(full.start, view.start - span / 2)), e = Math.ceil(Math.min(full.end, view.end + span / 2));
+  const bk = `${s}:${e}`;
+  if (bk !== bandsKey) {
+    bandsKey = bk;
+    getJSON('/api/bands', { start_ns: s, end_ns: e }).then((b) => { bands = b || bands; dirty = true; }).catch(() => {});
+  }
+  if (showWakes) {
+    const wk = `${bk}:${filter.group}`;
+    if (wk !== wakesKey) {
+      wakesKey = wk;
+      getJSON('/api/wakes', { start_ns: Math.floor(view.start), end_ns: Math.ceil(view.end), group: filter.group ?? undefined, limit: 4000 })
+        .then((w) => { wakes = Array.isArray(w) ? w : []; dirty = true; }).catch(() => {});
+    }
+  }
+}
+
+// ---------- view changes ----------
+
+export function setView(start, end) {
+  let span = Math.max(MIN_SPAN_NS, end - start);
+  const fullSpan = full.end - full.start;
+  if (span > fullSpan) span = fullSpan;
+  start = Math.max(full.start, Math.min(start, full.end - span));
+  view = { start, end: start + span };
+  dirty = true;
+}
+
+function zoomAt(px, factor) {
+  const t = view.start + (px / plotW()) * (view.end - view.start);
+  setView(t - (t - view.start) * factor, t + (view.end - t) * factor);
+}
+
+function panBy(dxPx) {
+  const dt = (dxPx / plotW()) * (view.end - view.start);
+  setView(view.start - dt, view.end - dt);
+}
+
+function setScroll(r) {
+  scrollRow = Math.max(0, Math.min(r, Math.max(0, totalRows - visibleRows() + 1)));
+  const want = Math.round(scrollRow * ROW_H);
+  if (Math.abs(scrollEl.scrollTop - want) > 1) scrollEl.scrollTop = want;
+  dirty = true;
+}
+
+function setFilter(f) {
+  filter = { group: f.group ?? null, goroutine: f.goroutine ?? null };
+  const chip = document.getElementById('tl-filter');
+  if (filter.group !== null) {
+    chip.textContent = `group: ${shortFunc(app.groupName(filter.group))}`;
+    chip.classList.remove('hidden');
+  } else chip.classList.add('hidden');
+  if (f.since_ns !== undefined && f.since_ns !== null) {
+    const span = Math.max(MIN_SPAN_NS * 1000, (full.end - f.since_ns) * 1.1);
+    setView(f.since_ns - span * 0.05, f.since_ns + span);
+  }
+  scrollRow = 0; scrollEl.scrollTop = 0;
+  data = null;
+  loadRows().then(invalidate);
+  invalidate();
+}
+
+function bindInput() {
+  document.getElementById('tl-zoom-in').onclick = () => zoomAt(plotW() / 2, 0.5);
+  document.getElementById('tl-zoom-out').onclick = () => zoomAt(plotW() / 2, 2);
+  document.getElementById('tl-reset').onclick = () => setView(full.start, full.end);
+  document.getElementById('tl-wakes').onchange = (e) => { showWakes = e.target.checked; wakesKey = ''; maybeFetchBandsAndWakes(); dirty = true; };
+  document.getElementById('tl-procs').onchange = (e) => { showProcs = e.target.checked; updateSpacer(); dirty = true; };
+  document.getElementById('tl-grouped').onchange = (e) => { collapseAll = e.target.checked; collapsed.clear(); data = null; loadRows().then(invalidate); };
+  document.getElementById('tl-filter').onclick = () => setFilter({});
+  scrollEl.addEventListener('scroll', () => { scrollRow = scrollEl.scrollTop / ROW_H; dirty = true; });
+  glCanvas.addEventListener('wheel', (ev) => {
+    ev.preventDefault();
+    const r = glCanvas.getBoundingClientRect();
+    const px = ev.clientX - r.left - GUTTER;
+    if (ev.shiftKey || px < 0) setScroll(scrollRow + ev.deltaY / ROW_H);
+    else if (Math.abs(ev.deltaX) > Math.abs(ev.deltaY)) panBy(-ev.deltaX);
+    else zoomAt(Math.max(0, px), Math.exp(ev.deltaY * 0.002));
+  }, { passive: false });
+  glCanvas.addEventListener('mousedown', (ev) => {
+    const r = glCanvas.getBoundingClientRect();
+    drag = { x: ev.clientX, y: ev.clientY, row: scrollRow, moved: false, px: ev.clientX - r.left, py: ev.clientY - r.top };
+  });
+  window.addEventListener('mousemove', (ev) => {
+    const r = glCanvas.getBoundingClientRect();
+    const px = ev.clientX - r.left, py = ev.clientY - r.top;
+    if (drag) {
+      const dx = ev.clientX - drag.x, dy = ev.clientY - drag.y;
+      if (Math.abs(dx) + Math.abs(dy) > 3) drag.moved = true;
+      if (drag.moved) {
+        panBy(dx); drag.x = ev.clientX;
+        setScroll(drag.row - dy / ROW_H);
+      }
+      return;
+    }
+    if (app.tab !== 'timeline' || px < 0 || py < 0 || px > W || py > H) { tip.classList.add('hidden'); hoverRow = -1; return; }
+    hover(px, py);
+  });
+  window.addEventListener('mouseup', (ev) => {
+    if (drag && !drag.moved) click(drag.px, drag.py);
+    drag = null;
+  });
+  window.addEventListener('keydown', (ev) => {
+    if (app.tab !== 'timeline' || ev.target.tagName === 'INPUT') return;
+    const k = ev.key.toLowerCase();
+    if (k === 'w' || k === '+' || k === '=') zoomAt(plotW() / 2, 0.7);
+    else if (k === 's' || k === '-') zoomAt(plotW() / 2, 1 / 0.7);
+    else if (k === 'a' || k === 'arrowleft') panBy(plotW() * 0.2);
+    else if (k === 'd' || k === 'arrowright') panBy(-plotW() * 0.2);
+    else if (k === 'arrowdown') setScroll(scrollRow + 3);
+    else if (k === 'arrowup') setScroll(scrollRow - 3);
+    else if (k === 'pagedown') setScroll(scrollRow + visibleRows());
+    else if (k === 'pageup') setScroll(scrollRow - visibleRows());
+    else if (k === '0') setView(full.start, full.end);
+    else return;
+    ev.preventDefault();
+  });
+}
+
+function rowAtY(py) {
+  if (py < topY()) return -1;
+  const r = Math.floor(scrollRow + (py - topY()) / ROW_H);
+  return r < totalRows ? r : -1;
+}
+
+function timeAtX(px) { return view.start + ((px - GUTTER) / plotW()) * (view.end - view.start); }
+
+function spanAt(row, t) {
+  if (!data) return -1;
+  const i = data.rowPos.get(row);
+  if (i === undefined) return -1;
+  const rel = t - data.startNs;
+  let lo = data.rowFirst[i], hi = lo + data.rowLen[i] - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (data.end[mid] <= rel) lo = mid + 1;
+    else if (data.start[mid] > rel) hi = mid - 1;
+    else return mid;
+  }
+  return -1;
+}
+
+function groupOfRow(row) {
+  for (const g of groupsLayout) if (row >= g.first_row && row < g.first_row + g.row_count) return g;
+  return null;
+}
+
+function hover(px, py) {
+  const row = rowAtY(py);
+  hoverRow = row;
+  dirty = true;
+  if (row < 0) { tip.classList.add('hidden'); return; }
+  const g = groupOfRow(row);
+  const pos = data ? data.rowPos.get(row) : undefined;
+  const gid = pos !== undefined ? data.rowIds[pos] : null;
+  const lines = [];
+  if (gid !== null && gid >= 0) lines.push(`goroutine ${gid}`);
+  if (g) lines.push(`${g.name}${gid === -1 ? ` (collapsed, ${g.row_count} rows)` : ''}`);
+  if (px >= GUTTER) {
+    const t = timeAtX(px);
+    const si = spanAt(row, t);
+    if (si >= 0) {
+      const st = STATE_NAMES[data.state[si]] || '?';
+      const reason = data.strings[data.reason[si]] || '';
+      lines.push(`${st}${reason ? `: ${reason}` : ''} for ${fmtNs(data.end[si] - data.start[si])}`);
+    }
+    lines.push(`at ${fmtNs(t - full.start)}`);
+  } else lines.push('click to open or fold the group');
+  tip.textContent = lines.join('\n');
+  tip.style.left = `${Math.min(px + 14, W - 260)}px`;
+  tip.style.top = `${py + 16}px`;
+  tip.classList.remove('hidden');
+}
+
+function click(px, py) {
+  const row = rowAtY(py);
+  if (row < 0) return;
+  const g = groupOfRow(row);
+  const pos = data ? data.rowPos.get(row) : undefined;
+  const gid = pos !== undefined ? data.rowIds[pos] : null;
+  if (px < GUTTER && g) {
+    // Fold / unfold the group.
+    if (g.collapsed || collapsed.has(g.id)) collapsed.delete(g.id); else collapsed.add(g.id);
+    if (collapseAll) { collapseAll = false; for (const x of groupsLayout) if (x.id !== g.id) collapsed.add(x.id); }
+    data = null;
+    loadRows().then(invalidate);
+    return;
+  }
+  if (gid !== null && gid >= 0) app.select('goroutine', gid);
+  else if (g) app.select('group', g.id);
+}
+
+function visibleRowIds() {
+  if (!data) return [];
+  const out = [];
+  const first = Math.floor(scrollRow), n = visibleRows();
+  for (let r = first; r < first + n; r++) { const p = data.rowPos.get(r); if (p !== undefined) out.push(data.rowIds[p]); }
+  return out;
+}
+
+// ---------- drawing ----------
+
+function frame() {
+  requestAnimationFrame(frame);
+  if (app.tab !== 'timeline') return;
+  maybeFetch();
+  if (!dirty) return;
+  dirty = false;
+  const t0 = performance.now();
+  drawSpans();
+  drawOverlay();
+  stats.frames++;
+  stats.lastDrawMs = performance.now() - t0;
+  document.getElementById('tl-range').textContent = `${fmtNs(view.start - full.start)} – ${fmtNs(view.end - full.start)}  (${fmtNs(view.end - view.start)} wide)`;
+  document.getElementById('tl-stats').textContent = data ? `${totalRows} rows · ${data.spanCount} spans in buffer · ${renderer}` : renderer;
+}
+
+function drawSpans() {
+  if (renderer === 'webgl2') {
+    gl.viewport(0, 0, glCanvas.width, glCanvas.height);
+    gl.clearColor(0, 0, 0, 0);
+    gl.clear(gl.COLOR_BUFFER_BIT);
+    if (!data || !data.spanCount) { stats.spansDrawn = 0; return; }
+    // Plot area only: the gutter and the axis stay clear.
+    gl.enable(gl.SCISSOR_TEST);
+    const top = topY();
+    gl.scissor(Math.round(GUTTER * dpr), 0, Math.round(plotW() * dpr), Math.max(0, Math.round((H - top) * dpr)));
+    gl.useProgram(prog);
+    gl.bindVertexArray(vao);
+    gl.uniform2f(uni.u_size, plotW(), H);
+    // The vertex shader works in plot pixels; shift the viewport to the plot.
+    gl.viewport(Math.round(GUTTER * dpr), 0, Math.round(plotW() * dpr), Math.round(H * dpr));
+    gl.uniform1f(uni.u_off, data.startNs - view.start);
+    gl.uniform1f(uni.u_scale, plotW() / (view.end - view.start));
+    gl.uniform1f(uni.u_scroll, scrollRow);
+    gl.uniform1f(uni.u_rowh, ROW_H);
+    gl.uniform1f(uni.u_top, top);
+    gl.drawArraysInstanced(gl.TRIANGLES, 0, 6, data.spanCount);
+    gl.disable(gl.SCISSOR_TEST);
+    stats.spansDrawn = data.spanCount;
+    return;
+  }
+  // Canvas2D fallback: same data, visible rows only.
+  const ctx = glCanvas.getContext('2d');
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.clearRect(0, 0, W, H);
+  if (!data) return;
+  const scale = plotW() / (view.end - view.start), off = data.startNs - view.start, top = topY();
+  let n = 0;
+  ctx.save();
+  ctx.beginPath(); ctx.rect(GUTTER, top, plotW(), H - top); ctx.clip();
+  for (let r = Math.floor(scrollRow); r < scrollRow + visibleRows() + 1; r++) {
+    const i = data.rowPos.get(r);
+    if (i === undefined) continue;
+    const y = top + (r - scrollRow) * ROW_H + 1;
+    for (let s = data.rowFirst[i]; s < data.rowFirst[i] + data.rowLen[i]; s++) {
+      const x0 = GUTTER + (off + data.start[s]) * scale, x1 = GUTTER + (off + data.end[s]) * scale;
+      if (x1 < GUTTER || x0 > W) continue;
+      ctx.fillStyle = PALETTE[data.slot[s]][0];
+      ctx.fillRect(x0, y, Math.max(1, x1 - x0), ROW_H - 3);
+      n++;
+    }
+  }
+  ctx.restore();
+  stats.spansDrawn = n;
+}
+
+function xOf(t) { return GUTTER + ((t - view.start) / (view.end - view.start)) * plotW(); }
+
+function niceStep(span, px) {
+  const target = span / Math.max(1, px / 110);
+  const p = Math.pow(10, Math.floor(Math.log10(target)));
+  for (const m of [1, 2, 5, 10]) if (p * m >= target) return p * m;
+  return p * 10;
+}
+
+function drawOverlay() {
+  const c = octx;
+  c.setTransform(dpr, 0, 0, dpr, 0, 0);
+  c.clearRect(0, 0, W, H);
+  const top = topY();
+  const vr = visibleRows();
+  // GC / STW bands across the rows (translucent) and in the band strip.
+  c.save();
+  c.beginPath(); c.rect(GUTTER, AXIS_H, plotW(), H - AXIS_H); c.clip();
+  const band = (list, color, strip) => {
+    for (const b of list || []) {
+      const x0 = xOf(b.start_ns), x1 = xOf(b.end_ns);
+      if (x1 < GUTTER || x0 > W) continue;
+      c.fillStyle = color;
+      c.fillRect(x0, strip ? AXIS_H + 2 : top, Math.max(1, x1 - x0), strip ? BAND_H - 4 : H - top);
+    }
+  };
+  band(bands.gc, '#f0883e18', false);
+  band(bands.stw, '#f8514930', false);
+  band(bands.gc, '#f0883e', true);
+  band(bands.stw, '#f85149', true);
+  // User regions in the strip, thin and labelled when wide enough.
+  c.font = '10px sans-serif';
+  for (const r of (bands.regions || []).slice(0, 3000)) {
+    const x0 = xOf(r.start_ns), x1 = xOf(r.end_ns ?? view.end);
+    if (x1 < GUTTER || x0 > W) continue;
+    c.fillStyle = '#a371f7aa';
+    c.fillRect(x0, AXIS_H + BAND_H - 4, Math.max(1, x1 - x0), 3);
+    if (x1 - x0 > 60) { c.fillStyle = '#d2a8ff'; c.fillText(r.name || 'region', Math.max(x0, GUTTER) + 2, AXIS_H + 9); }
+  }
+  c.restore();
+  // P lanes: per-P utilisation (the server keeps busy time per P, not spans).
+  if (showProcs && procs) {
+    const ps = procs.procs.slice(0, 16);
+    ps.forEach((p, i) => {
+      const y = AXIS_H + BAND_H + i * 7 + 1;
+      c.fillStyle = '#21262d'; c.fillRect(GUTTER, y, plotW(), 5);
+      c.fillStyle = '#3fb76b99'; c.fillRect(GUTTER, y, plotW() * Math.min(1, p.utilization || 0), 5);
+    });
+    c.fillStyle = '#8b949e'; c.font = '10px sans-serif';
+    c.fillText(`P lanes: ${procs.gomaxprocs ?? ps.length} Ps, busy share`, 6, AXIS_H + BAND_H + 9);
+  }
+  c.fillStyle = '#8b949e'; c.font = '10px sans-serif';
+  c.fillText('GC / STW / regions', 6, AXIS_H + 10);
+  // Time axis.
+  c.fillStyle = '#161b22'; c.fillRect(0, 0, W, AXIS_H);
+  const span = view.end - view.start;
+  const step = niceStep(span, plotW());
+  const first = Math.ceil((view.start - full.start) / step) * step + full.start;
+  c.strokeStyle = '#30363d'; c.fillStyle = '#8b949e'; c.font = '11px sans-serif';
+  c.beginPath();
+  for (let t = first; t <= view.end; t += step) {
+    const x = Math.round(xOf(t)) + 0.5;
+    c.moveTo(x, AXIS_H - 6); c.lineTo(x, H);
+    c.fillText(fmtNs(t - full.start), x + 3, 14);
+  }
+  c.globalAlpha = 0.35; c.stroke(); c.globalAlpha = 1;
+  // Gutter: group and goroutine labels.
+  c.fillStyle = '#161b22'; c.fillRect(0, top, GUTTER, H - top);
+  c.save();
+  c.beginPath(); c.rect(0, top, W, H - top); c.clip();
+  c.font = '11px sans-serif';
+  const firstRow = Math.floor(scrollRow);
+  for (let r = firstRow; r < firstRow + vr + 1 && r < totalRows; r++) {
+    const y = top + (r - scrollRow) * ROW_H;
+    const g = groupOfRow(r);
+    const pos = data ? data.rowPos.get(r) : undefined;
+    const gid = pos !== undefined ? data.rowIds[pos] : null;
+    if (r === hoverRow) { c.fillStyle = '#ffffff10'; c.fillRect(0, y, W, ROW_H); }
+    if (gid !== null && gid === selected) { c.strokeStyle = '#f0f6fc'; c.lineWidth = 1; c.strokeRect(GUTTER + 0.5, y + 0.5, plotW() - 1, ROW_H - 1); }
+    if (g && r === g.first_row) { c.strokeStyle = '#30363d'; c.beginPath(); c.moveTo(0, y + 0.5); c.lineTo(W, y + 0.5); c.stroke(); }
+    let label;
+    if (g && (gid === -1 || g.collapsed)) { c.fillStyle = '#c9d1d9'; label = `▸ ${shortFunc(g.name)} (${g.row_count})`; }
+    else if (g && r === g.first_row) { c.fillStyle = '#c9d1d9'; label = `▾ ${shortFunc(g.name)}  ${gid !== null ? `G${gid}` : ''}`; }
+    else { c.fillStyle = '#8b949e'; label = gid !== null ? `    G${gid}` : ''; }
+    c.fillText(label.length > 34 ? `${label.slice(0, 33)}…` : label, 6, y + 12);
+  }
+  c.restore();
+  // Wake arrows on demand, between visible rows.
+  if (showWakes && data && wakes.length) {
+    c.save();
+    c.beginPath(); c.rect(GUTTER, top, plotW(), H - top); c.clip();
+    c.strokeStyle = '#f0f6fcaa'; c.fillStyle = '#f0f6fcaa'; c.lineWidth = 1;
+    let drawn = 0;
+    for (const w of wakes) {
+      const rb = data.rowOfGoroutine.get(w.wakee);
+      if (rb === undefined) continue;
+      const x = xOf(w.time_ns);
+      if (x < GUTTER || x > W) continue;
+      const yb = top + (rb - scrollRow) * ROW_H + ROW_H / 2;
+      const ra = w.waker >= 0 ? data.rowOfGoroutine.get(w.waker) : undefined;
+      const ya = ra !== undefined ? top + (ra - scrollRow) * ROW_H + ROW_H / 2 : yb - 12;
+      c.beginPath(); c.moveTo(x, ya); c.lineTo(x, yb); c.stroke();
+      const dir = yb > ya ? 1 : -1;
+      c.beginPath(); c.moveTo(x, yb); c.lineTo(x - 3, yb - 5 * dir); c.lineTo(x + 3, yb - 5 * dir); c.fill();
+      drawn++;
+    }
+    stats.wakesDrawn = drawn;
+    c.restore();
+  }
+  if (!data && app.status && app.status.state === 'ready') {
+    c.fillStyle = '#8b949e'; c.font = '13px sans-serif';
+    c.fillText(stats.lastError ? `timeline: ${stats.lastError}` : 'loading spans…', GUTTER + 12, top + 20);
+  } else if (data && totalRows === 0) {
+    c.fillStyle = '#8b949e'; c.font = '13px sans-serif';
+    c.fillText('no goroutines match', GUTTER + 12, top + 20);
+  }
+}
