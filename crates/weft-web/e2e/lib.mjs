@@ -128,8 +128,9 @@ export function goBinary() {
   throw new Error('no Go toolchain found: run scripts/install-go-toolchains.sh');
 }
 
-export function buildGo(dir, outName) {
+/** Builds the Go package `pkg` of module directory `dir` into a temp dir. */
+export function buildGo(dir, outName, pkg = '.') {
   const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'weft-e2e-go-')), outName);
-  execFileSync(goBinary(), ['build', '-o', out, '.'], { cwd: dir, env: { ...process.env, GOTOOLCHAIN: 'local', GOFLAGS: '-mod=mod' }, stdio: 'inherit' });
+  execFileSync(goBinary(), ['build', '-o', out, pkg], { cwd: dir, env: { ...process.env, GOTOOLCHAIN: 'local', GOFLAGS: '-mod=mod' }, stdio: 'inherit' });
   return out;
 }

@@ -13,6 +13,7 @@ let edges = [];
 let view = { x: 0, y: 0, k: 1 };
 let heat = 1;            // simulation temperature; cools to rest, warms on change
 let hover = null, drag = null, selectedKey = null;
+let userMoved = false;   // auto-fit the graph until the user pans or zooms
 let dpr = 1, W = 0, H = 0;
 let stats = { nodes: 0, edges: 0, frames: 0 };
 
@@ -130,10 +131,24 @@ function toScreen(x, y) { return [W / 2 + (x + view.x) * view.k, H / 2 + (y + vi
 function toWorld(sx, sy) { return [(sx - W / 2) / view.k - view.x, (sy - H / 2) / view.k - view.y]; }
 function nodePos(key) { const n = nodes.get(key); return n ? toScreen(n.x, n.y) : null; }
 
+// Eases the view towards the graph's bounding box.
+function autoFit() {
+  if (userMoved || !nodes.size) return;
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  for (const n of nodes.values()) {
+    x0 = Math.min(x0, n.x - n.r); x1 = Math.max(x1, n.x + n.r);
+    y0 = Math.min(y0, n.y - n.r); y1 = Math.max(y1, n.y + n.r + 16);
+  }
+  const k = Math.max(0.15, Math.min(2.2, Math.min((W - 80) / (x1 - x0 || 1), (H - 80) / (y1 - y0 || 1))));
+  const cx = -(x0 + x1) / 2, cy = -(y0 + y1) / 2;
+  view.k += (k - view.k) * 0.1; view.x += (cx - view.x) * 0.1; view.y += (cy - view.y) * 0.1;
+}
+
 function frame(t) {
   requestAnimationFrame(frame);
   if (app.tab !== 'shape') return;
   if (heat > 0.021) step();
+  autoFit();
   draw(t);
   stats.frames++;
 }
@@ -259,7 +274,7 @@ function bindInput() {
     const sx = ev.clientX - r.left, sy = ev.clientY - r.top;
     if (drag) {
       if (drag.node) { const [wx, wy] = toWorld(sx, sy); drag.node.x = wx; drag.node.y = wy; heat = Math.max(heat, 0.2); }
-      else { view.x += (sx - drag.sx) / view.k; view.y += (sy - drag.sy) / view.k; drag.sx = sx; drag.sy = sy; }
+      else { view.x += (sx - drag.sx) / view.k; view.y += (sy - drag.sy) / view.k; drag.sx = sx; drag.sy = sy; userMoved = true; }
       drag.moved = true;
       return;
     }
@@ -288,6 +303,7 @@ function bindInput() {
   });
   canvas.addEventListener('wheel', (ev) => {
     ev.preventDefault();
+    userMoved = true;
     const r = canvas.getBoundingClientRect();
     const sx = ev.clientX - r.left, sy = ev.clientY - r.top;
     const [wx, wy] = toWorld(sx, sy);

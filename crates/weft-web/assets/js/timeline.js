@@ -13,7 +13,7 @@ const AXIS_H = 22;
 const BAND_H = 14;
 const GUTTER = 210;
 const MIN_SPAN_NS = 1000; // a microsecond across the whole width
-const ROW_MARGIN = 40;    // rows fetched above and below the visible ones
+let ROW_MARGIN = 40;      // rows fetched above and below the visible ones (the benchmark raises it)
 
 let app, wrap, glCanvas, ov, octx, scrollEl, spacer, tip;
 let gl = null, prog = null, vao = null, bufs = {}, uni = {};
@@ -62,6 +62,8 @@ export function init(a) {
     stats: () => ({ ...stats, view: { ...view }, full: { ...full }, scrollRow, totalRows, filter: { ...filter } }),
     setView, getView: () => ({ ...view }), scrollTo: (r) => { setScroll(r); }, reset: () => setView(full.start, full.end),
     visibleRowIds,
+    // The frame benchmark fetches thousands of rows at once to put a million spans on the GPU.
+    configure: (o) => { if (o.rowMargin !== undefined) ROW_MARGIN = o.rowMargin; invalidate(); },
   };
   requestAnimationFrame(frame);
 }
@@ -498,6 +500,7 @@ function frame() {
   drawOverlay();
   stats.frames++;
   stats.lastDrawMs = performance.now() - t0;
+  if (window.weftDrawTimes) window.weftDrawTimes.push(stats.lastDrawMs);
   document.getElementById('tl-range').textContent = `${fmtNs(view.start - full.start)} – ${fmtNs(view.end - full.start)}  (${fmtNs(view.end - view.start)} wide)`;
   document.getElementById('tl-stats').textContent = data ? `${totalRows} rows · ${data.spanCount} spans in buffer · ${renderer}` : renderer;
 }

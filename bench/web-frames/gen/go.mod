@@ -1,0 +1,3 @@
+module weft.bench/webframes
+
+go 1.22
