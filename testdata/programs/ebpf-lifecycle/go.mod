@@ -1,0 +1,3 @@
+module weft.test/ebpflifecycle
+
+go 1.22
