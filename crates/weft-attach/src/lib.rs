@@ -260,3 +260,60 @@ impl Attacher {
         })
     }
 }
+
+/// A parsed Go executable, for tools that need its functions and `g`
+/// layout without reading a process (weft's eBPF mode places uprobes with
+/// it). Addresses are link-time, as in the file.
+pub struct GoExecutable {
+    bin: GoBinary,
+}
+
+impl GoExecutable {
+    /// Parses `bytes` (the whole executable); errors are plain sentences.
+    pub fn parse(bytes: &[u8]) -> Result<GoExecutable, String> {
+        Ok(GoExecutable {
+            bin: GoBinary::parse(bytes)?,
+        })
+    }
+
+    /// The Go version the executable was built with (`go1.22.5`).
+    pub fn go_version(&self) -> &str {
+        &self.bin.version
+    }
+
+    /// Field offsets of the runtime's structures in this executable.
+    pub fn layout(&self) -> &Layout {
+        &self.bin.layout
+    }
+
+    /// `[entry, end)` of the function named `name` (from the pclntab, so
+    /// stripped binaries work too).
+    pub fn function(&self, name: &str) -> Option<(u64, u64)> {
+        let mut i = 0;
+        while let Some(f) = self.bin.pcln.func_at(i) {
+            if self.bin.pcln.name(f) == name {
+                return Some((f.entry, f.end));
+            }
+            i += 1;
+        }
+        None
+    }
+
+    /// Name and entry of the function containing `pc`.
+    pub fn function_at(&self, pc: u64) -> Option<(&str, u64)> {
+        let f = self.bin.pcln.find(pc)?;
+        Some((self.bin.pcln.name(f), f.entry))
+    }
+
+    /// The frame size (bytes below the return address) at `pc`, from the
+    /// pclntab: 0 where the function's frame is not (or no longer) set up.
+    pub fn sp_delta(&self, pc: u64) -> Option<i32> {
+        let f = self.bin.pcln.find(pc)?;
+        self.bin.pcln.sp_delta(f, pc)
+    }
+
+    /// `len` bytes of the file's contents at link-time address `addr`.
+    pub fn bytes_at(&self, addr: u64, len: usize) -> Option<&[u8]> {
+        self.bin.static_bytes(addr, len)
+    }
+}

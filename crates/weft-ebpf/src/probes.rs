@@ -120,9 +120,7 @@ impl Target {
         let mut points = Vec::new();
         for (set, program, function, addr) in sites {
             let file_offset = to_offset(addr).ok_or_else(|| {
-                Error::Target(format!(
-                    "{function} at {addr:#x} is in no loadable segment"
-                ))
+                Error::Target(format!("{function} at {addr:#x} is in no loadable segment"))
             })?;
             points.push(ProbePoint {
                 set,
@@ -169,8 +167,7 @@ fn load_bias(pid: u32, lowest_vaddr: u64) -> u64 {
             continue;
         };
         let path = f.nth(2);
-        if off.trim_start_matches('0').is_empty()
-            && exe.as_deref().and_then(|p| p.to_str()) == path
+        if off.trim_start_matches('0').is_empty() && exe.as_deref().and_then(|p| p.to_str()) == path
         {
             if let Some(start) = range.split('-').next() {
                 if let Ok(start) = u64::from_str_radix(start, 16) {
@@ -199,7 +196,10 @@ pub fn find_rets(
         if ins.is_invalid() {
             // Go pads functions with INT3; past the last instruction, bytes
             // may not decode. Only the code before the padding counts.
-            if code[(ins.ip() - entry) as usize..].iter().all(|&b| b == 0xcc) {
+            if code[(ins.ip() - entry) as usize..]
+                .iter()
+                .all(|&b| b == 0xcc)
+            {
                 break;
             }
             return Err(format!(
@@ -240,8 +240,8 @@ mod tests {
         let rets = find_rets(&code, 0x1000, |_| Some(0)).unwrap();
         assert_eq!(rets, vec![0x100d, 0x100f]);
         // A RET where the frame is still there is refused.
-        let err = find_rets(&code, 0x1000, |pc| Some(if pc == 0x100f { 8 } else { 0 }))
-            .unwrap_err();
+        let err =
+            find_rets(&code, 0x1000, |pc| Some(if pc == 0x100f { 8 } else { 0 })).unwrap_err();
         assert!(err.contains("0x100f"), "{err}");
         // 0xc3 inside an immediate is not a RET.
         let code = [0xb8, 0xc3, 0xc3, 0xc3, 0xc3, 0xc3];

@@ -87,8 +87,9 @@ impl Session {
                 .ok_or_else(|| Error::Bpf(format!("BPF object has no program {name}")))?
                 .try_into()
                 .map_err(|e| Error::Bpf(format!("{name}: {e}")))?;
-            prog.load()
-                .map_err(|e| kernel_error(&format!("loading BPF program {name}"), error_chain(&e)))?;
+            prog.load().map_err(|e| {
+                kernel_error(&format!("loading BPF program {name}"), error_chain(&e))
+            })?;
         }
         let events = bpf
             .take_map("weft_events")
@@ -138,10 +139,8 @@ impl Session {
                 Err(e) => {
                     // Undo this set's probes placed so far before failing.
                     for (name, id) in links {
-                        if let Some(Ok(prog)) = self
-                            .bpf
-                            .program_mut(name)
-                            .map(<&mut UProbe>::try_from)
+                        if let Some(Ok(prog)) =
+                            self.bpf.program_mut(name).map(<&mut UProbe>::try_from)
                         {
                             let _ = prog.detach(id);
                         }
@@ -210,11 +209,7 @@ impl Session {
             .ok_or_else(|| Error::Bpf("BPF object has no weft_counts map".into()))?;
         let arr: PerCpuArray<_, u64> =
             PerCpuArray::try_from(map).map_err(|e| Error::Bpf(format!("weft_counts: {e}")))?;
-        let get = |i: u32| -> u64 {
-            arr.get(&i, 0)
-                .map(|v| v.iter().copied().sum())
-                .unwrap_or(0)
-        };
+        let get = |i: u32| -> u64 { arr.get(&i, 0).map(|v| v.iter().copied().sum()).unwrap_or(0) };
         Ok(Counts {
             create: get(0),
             exit: get(1),

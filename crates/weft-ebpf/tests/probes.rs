@@ -89,7 +89,12 @@ struct Program {
 impl Program {
     fn start(bin: &Path, workers: u32, children: u32) -> Program {
         let mut child = Command::new(bin)
-            .args(["-workers", &workers.to_string(), "-children", &children.to_string()])
+            .args([
+                "-workers",
+                &workers.to_string(),
+                "-children",
+                &children.to_string(),
+            ])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -165,14 +170,20 @@ fn probe_bytes(pid: u32, target: &Target) -> Vec<(String, u8, u8)> {
 /// Every probe point's byte is back to the file's.
 fn assert_no_probes(pid: u32, target: &Target, when: &str) {
     for (what, live, file) in probe_bytes(pid, target) {
-        assert_eq!(live, file, "{when}: {what} still has a probe (byte {live:#x})");
+        assert_eq!(
+            live, file,
+            "{when}: {what} still has a probe (byte {live:#x})"
+        );
     }
     let progs: Vec<String> = aya::programs::loaded_programs()
         .filter_map(|p| p.ok())
         .filter_map(|p| p.name_as_str().map(str::to_string))
         .filter(|n| n.starts_with("weft_"))
         .collect();
-    assert!(progs.is_empty(), "{when}: BPF programs still loaded: {progs:?}");
+    assert!(
+        progs.is_empty(),
+        "{when}: BPF programs still loaded: {progs:?}"
+    );
 }
 
 fn check_lifecycle(minor: u32, stripped: bool) {
@@ -232,15 +243,27 @@ fn check_lifecycle(minor: u32, stripped: bool) {
         .filter(|(_, (_, f))| f.starts_with("main."))
         .map(|(g, v)| (*g, v.clone()))
         .collect();
-    assert_eq!(ours, created, "creations seen by the probes vs. the program");
+    assert_eq!(
+        ours, created,
+        "creations seen by the probes vs. the program"
+    );
     let ours_exited: BTreeSet<u64> = seen_exited
         .iter()
         .copied()
         .filter(|g| created.contains_key(g))
         .collect();
-    assert_eq!(ours_exited, exited, "exits seen by the probes vs. the program");
-    assert_eq!(summary.created_by_function.get("main.worker"), Some(&(workers as u64)));
-    assert_eq!(summary.created_by_function.get("main.child"), Some(&(children as u64)));
+    assert_eq!(
+        ours_exited, exited,
+        "exits seen by the probes vs. the program"
+    );
+    assert_eq!(
+        summary.created_by_function.get("main.worker"),
+        Some(&(workers as u64))
+    );
+    assert_eq!(
+        summary.created_by_function.get("main.child"),
+        Some(&(children as u64))
+    );
     let counts = session.counts().unwrap();
     assert_eq!(counts.dropped, 0);
     assert_eq!(counts.bad_reads, 0);
@@ -303,10 +326,14 @@ fn park_ready_burst_sees_blocking_workers() {
         .collect();
     let mut parked = BTreeSet::new();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline && parked.intersection(&blocked).count() < (workers / 2) as usize
+    while Instant::now() < deadline
+        && parked.intersection(&blocked).count() < (workers / 2) as usize
     {
         for ev in session.poll(Duration::from_millis(200)).unwrap() {
-            assert!(matches!(ev.kind, EventKind::Park | EventKind::Ready), "{ev:?}");
+            assert!(
+                matches!(ev.kind, EventKind::Park | EventKind::Ready),
+                "{ev:?}"
+            );
             if ev.kind == EventKind::Park {
                 parked.insert(ev.goid);
             }
@@ -335,7 +362,12 @@ fn probes_are_removed_when_weft_is_killed() {
     let pid = prog.pid();
     let target = Target::open(pid).unwrap();
     let mut helper = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "helper_probe_until_killed", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "helper_probe_until_killed",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("WEFT_EBPF_HELPER_PID", pid.to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
