@@ -233,10 +233,14 @@ pub enum TraceStreamEvent {
         bytes: u64,
         #[allow(missing_docs)]
         events: u64,
-        /// `None` for a clean end; the reason otherwise.
+        /// `None` for a clean end; the reason otherwise (a broken
+        /// connection is reported here only, not again as `Error`; the
+        /// next request follows after the usual backoff).
         error: Option<TraceSourceError>,
     },
-    /// A request failed; the next try is in `retry_in`.
+    /// A request got no trace (refused, 404, busy, timed out before any
+    /// answer); the next try is in `retry_in`. A stream that fails after it
+    /// started is reported by its `StreamEnded` instead, never twice.
     Error {
         #[allow(missing_docs)]
         error: TraceSourceError,
@@ -496,6 +500,11 @@ fn net_loop(
         let url = format!("{base}/debug/pprof/trace?seconds={:.3}", len.as_secs_f64());
         let sent = Instant::now();
         let res = agent.get(&url).call();
+        // An error after the target answered (the connection broke, a
+        // timeout mid-body) ends the stream, and the decode thread reports
+        // it once in `StreamEnded`; only requests that got no trace at all
+        // are reported as `Error` here, so no condition is told twice.
+        let mut mid_stream = false;
         let err = match res {
             Ok(resp) => {
                 let (bytes, err) = pump(
@@ -516,6 +525,7 @@ fn net_loop(
                 } else {
                     opts.quiet_request
                 };
+                mid_stream = true;
                 err
             }
             Err(e) => Some(request_error(&url, e, read_timeout)),
@@ -525,16 +535,20 @@ fn net_loop(
             Some(e) => {
                 stats.lock().unwrap().failed_requests += 1;
                 if opts.stop_on_error {
-                    let _ = etx.send(TraceStreamEvent::Error {
-                        error: e,
-                        retry_in: Duration::ZERO,
-                    });
+                    if !mid_stream {
+                        let _ = etx.send(TraceStreamEvent::Error {
+                            error: e,
+                            retry_in: Duration::ZERO,
+                        });
+                    }
                     break;
                 }
-                let _ = etx.send(TraceStreamEvent::Error {
-                    error: e,
-                    retry_in: backoff,
-                });
+                if !mid_stream {
+                    let _ = etx.send(TraceStreamEvent::Error {
+                        error: e,
+                        retry_in: backoff,
+                    });
+                }
                 sleep_unless_stopped(backoff, stop);
                 backoff = (backoff * 2).min(opts.max_backoff);
             }
