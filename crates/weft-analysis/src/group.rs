@@ -62,20 +62,24 @@ impl Group {
 /// function names (no arguments, addresses or line numbers, so a rebuilt
 /// binary still matches). Largest groups first; ties by key.
 pub fn group(snapshot: &Snapshot) -> Vec<Group> {
-    group_with(snapshot, |r| stack_signature(&r.stack))
+    group_with(snapshot, |r| stack_signature(&r.stack), true)
 }
 
 /// Groups a snapshot's goroutines by the `go` statement that created them
 /// (function, file and line of `created by`). Goroutines with no creator
 /// (main, runtime-started ones) are grouped by their outermost frame.
 pub fn group_by_creation_site(snapshot: &Snapshot) -> Vec<Group> {
-    group_with(snapshot, |r| match &r.created_by {
-        Some(f) => format!("created-by\n{}\n{}:{}", f.func, f.file, f.line),
-        None => format!(
-            "entry\n{}",
-            r.stack.last().map(|f| f.func.as_str()).unwrap_or("")
-        ),
-    })
+    group_with(
+        snapshot,
+        |r| match &r.created_by {
+            Some(f) => format!("created-by\n{}\n{}:{}", f.func, f.file, f.line),
+            None => format!(
+                "entry\n{}",
+                r.stack.last().map(|f| f.func.as_str()).unwrap_or("")
+            ),
+        },
+        false,
+    )
 }
 
 /// The signature [`group`] hashes: function names, innermost first, one a
@@ -120,28 +124,70 @@ struct Acc {
     group: Group,
     /// count of the record whose stack is the representative one
     best: u64,
+    /// Goroutines per status, with the class of the last record seen in
+    /// each; a handful per group, so a list beats a map.
+    states: Vec<(String, u64, StateClass)>,
 }
 
-fn group_with(snapshot: &Snapshot, signature: impl Fn(&Record) -> String) -> Vec<Group> {
-    let mut by_sig: HashMap<String, Acc> = HashMap::new();
+/// Folds records into groups by `signature`. With `per_stack`, the
+/// signature depends on the stack only, so records sharing one
+/// [`weft_model::Stack`] copy (a parser gives every goroutine of a code
+/// path the same one) reuse the first one's group without recomputing it.
+fn group_with(
+    snapshot: &Snapshot,
+    signature: impl Fn(&Record) -> String,
+    per_stack: bool,
+) -> Vec<Group> {
+    let mut accs: Vec<Acc> = Vec::new();
+    let mut by_sig: HashMap<String, usize> = HashMap::new();
+    let mut by_stack: HashMap<usize, usize> = HashMap::new();
     for rec in &snapshot.records {
         if rec.count == 0 {
             continue;
         }
-        let sig = signature(rec);
-        let acc = by_sig.entry(sig).or_insert_with_key(|sig| Acc {
-            group: Group {
-                key: key_of(sig),
-                ..Group::default()
-            },
-            best: 0,
-        });
+        let known = if per_stack {
+            by_stack.get(&rec.stack.id()).copied()
+        } else {
+            None
+        };
+        let at = match known {
+            Some(at) => at,
+            None => {
+                let sig = signature(rec);
+                let at = match by_sig.get(&sig) {
+                    Some(&at) => at,
+                    None => {
+                        accs.push(Acc {
+                            group: Group {
+                                key: key_of(&sig),
+                                ..Group::default()
+                            },
+                            best: 0,
+                            states: Vec::new(),
+                        });
+                        by_sig.insert(sig, accs.len() - 1);
+                        accs.len() - 1
+                    }
+                };
+                if per_stack {
+                    by_stack.insert(rec.stack.id(), at);
+                }
+                at
+            }
+        };
+        let acc = &mut accs[at];
+        match acc.states.iter_mut().find(|s| s.0 == rec.status) {
+            Some(s) => {
+                s.1 += rec.count;
+                s.2 = rec.class;
+            }
+            None => acc.states.push((rec.status.clone(), rec.count, rec.class)),
+        }
         let g = &mut acc.group;
         g.count += rec.count;
-        *g.states.entry(rec.status.clone()).or_default() += rec.count;
         if rec.count > acc.best {
             acc.best = rec.count;
-            g.stack = rec.stack.clone();
+            g.stack = rec.stack.to_vec();
             g.where_ = where_frame(&rec.stack).cloned();
             g.created_by = rec.created_by.clone();
         }
@@ -168,22 +214,27 @@ fn group_with(snapshot: &Snapshot, signature: impl Fn(&Record) -> String) -> Vec
                 g.wait_on.push(w.clone());
             }
         }
-        // Dominant state: remember its class from a record that has it.
-        let dominant = g
-            .states
-            .iter()
-            .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
-            .map(|(s, _)| s.clone())
-            .unwrap_or_default();
-        if dominant == rec.status {
-            g.class = rec.class;
-        }
-        g.state = dominant;
     }
-    let mut groups: Vec<Group> = by_sig.into_values().map(|a| a.group).collect();
-    for g in &mut groups {
-        g.ids.sort_unstable();
-    }
+    let mut groups: Vec<Group> = accs
+        .into_iter()
+        .map(|acc| {
+            let mut g = acc.group;
+            // Dominant state: the most goroutines, ties to the smaller name;
+            // its class is that of the last record in it (the state's
+            // class can only differ between sources, not within one).
+            if let Some(d) = acc
+                .states
+                .iter()
+                .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+            {
+                g.state = d.0.clone();
+                g.class = d.2;
+            }
+            g.states = acc.states.into_iter().map(|(s, n, _)| (s, n)).collect();
+            g.ids.sort_unstable();
+            g
+        })
+        .collect();
     groups.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
     groups
 }

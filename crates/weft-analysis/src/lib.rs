@@ -22,7 +22,8 @@ let rec = |n| Record {
     stack: vec![
         Frame { func: "runtime.gopark".into(), ..Frame::default() },
         Frame { func: "main.handler.func1".into(), file: "main.go".into(), line: 42, pc: None },
-    ],
+    ]
+    .into(),
     ..Record::default()
 };
 let snap = |t, n| Snapshot { taken_at_ms: t, records: vec![rec(n)], ..Snapshot::default() };

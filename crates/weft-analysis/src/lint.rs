@@ -189,7 +189,8 @@ mod tests {
                 file: "/src/svc/main.go".into(),
                 line: 7,
                 pc: None,
-            }],
+            }]
+            .into(),
             ..Record::default()
         }
     }

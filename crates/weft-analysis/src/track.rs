@@ -362,7 +362,8 @@ mod tests {
                             line: 10,
                             pc: None,
                         },
-                    ],
+                    ]
+                    .into(),
                     ..Record::default()
                 })
                 .collect(),

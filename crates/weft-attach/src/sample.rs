@@ -735,7 +735,7 @@ pub(crate) fn take(a: &mut Attacher, opts: &AttachOptions) -> Result<Vec<Record>
             wait_ns,
             leaked: g.status == G_LEAKED,
             locked_to_thread: g.lockedm != 0,
-            stack,
+            stack: stack.into(),
             frames_elided: elided,
             created_by: created_by.filter(|f| !f.func.is_empty()).map(|mut f| {
                 f.pc = Some(g.gopc);

@@ -29,8 +29,11 @@ assert_eq!(snap.total(), 1);
 */
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// One stack frame, innermost first in a [`Record::stack`].
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -115,8 +118,9 @@ pub struct Record {
     pub leaked: bool,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
-    /// Innermost frame first.
-    pub stack: Vec<Frame>,
+    /// Innermost frame first. Shared: the goroutines of one code path
+    /// usually point at one copy (see [`Stack`]).
+    pub stack: Stack,
     /// The source said frames were elided from this stack.
     #[serde(default)]
     pub frames_elided: bool,
@@ -129,6 +133,155 @@ pub struct Record {
     /// Objects this goroutine is blocked on, when known.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub wait_on: Vec<WaitObject>,
+}
+
+/// A stack, innermost frame first, shared between the records that have it.
+///
+/// Most of a program's 100k goroutines sit in a few hundred distinct
+/// stacks, so sources build each distinct one once and hand every record a
+/// clone of it: cloning is a reference-count bump, and an analysis can tell
+/// two records share a stack with [`Stack::ptr_eq`] before comparing frames.
+/// It reads like a `&[Frame]` (it derefs to one), serializes as a list of
+/// frames exactly as a `Vec<Frame>` does, and mutating it through
+/// `DerefMut` copies it first when it is shared.
+///
+/// ```
+/// use weft_model::{Frame, Stack};
+///
+/// let stack: Stack = vec![Frame { func: "main.worker".into(), ..Frame::default() }].into();
+/// let other = stack.clone();
+/// assert!(Stack::ptr_eq(&stack, &other));
+/// assert_eq!(stack[0].func, "main.worker");
+/// assert_eq!(stack.len(), 1);
+/// ```
+#[derive(Clone, Default)]
+pub struct Stack(Option<Arc<[Frame]>>);
+
+impl Stack {
+    /// True when both are the same shared copy (or both empty); equal
+    /// content in separate copies gives false.
+    pub fn ptr_eq(a: &Stack, b: &Stack) -> bool {
+        match (&a.0, &b.0) {
+            (Some(x), Some(y)) => Arc::ptr_eq(x, y),
+            (None, None) => true,
+            _ => false,
+        }
+    }
+
+    /// Address of the shared copy, 0 when empty: a cheap identity for
+    /// memoising per-stack work while the stack is alive.
+    pub fn id(&self) -> usize {
+        self.0.as_ref().map_or(0, |a| a.as_ptr() as usize)
+    }
+}
+
+impl Deref for Stack {
+    type Target = [Frame];
+    fn deref(&self) -> &[Frame] {
+        self.0.as_deref().unwrap_or(&[])
+    }
+}
+
+impl DerefMut for Stack {
+    fn deref_mut(&mut self) -> &mut [Frame] {
+        let Some(arc) = self.0.as_mut() else {
+            return &mut [];
+        };
+        if Arc::get_mut(arc).is_none() {
+            *arc = Arc::from(arc.to_vec());
+        }
+        Arc::get_mut(arc).unwrap_or(&mut [])
+    }
+}
+
+impl From<Vec<Frame>> for Stack {
+    fn from(v: Vec<Frame>) -> Stack {
+        if v.is_empty() {
+            Stack(None)
+        } else {
+            Stack(Some(Arc::from(v)))
+        }
+    }
+}
+
+impl From<&[Frame]> for Stack {
+    fn from(v: &[Frame]) -> Stack {
+        if v.is_empty() {
+            Stack(None)
+        } else {
+            Stack(Some(Arc::from(v)))
+        }
+    }
+}
+
+impl FromIterator<Frame> for Stack {
+    fn from_iter<I: IntoIterator<Item = Frame>>(iter: I) -> Stack {
+        Stack::from(iter.into_iter().collect::<Vec<_>>())
+    }
+}
+
+impl<'a> IntoIterator for &'a Stack {
+    type Item = &'a Frame;
+    type IntoIter = std::slice::Iter<'a, Frame>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl fmt::Debug for Stack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl PartialEq for Stack {
+    fn eq(&self, other: &Stack) -> bool {
+        Stack::ptr_eq(self, other) || **self == **other
+    }
+}
+
+impl Eq for Stack {}
+
+impl PartialEq<[Frame]> for Stack {
+    fn eq(&self, other: &[Frame]) -> bool {
+        **self == *other
+    }
+}
+
+impl PartialEq<Vec<Frame>> for Stack {
+    fn eq(&self, other: &Vec<Frame>) -> bool {
+        **self == **other
+    }
+}
+
+impl std::hash::Hash for Stack {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (**self).hash(state)
+    }
+}
+
+impl PartialOrd for Stack {
+    fn partial_cmp(&self, other: &Stack) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Stack {
+    fn cmp(&self, other: &Stack) -> std::cmp::Ordering {
+        (**self).cmp(&**other)
+    }
+}
+
+impl Serialize for Stack {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (**self).serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Stack {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Stack, D::Error> {
+        Vec::<Frame>::deserialize(d).map(Stack::from)
+    }
 }
 
 /// What kind of input a snapshot came from.

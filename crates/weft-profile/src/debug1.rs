@@ -62,13 +62,15 @@ pub(crate) fn parse(
     // restore) the runtime frames the writer hid at the top.
     let mut at_pcs: Vec<u64> = Vec::new();
     let mut open = false;
+    // Frames of the open record, moved into it by `finish`.
+    let mut stack: Vec<Frame> = Vec::new();
 
     while let Some(line) = lines.next() {
         let t = line.text;
         if t[0].is_ascii_digit() {
             if open {
                 let last = records.last_mut().expect("open record");
-                finish(last, &at_pcs, symbols);
+                finish(last, std::mem::take(&mut stack), &at_pcs, symbols);
             }
             let at = crate::lines::find(t, b" @").ok_or_else(|| {
                 ParseError::at_line(
@@ -102,9 +104,13 @@ pub(crate) fn parse(
             parse_labels_json_like(rest, &mut rec.labels)
                 .map_err(|(c, m)| ParseError::at_line(line.no, line.offset + 10 + c, m))?;
         } else if t[0] == b'#' {
-            let rec = records.last_mut().filter(|_| open).ok_or_else(|| {
-                ParseError::at_line(line.no, line.offset, "frame line before any stack")
-            })?;
+            if !open {
+                return Err(ParseError::at_line(
+                    line.no,
+                    line.offset,
+                    "frame line before any stack",
+                ));
+            }
             let mut cells = t[1..].split(|&b| b == b'\t').filter(|c| !c.is_empty());
             let pc_cell = cells
                 .next()
@@ -136,7 +142,7 @@ pub(crate) fn parse(
                 }
                 None => frame.func = "??".to_string(),
             }
-            rec.stack.push(frame);
+            stack.push(frame);
         } else {
             return Err(ParseError::at_line(
                 line.no,
@@ -147,7 +153,7 @@ pub(crate) fn parse(
     }
     if open {
         let last = records.last_mut().expect("open record");
-        finish(last, &at_pcs, symbols);
+        finish(last, stack, &at_pcs, symbols);
     }
     Ok((leak, records))
 }
@@ -155,8 +161,8 @@ pub(crate) fn parse(
 /// Infers the state once a record is complete. Printed frame PCs are the
 /// return PC minus one; every `@` PC before the first printed frame belongs
 /// to a hidden runtime frame.
-fn finish(rec: &mut Record, at_pcs: &[u64], symbols: Option<&Symbols>) {
-    let hidden = match rec.stack.first().and_then(|f| f.pc) {
+fn finish(rec: &mut Record, mut stack: Vec<Frame>, at_pcs: &[u64], symbols: Option<&Symbols>) {
+    let hidden = match stack.first().and_then(|f| f.pc) {
         Some(shown) => at_pcs
             .iter()
             .position(|&p| p == shown || p == shown.wrapping_add(1))
@@ -168,14 +174,15 @@ fn finish(rec: &mut Record, at_pcs: &[u64], symbols: Option<&Symbols>) {
         if let Some(mut frames) = sym.resolve(&at_pcs[..hidden]) {
             // A hidden PC can fall inside the first shown function (its
             // inlined runtime callee was what got hidden); don't repeat it.
-            while frames.last().map(|f| &f.func) == rec.stack.first().map(|f| &f.func) {
+            while frames.last().map(|f| &f.func) == stack.first().map(|f| &f.func) {
                 frames.pop();
             }
-            rec.stack.splice(0..0, frames);
+            stack.splice(0..0, frames);
             top_hidden = false;
         }
     }
-    let status = infer_name(&rec.stack, top_hidden);
+    let status = infer_name(&stack, top_hidden);
+    rec.stack = stack.into();
     rec.status = status.to_string();
     rec.class = classify(status);
     rec.status_inferred = true;

@@ -412,7 +412,7 @@ impl Profile<'_> {
             let mut rec = Record {
                 count: s.values.first().copied().unwrap_or(0),
                 leaked: leak,
-                stack,
+                stack: stack.into(),
                 ..Record::default()
             };
             for &(k, sv, num) in &s.labels {
