@@ -29,6 +29,8 @@ enum Command {
     Snapshot(cmd::snapshot::SnapshotArgs),
     /// Compare a program with a saved snapshot; fail on goroutine growth (CI gate).
     Check(cmd::check::CheckArgs),
+    /// Opt-in eBPF uprobes on pid:N: goroutine creation/exit (+ park/ready bursts).
+    Probes(cmd::probes::ProbesArgs),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
         Command::Top(a) => cmd::top::run(a),
         Command::Snapshot(a) => cmd::snapshot::run(a),
         Command::Check(a) => cmd::check::run(a),
+        Command::Probes(a) => cmd::probes::run(a),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,3 @@
+module weft.bench/chanbench
+
+go 1.22
