@@ -74,6 +74,7 @@ mod hist;
 mod intern;
 mod model;
 mod query;
+mod rows;
 pub mod synth;
 mod table;
 

@@ -29,6 +29,12 @@ enum Command {
     Snapshot(cmd::snapshot::SnapshotArgs),
     /// Compare a program with a saved snapshot; fail on goroutine growth (CI gate).
     Check(cmd::check::CheckArgs),
+    /// Open a trace file in the web UI.
+    Open(cmd::web::OpenArgs),
+    /// Watch a running program live in the web UI.
+    Watch(cmd::web::WatchArgs),
+    /// Open the web UI on the bundled demo capture.
+    Demo(cmd::web::DemoArgs),
     /// Opt-in eBPF uprobes on pid:N: goroutine creation/exit (+ park/ready bursts).
     Probes(cmd::probes::ProbesArgs),
 }
@@ -40,6 +46,9 @@ fn main() -> ExitCode {
         Command::Top(a) => cmd::top::run(a),
         Command::Snapshot(a) => cmd::snapshot::run(a),
         Command::Check(a) => cmd::check::run(a),
+        Command::Open(a) => cmd::web::open(a),
+        Command::Watch(a) => cmd::web::watch(a),
+        Command::Demo(a) => cmd::web::demo(a),
         Command::Probes(a) => cmd::probes::run(a),
     };
     match result {

@@ -4,3 +4,4 @@ pub mod probes;
 pub mod snapshot;
 pub mod top;
 pub mod trace;
+pub mod web;

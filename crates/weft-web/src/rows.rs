@@ -1,0 +1,307 @@
+//! The timeline's row layout and its binary encoding (see
+//! `docs/web-api.md`, "Binary"): goroutines ordered by group then id, whole
+//! groups optionally collapsed into one row, a page of rows turned into
+//! compact little-endian buffers the front uploads to the GPU as is.
+use std::collections::{BTreeSet, HashMap};
+
+use weft_timeline::{GState, GroupId, Model, TimeRange};
+
+/// Which goroutines the rows cover (the query parameters of `/api/rows`
+/// and `/api/timeline`).
+#[derive(Clone, Debug, Default)]
+pub struct RowFilter {
+    pub groups: Option<BTreeSet<GroupId>>,
+    pub func: Option<String>,
+    pub states: Option<Vec<GState>>,
+    pub collapse_all: bool,
+    pub collapsed: BTreeSet<GroupId>,
+    pub system: bool,
+}
+
+/// One timeline row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Row {
+    Goroutine {
+        id: i64,
+        group: GroupId,
+    },
+    /// A whole group on one row.
+    Group(GroupId),
+}
+
+/// A group's place in the row list.
+#[derive(Clone, Debug)]
+pub struct GroupRows {
+    pub id: GroupId,
+    pub first_row: usize,
+    pub row_count: usize,
+    pub members: usize,
+    pub collapsed: bool,
+}
+
+/// The full row list for a filter.
+pub struct Layout {
+    pub rows: Vec<Row>,
+    pub groups: Vec<GroupRows>,
+}
+
+/// Does goroutine `g` pass the filter (state, function, group, system)?
+pub fn passes(m: &Model, g: &weft_timeline::Goroutine, f: &RowFilter) -> bool {
+    if let Some(gs) = &f.groups {
+        if !gs.contains(&g.group) {
+            return false;
+        }
+    }
+    if !f.system && m.group_raw(g.group).is_some_and(|x| x.system) {
+        return false;
+    }
+    if let Some(st) = &f.states {
+        if !st.contains(&g.state) {
+            return false;
+        }
+    }
+    if let Some(q) = &f.func {
+        if !m.str(g.entry).contains(q.as_str())
+            && !m
+                .stack_funcs(g.stack)
+                .iter()
+                .any(|x| x.contains(q.as_str()))
+        {
+            return false;
+        }
+    }
+    true
+}
+
+/// Lays out the rows of every goroutine the model keeps that passes `f`.
+pub fn layout(m: &Model, f: &RowFilter) -> Layout {
+    let mut ids: Vec<(GroupId, i64)> = m
+        .goroutines_raw()
+        .filter(|g| passes(m, g, f))
+        .map(|g| (g.group, g.id))
+        .collect();
+    ids.sort_unstable();
+    let mut rows = Vec::with_capacity(ids.len());
+    let mut groups: Vec<GroupRows> = Vec::new();
+    let mut i = 0;
+    while i < ids.len() {
+        let gid = ids[i].0;
+        let j = i + ids[i..].partition_point(|x| x.0 == gid);
+        let collapsed = f.collapse_all || f.collapsed.contains(&gid);
+        let first_row = rows.len();
+        if collapsed {
+            rows.push(Row::Group(gid));
+        } else {
+            rows.extend(
+                ids[i..j]
+                    .iter()
+                    .map(|&(group, id)| Row::Goroutine { id, group }),
+            );
+        }
+        groups.push(GroupRows {
+            id: gid,
+            first_row,
+            row_count: rows.len() - first_row,
+            members: j - i,
+            collapsed,
+        });
+        i = j;
+    }
+    Layout { rows, groups }
+}
+
+/// One encoded row before serialisation.
+struct OutRow {
+    goroutine: i64,
+    group: GroupId,
+    index: u32,
+    spans: Vec<(f32, f32, u8, u16)>,
+}
+
+/// Encodes rows `offset..offset+limit` of `lay` over `range` at `res_ns`.
+pub fn encode_timeline(
+    m: &Model,
+    f: &RowFilter,
+    lay: &Layout,
+    range: TimeRange,
+    res_ns: i64,
+    offset: usize,
+    limit: usize,
+) -> Vec<u8> {
+    let res = res_ns.max(1);
+    let page =
+        &lay.rows[offset.min(lay.rows.len())..(offset.saturating_add(limit)).min(lay.rows.len())];
+    let mut strings: Vec<String> = vec![String::new()];
+    let mut string_ix: HashMap<String, u16> = HashMap::new();
+    string_ix.insert(String::new(), 0);
+    let mut intern = |s: &str| -> u16 {
+        if let Some(&i) = string_ix.get(s) {
+            return i;
+        }
+        if strings.len() >= u16::MAX as usize {
+            return 0;
+        }
+        let i = strings.len() as u16;
+        strings.push(s.to_string());
+        string_ix.insert(s.to_string(), i);
+        i
+    };
+    let rel = |t: i64| (t - range.start_ns) as f32;
+
+    // Goroutine rows of the page, in one model query.
+    let ids: Vec<i64> = page
+        .iter()
+        .filter_map(|r| match r {
+            Row::Goroutine { id, .. } => Some(*id),
+            Row::Group(_) => None,
+        })
+        .collect();
+    let iv = m.intervals_of(&ids, range, res);
+    let mut by_id = iv.rows.into_iter();
+    let mut out: Vec<OutRow> = Vec::with_capacity(page.len());
+    for (k, r) in page.iter().enumerate() {
+        let index = (offset + k) as u32;
+        match *r {
+            Row::Goroutine { id, group } => {
+                let row = by_id.next().unwrap_or_default();
+                let mut spans = Vec::with_capacity(row.start.len());
+                for i in 0..row.start.len() {
+                    let reason = iv.strings.get(&row.reason[i]).map_or("", |s| s.as_str());
+                    spans.push((
+                        rel(row.start[i]),
+                        rel(row.end[i]),
+                        row.state[i] as u8,
+                        intern(reason),
+                    ));
+                }
+                out.push(OutRow {
+                    goroutine: id,
+                    group,
+                    index,
+                    spans,
+                });
+            }
+            Row::Group(gid) => {
+                let spans = collapsed_row(m, f, gid, range, res)
+                    .into_iter()
+                    .map(|(s, e, st)| (rel(s), rel(e), st as u8, 0u16))
+                    .collect();
+                out.push(OutRow {
+                    goroutine: -1,
+                    group: gid,
+                    index,
+                    spans,
+                });
+            }
+        }
+    }
+
+    let span_count: usize = out.iter().map(|r| r.spans.len()).sum();
+    let str_bytes: usize = strings.iter().map(|s| 2 + s.len()).sum();
+    let mut b = Vec::with_capacity(48 + out.len() * 24 + span_count * 12 + str_bytes);
+    b.extend_from_slice(b"WFTL");
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&0u16.to_le_bytes());
+    b.extend_from_slice(&(out.len() as u32).to_le_bytes());
+    b.extend_from_slice(&(span_count as u32).to_le_bytes());
+    b.extend_from_slice(&range.start_ns.to_le_bytes());
+    b.extend_from_slice(&range.end_ns.to_le_bytes());
+    b.extend_from_slice(&res.to_le_bytes());
+    b.extend_from_slice(&(strings.len() as u32).to_le_bytes());
+    b.extend_from_slice(&(lay.rows.len() as u32).to_le_bytes());
+    let mut first = 0u32;
+    for r in &out {
+        b.extend_from_slice(&r.goroutine.to_le_bytes());
+        b.extend_from_slice(&r.group.to_le_bytes());
+        b.extend_from_slice(&first.to_le_bytes());
+        b.extend_from_slice(&(r.spans.len() as u32).to_le_bytes());
+        b.extend_from_slice(&r.index.to_le_bytes());
+        first += r.spans.len() as u32;
+    }
+    for r in &out {
+        for &(s, e, st, reason) in &r.spans {
+            b.extend_from_slice(&s.to_le_bytes());
+            b.extend_from_slice(&e.to_le_bytes());
+            b.push(st);
+            b.push(0);
+            b.extend_from_slice(&reason.to_le_bytes());
+        }
+    }
+    for s in &strings {
+        let bytes = &s.as_bytes()[..s.len().min(u16::MAX as usize)];
+        b.extend_from_slice(&(bytes.len() as u16).to_le_bytes());
+        b.extend_from_slice(bytes);
+    }
+    b
+}
+
+/// Most buckets a collapsed row is computed on.
+const MAX_BUCKETS: i64 = 8192;
+
+/// A collapsed group's row: per bucket of `res` (or coarser, at most
+/// [`MAX_BUCKETS`]), the state its members spent most time in; runs of one
+/// state merged. Costs one pass over the members' spans plus the buckets
+/// (partial buckets at span ends, whole ones through a difference array).
+fn collapsed_row(
+    m: &Model,
+    f: &RowFilter,
+    gid: GroupId,
+    range: TimeRange,
+    res: i64,
+) -> Vec<(i64, i64, GState)> {
+    let len = (range.end_ns - range.start_ns).max(1);
+    let w = res.max((len + MAX_BUCKETS - 1) / MAX_BUCKETS).max(1);
+    let nb = ((len + w - 1) / w) as usize;
+    let members: Vec<i64> = m
+        .goroutines_raw()
+        .filter(|g| g.group == gid && passes(m, g, f))
+        .map(|g| g.id)
+        .collect();
+    // Member spans at full resolution of the buckets.
+    let iv = m.intervals_of(&members, range, w);
+    let mut acc = vec![[0i64; 4]; nb];
+    let mut diff = vec![[0i64; 4]; nb + 1];
+    for row in &iv.rows {
+        for i in 0..row.start.len() {
+            let st = row.state[i] as usize;
+            if st > 3 {
+                continue;
+            }
+            let (s, e) = (row.start[i] - range.start_ns, row.end[i] - range.start_ns);
+            let (bs, be) = ((s / w) as usize, (((e - 1) / w) as usize).min(nb - 1));
+            if bs == be {
+                acc[bs][st] += e - s;
+                continue;
+            }
+            acc[bs][st] += (bs as i64 + 1) * w - s;
+            acc[be][st] += e - be as i64 * w;
+            diff[bs + 1][st] += w;
+            diff[be][st] -= w;
+        }
+    }
+    let mut run = [0i64; 4];
+    let mut out: Vec<(i64, i64, GState)> = Vec::new();
+    for b in 0..nb {
+        for st in 0..4 {
+            run[st] += diff[b][st];
+            acc[b][st] += run[st];
+        }
+        let (best, &wt) = acc[b].iter().enumerate().max_by_key(|x| *x.1).unwrap();
+        if wt == 0 {
+            continue;
+        }
+        let st = match best {
+            0 => GState::Runnable,
+            1 => GState::Running,
+            2 => GState::Waiting,
+            _ => GState::Syscall,
+        };
+        let s = range.start_ns + b as i64 * w;
+        let e = (s + w).min(range.end_ns);
+        match out.last_mut() {
+            Some(last) if last.2 == st && last.1 == s => last.1 = e,
+            _ => out.push((s, e, st)),
+        }
+    }
+    out
+}

@@ -1,0 +1,3 @@
+module weft.test/demo
+
+go 1.22
