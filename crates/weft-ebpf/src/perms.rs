@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::Error;
 
 const CAP_SYS_ADMIN: u32 = 21;
-const CAP_SYS_PTRACE: u32 = 19;
 const CAP_PERFMON: u32 = 38;
 const CAP_BPF: u32 = 39;
 
@@ -28,7 +27,7 @@ fn setcap_fix() -> String {
     let exe = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "weft".into());
-    format!("run weft as root (sudo), or give it the capabilities once: sudo setcap cap_bpf,cap_perfmon,cap_sys_ptrace+ep {exe}")
+    format!("run weft as root (sudo), or give it the capabilities once with: sudo setcap cap_bpf,cap_perfmon,cap_sys_ptrace+ep {exe}")
 }
 
 /// Checks, before touching the kernel, that this process may load BPF
@@ -43,25 +42,25 @@ pub fn preflight() -> Result<(), Error> {
     let admin = has(CAP_SYS_ADMIN);
     let mut missing = Vec::new();
     if !(admin || has(CAP_BPF)) {
-        let mut m = "CAP_BPF (to load BPF programs)".to_string();
-        if sysctl("kernel.unprivileged_bpf_disabled").unwrap_or(1) != 0 {
-            m.push_str(
-                "; kernel.unprivileged_bpf_disabled is set, and even with it at 0 tracing programs need CAP_BPF",
-            );
-        }
-        missing.push(m);
+        missing.push("CAP_BPF (to load BPF programs)");
     }
     if !(admin || has(CAP_PERFMON)) {
-        let paranoid = sysctl("kernel.perf_event_paranoid").unwrap_or(2);
-        missing.push(format!(
-            "CAP_PERFMON (to open uprobe perf events; kernel.perf_event_paranoid is {paranoid}, and uprobes need CAP_PERFMON at any setting above -1: the alternative is sudo sysctl kernel.perf_event_paranoid=-1)"
-        ));
+        missing.push("CAP_PERFMON (to open uprobe perf events)");
     }
     if !missing.is_empty() {
+        // Neither sysctl can stand in for the capabilities: say so, with
+        // their values, so nobody goes down that path.
+        let value = |n: &str| {
+            sysctl(n)
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "unknown".into())
+        };
         return Err(Error::Permission(format!(
-            "weft's eBPF mode needs {}: {}",
+            "weft's eBPF mode needs {}. Fix: {}. (kernel.unprivileged_bpf_disabled={} and kernel.perf_event_paranoid={} do not matter here: uprobe programs need these capabilities at any setting.)",
             missing.join(" and "),
-            setcap_fix()
+            setcap_fix(),
+            value("kernel.unprivileged_bpf_disabled"),
+            value("kernel.perf_event_paranoid"),
         )));
     }
     if let Ok(l) = std::fs::read_to_string("/sys/kernel/security/lockdown") {
@@ -84,28 +83,10 @@ pub fn preflight() -> Result<(), Error> {
 pub(crate) fn exe_read_error(pid: u32, e: std::io::Error) -> Error {
     match e.kind() {
         std::io::ErrorKind::NotFound => Error::Target(format!("no process {pid}")),
-        std::io::ErrorKind::PermissionDenied => {
-            let scope = sysctl("kernel.yama.ptrace_scope");
-            let caps = effective_caps();
-            let mut fix = String::new();
-            if caps & (1u64 << CAP_SYS_PTRACE) == 0 {
-                fix.push_str(&setcap_fix());
-            }
-            if let Some(s) = scope.filter(|&s| s > 0) {
-                if !fix.is_empty() {
-                    fix.push_str("; or ");
-                }
-                fix.push_str(&format!(
-                    "lower kernel.yama.ptrace_scope (now {s}) with: sudo sysctl kernel.yama.ptrace_scope=0"
-                ));
-            }
-            if fix.is_empty() {
-                fix = "run weft as the target's user or as root".into();
-            }
-            Error::Permission(format!(
-                "cannot read /proc/{pid}/exe (permission denied: reading another process's executable needs ptrace access, CAP_SYS_PTRACE): {fix}"
-            ))
-        }
+        std::io::ErrorKind::PermissionDenied => Error::Permission(format!(
+            "cannot read /proc/{pid}/exe: permission denied (another user's process needs CAP_SYS_PTRACE). Fix: {}",
+            setcap_fix()
+        )),
         _ => Error::Target(format!("cannot read /proc/{pid}/exe: {e}")),
     }
 }

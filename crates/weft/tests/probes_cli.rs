@@ -1,0 +1,250 @@
+//! `weft probes pid:N` end to end, on real Go programs: a clear error with
+//! the fix when run without privileges, a clean stop on SIGINT with every
+//! probe removed, and the rate guard removing a set that fires too often.
+//! Needs root and a weft built with clang (CI has both).
+
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+fn go(minor: u32) -> PathBuf {
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+    let p = PathBuf::from(home).join(format!(".cache/weft/go1.{minor}/bin/go"));
+    assert!(
+        p.exists(),
+        "Go 1.{minor} toolchain missing at {}: run scripts/install-go-toolchains.sh",
+        p.display()
+    );
+    p
+}
+
+fn work_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = std::env::temp_dir().join(format!("weft-probes-cli-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    })
+}
+
+/// Builds a Go program (a directory relative to the repository root).
+fn build(dir: &str, name: &str) -> PathBuf {
+    let out = work_dir().join(name);
+    let res = Command::new(go(26))
+        .current_dir(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../..")
+                .join(dir),
+        )
+        .env("GOTOOLCHAIN", "local")
+        .args(["build", "-o"])
+        .arg(&out)
+        .arg(".")
+        .output()
+        .expect("running go build");
+    assert!(
+        res.status.success(),
+        "go build failed: {}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    out
+}
+
+struct Kill(Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts a Go program that prints READY first and waits on stdin.
+fn start(bin: &Path, args: &[&str]) -> Kill {
+    let mut child = Command::new(bin)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("starting the Go program");
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "READY");
+    Kill(child)
+}
+
+fn require_privileges() {
+    if let Err(e) = weft_ebpf::preflight() {
+        panic!("these tests need to load BPF programs (run them as root, with clang installed at build time): {e}");
+    }
+}
+
+/// (live byte, file byte) at every probe point of `pid`.
+fn probe_bytes(pid: u32) -> Vec<(u8, u8)> {
+    let t = weft_ebpf::Target::open(pid).unwrap();
+    let mem = std::fs::File::open(format!("/proc/{pid}/mem")).unwrap();
+    let exe = std::fs::File::open(format!("/proc/{pid}/exe")).unwrap();
+    t.points
+        .iter()
+        .map(|p| {
+            let (mut a, mut b) = ([0u8], [0u8]);
+            mem.read_exact_at(&mut a, p.addr + t.bias).unwrap();
+            exe.read_exact_at(&mut b, p.file_offset).unwrap();
+            (a[0], b[0])
+        })
+        .collect()
+}
+
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn without_privileges_the_error_names_the_fix() {
+    // Drop to nobody with no capabilities, as an unprivileged user runs it.
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            "--",
+            env!("CARGO_BIN_EXE_weft"),
+            "probes",
+            "pid:1",
+        ])
+        .output()
+        .expect("setpriv (util-linux) is needed for this test");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    if weft_ebpf::COMPILED_IN {
+        assert!(
+            err.contains("CAP_BPF") && err.contains("CAP_PERFMON"),
+            "{err}"
+        );
+        assert!(
+            err.contains("sudo setcap cap_bpf,cap_perfmon,cap_sys_ptrace+ep"),
+            "{err}"
+        );
+        // With the BPF capabilities but not CAP_SYS_PTRACE, another
+        // user's process cannot be read: that error names its fix too.
+        let out = Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--inh-caps=+bpf,+perfmon",
+                "--ambient-caps=+bpf,+perfmon",
+                "--",
+                env!("CARGO_BIN_EXE_weft"),
+                "probes",
+                "pid:1",
+            ])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+        assert!(
+            err.contains("cannot read /proc/1/exe") && err.contains("CAP_SYS_PTRACE"),
+            "{err}"
+        );
+        assert!(err.contains("sudo setcap"), "{err}");
+    } else {
+        assert!(err.contains("install clang"), "{err}");
+    }
+}
+
+#[test]
+fn sigint_stops_cleanly_and_removes_every_probe() {
+    require_privileges();
+    let bin = build("testdata/programs/ebpf-lifecycle", "lifecycle");
+    let target = start(&bin, &["-workers", "4", "-children", "2"]);
+    let pid = target.0.id();
+    let weft = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args([
+            "probes",
+            &format!("pid:{pid}"),
+            "--duration",
+            "5m",
+            "--park-ready",
+            "10s",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut weft = Kill(weft);
+    wait_for("every probe to be placed", || {
+        probe_bytes(pid).iter().all(|&(live, _)| live == 0xcc)
+    });
+    unsafe { libc::kill(weft.0.id() as i32, libc::SIGINT) };
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = weft.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "weft did not stop on SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut out = String::new();
+    weft.0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(status.success(), "{status}: {out}");
+    assert!(out.contains("(interrupted); probes removed"), "{out}");
+    for (live, file) in probe_bytes(pid) {
+        assert_eq!(live, file, "a probe is left after SIGINT");
+    }
+}
+
+#[test]
+fn rate_guard_removes_a_set_that_fires_too_often() {
+    require_privileges();
+    // Starts a goroutine per operation: creation/exit probes fire constantly.
+    let bin = build("bench/ebpf/chanbench", "chanbench");
+    let target = start(&bin, &["-mode", "spawn", "-pairs", "1"]);
+    let pid = target.0.id();
+    let out = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args([
+            "probes",
+            &format!("pid:{pid}"),
+            "--duration",
+            "60s",
+            "--max-rate",
+            "500",
+        ])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("creation/exit probes fired") && stderr.contains("removed them"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("every probe set was removed for its rate"),
+        "{stdout}"
+    );
+    for (live, file) in probe_bytes(pid) {
+        assert_eq!(live, file, "a probe is left after the rate guard");
+    }
+}
