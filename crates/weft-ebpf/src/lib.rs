@@ -35,10 +35,15 @@ How it is built, and why:
   the kernel removes them when the descriptors close, so they go on every
   exit path, `SIGKILL` and crashes included. Nothing is written to
   tracefs.
-- Cost: a uprobe hit costs microseconds (12–15 µs measured in these VMs),
-  so the default set, [`ProbeSet::Lifecycle`], sits on rare events only.
-  [`ProbeSet::ParkReady`] fires on every channel block and wake-up; use it
-  in short bursts (`bench/ebpf` measures both).
+- Cost: a uprobe hit costs the target tens of microseconds in these VMs
+  (`bench/ebpf`: 30–47 µs of lost time per hit on a loaded 2-core VM;
+  the field notes say 12–15 µs idle). So the default set,
+  [`ProbeSet::Lifecycle`], sits on events most programs make rarely; on a
+  program that starts a goroutine per operation it is as costly as
+  [`ProbeSet::ParkReady`], which fires on every channel block and wake-up
+  (a ping-pong program ran at 1.5% of its speed). Callers should keep
+  bursts short and watch the hit rate ([`Session::counts`]); `weft probes`
+  removes a set whose rate passes `--max-rate`.
 
 Linux, amd64, Go 1.22 to 1.27.
 */

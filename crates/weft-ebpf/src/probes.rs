@@ -248,4 +248,35 @@ mod tests {
         assert_eq!(find_rets(&code, 0, |_| Some(0)).unwrap(), vec![5]);
         assert!(find_rets(&[0x90, 0x90], 0, |_| Some(0)).is_err());
     }
+
+    #[test]
+    fn arbitrary_bytes_never_panic_and_rets_are_real() {
+        // xorshift: reproducible pseudo-random machine code.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..5000 {
+            let len = (next() % 300) as usize;
+            let mut code: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            // Sprinkle RETs so some runs find them.
+            for _ in 0..len / 16 {
+                let i = next() as usize % len.max(1);
+                if i < code.len() {
+                    code[i] = 0xc3;
+                }
+            }
+            if let Ok(rets) = find_rets(&code, 0x40_0000, |_| Some(0)) {
+                for r in rets {
+                    let at = &code[(r - 0x40_0000) as usize..];
+                    let ins = Decoder::with_ip(64, at, r, DecoderOptions::NONE).decode();
+                    assert_eq!(ins.mnemonic(), Mnemonic::Ret, "{at:x?}");
+                }
+            }
+            let _ = crate::events::Event::parse(&code);
+        }
+    }
 }
