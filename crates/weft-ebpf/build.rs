@@ -10,7 +10,13 @@ fn main() {
     println!("cargo:rerun-if-changed=bpf/goprobes.bpf.c");
     println!("cargo:rerun-if-env-changed=WEFT_CLANG");
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("goprobes.bpf.o");
+    // WEFT_CLANG names the compiler; WEFT_CLANG=none builds without the
+    // mode (to check that path).
     let mut candidates: Vec<String> = std::env::var("WEFT_CLANG").into_iter().collect();
+    if candidates.first().is_some_and(|c| c == "none") {
+        println!("cargo:warning=WEFT_CLANG=none: weft is built without its eBPF mode");
+        return;
+    }
     candidates.push("clang".into());
     candidates.extend((14..=21).rev().map(|v| format!("clang-{v}")));
     for clang in &candidates {

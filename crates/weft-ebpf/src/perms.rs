@@ -92,6 +92,7 @@ pub(crate) fn exe_read_error(pid: u32, e: std::io::Error) -> Error {
 }
 
 /// Maps a kernel refusal during load/attach to a permission error.
+#[cfg_attr(not(weft_bpf), allow(dead_code))]
 pub(crate) fn kernel_error(what: &str, msg: String) -> Error {
     let lower = msg.to_lowercase();
     if lower.contains("operation not permitted") || lower.contains("permission denied") {
