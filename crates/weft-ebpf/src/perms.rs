@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::Error;
 
 const CAP_SYS_ADMIN: u32 = 21;
+const CAP_SYS_PTRACE: u32 = 19;
 const CAP_PERFMON: u32 = 38;
 const CAP_BPF: u32 = 39;
 
@@ -83,6 +84,11 @@ pub fn preflight() -> Result<(), Error> {
 pub(crate) fn exe_read_error(pid: u32, e: std::io::Error) -> Error {
     match e.kind() {
         std::io::ErrorKind::NotFound => Error::Target(format!("no process {pid}")),
+        std::io::ErrorKind::PermissionDenied if effective_caps() & (1 << CAP_SYS_PTRACE) != 0 => {
+            Error::Permission(format!(
+                "cannot read /proc/{pid}/exe: permission denied even with CAP_SYS_PTRACE (the process belongs to another user namespace, or a security module forbids it): run weft in the target's namespace, as its owner"
+            ))
+        }
         std::io::ErrorKind::PermissionDenied => Error::Permission(format!(
             "cannot read /proc/{pid}/exe: permission denied (another user's process needs CAP_SYS_PTRACE). Fix: {}",
             setcap_fix()
