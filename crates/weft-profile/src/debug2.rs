@@ -19,13 +19,14 @@
 //! skipped. A malformed header is an error; a truncated last block is kept
 //! with what it has.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
-use weft_model::{Frame, Record};
+use weft_model::{Frame, Record, Stack};
 
 use crate::infer::classify;
 use crate::lines::{detect_prefix, Lines, Prefix};
-use crate::strings::Interner;
+use crate::strings::{FxHasher, Interner};
 use crate::ParseError;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -139,23 +140,131 @@ fn split_points(input: &[u8], n: usize) -> Vec<usize> {
     points
 }
 
+/// A frame as it appears in the input, before any string is made of it.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+struct RawFrame<'a> {
+    func: &'a [u8],
+    file: &'a [u8],
+    line: u32,
+    pc: Option<u64>,
+}
+
+impl Hash for RawFrame<'_> {
+    #[inline]
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        // Names are long and a stack has many; the length and the ends of
+        // each tell stacks apart well enough for a hash (equality still
+        // compares every byte), at a fraction of hashing them whole.
+        sketch(self.func, h);
+        sketch(self.file, h);
+        h.write_u64((self.line as u64) << 1 | self.pc.is_some() as u64);
+        if let Some(pc) = self.pc {
+            h.write_u64(pc);
+        }
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+#[inline]
+fn sketch<H: Hasher>(b: &[u8], h: &mut H) {
+    h.write_usize(b.len());
+    if b.len() >= 8 {
+        let word = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap_or([0; 8]));
+        h.write_u64(word(0));
+        h.write_u64(word(b.len() - 8));
+    } else {
+        h.write(b);
+    }
+}
+
+/// Turns raw frames into model frames, building each distinct stack (and
+/// creation site) once: the 100k goroutines of a big dump share a few
+/// hundred stacks, and every record of one gets a clone of the same
+/// [`Stack`] (a reference-count bump) instead of its own frames.
+#[derive(Default)]
+struct Builder<'a> {
+    names: Interner<'a>,
+    stacks: FxMap<Box<[RawFrame<'a>]>, Stack>,
+    creators: FxMap<RawFrame<'a>, Frame>,
+}
+
+/// Bound on each cache, so input made of unique stacks cannot grow them
+/// past what the records themselves hold.
+const MAX_CACHED: usize = 1 << 16;
+
+impl<'a> Builder<'a> {
+    fn frame(&mut self, raw: &RawFrame<'a>) -> Frame {
+        Frame {
+            func: self.names.get(raw.func),
+            file: self.names.get(raw.file),
+            line: raw.line,
+            pc: raw.pc,
+        }
+    }
+
+    #[inline]
+    fn stack(&mut self, raw: &[RawFrame<'a>]) -> Stack {
+        if let Some(s) = self.stacks.get(raw) {
+            return s.clone();
+        }
+        let stack: Stack = raw.iter().map(|r| self.frame(r)).collect();
+        if self.stacks.len() < MAX_CACHED {
+            self.stacks.insert(raw.into(), stack.clone());
+        }
+        stack
+    }
+
+    #[inline]
+    fn creator(&mut self, raw: &RawFrame<'a>) -> Frame {
+        if let Some(f) = self.creators.get(raw) {
+            return f.clone();
+        }
+        let f = self.frame(raw);
+        if self.creators.len() < MAX_CACHED {
+            self.creators.insert(*raw, f.clone());
+        }
+        f
+    }
+}
+
+/// Frames of the goroutine block being read; its record is the last one
+/// in the output (filled in place: a `Record` is big enough that moving
+/// 100k of them around shows up).
+#[derive(Default)]
+struct Block<'a> {
+    frames: Vec<RawFrame<'a>>,
+    creator: Option<RawFrame<'a>>,
+}
+
+impl<'a> Block<'a> {
+    #[inline]
+    fn finish(&mut self, records: &mut [Record], builder: &mut Builder<'a>) {
+        if let Some(rec) = records.last_mut() {
+            rec.stack = builder.stack(&self.frames);
+            rec.created_by = self.creator.take().map(|c| builder.creator(&c));
+        }
+        self.frames.clear();
+        self.creator = None;
+    }
+}
+
 /// Parses one run of whole blocks; returns the records and whether any header was seen.
 fn parse_chunk(input: &[u8], prefix: Prefix<'_>) -> Result<(Vec<Record>, bool), ParseError> {
-    // Rough guess (dumps run at a few hundred bytes per goroutine) to avoid regrowing.
-    let mut records = Vec::with_capacity((input.len() / 1024).min(1 << 20));
-    // Frames are collected here and copied out at the exact size.
-    let mut stack: Vec<Frame> = Vec::with_capacity(64);
-    let mut interner = Interner::default();
+    // Dumps run at a few hundred bytes per goroutine; capacity never
+    // touched costs no memory, regrowing a 100k-record vector does cost.
+    let mut records = Vec::with_capacity((input.len() / 384).min(1 << 22));
+    let mut builder = Builder::default();
+    let mut block = Block::default();
     let mut state = State::Outside;
     let mut awaiting = Awaiting::Nothing;
-    let mut cur = Record::default();
     let mut saw_header = false;
 
     for line in Lines::new(input, prefix) {
         let t = line.text;
         if t.is_empty() {
             if state != State::Outside {
-                finish(&mut records, &mut cur, &mut stack);
+                block.finish(&mut records, &mut builder);
             }
             state = State::Outside;
             awaiting = Awaiting::Nothing;
@@ -163,9 +272,11 @@ fn parse_chunk(input: &[u8], prefix: Prefix<'_>) -> Result<(Vec<Record>, bool), 
         }
         if t.starts_with(b"goroutine ") && is_header_start(t) {
             if state != State::Outside {
-                finish(&mut records, &mut cur, &mut stack);
+                block.finish(&mut records, &mut builder);
             }
-            cur = parse_header(t)
+            records.push(Record::default());
+            let rec = records.last_mut().expect("just pushed");
+            parse_header(t, rec)
                 .map_err(|(col, msg)| ParseError::at_line(line.no, line.offset + col, msg))?;
             saw_header = true;
             state = State::Goroutine;
@@ -181,12 +292,12 @@ fn parse_chunk(input: &[u8], prefix: Prefix<'_>) -> Result<(Vec<Record>, bool), 
                         continue;
                     }
                     let target = match awaiting {
-                        Awaiting::Frame => stack.last_mut(),
-                        Awaiting::CreatedBy => cur.created_by.as_mut(),
+                        Awaiting::Frame => block.frames.last_mut(),
+                        Awaiting::CreatedBy => block.creator.as_mut(),
                         Awaiting::Nothing => None,
                     };
                     if let Some(frame) = target {
-                        fill_file_line(frame, body, &mut interner);
+                        fill_file_line(frame, body);
                     }
                     awaiting = Awaiting::Nothing;
                 } else if let Some(rest) = t.strip_prefix(b"created by ") {
@@ -194,22 +305,26 @@ fn parse_chunk(input: &[u8], prefix: Prefix<'_>) -> Result<(Vec<Record>, bool), 
                         Some(i) => (&rest[..i], parse_u64(&rest[i + 14..])),
                         None => (rest, None),
                     };
-                    cur.created_by = Some(Frame {
-                        func: interner.get(func),
-                        ..Frame::default()
+                    block.creator = Some(RawFrame {
+                        func,
+                        ..RawFrame::default()
                     });
-                    cur.creator_id = goid;
+                    if let Some(rec) = records.last_mut() {
+                        rec.creator_id = goid;
+                    }
                     awaiting = Awaiting::CreatedBy;
                 } else if t.starts_with(b"...") && t.ends_with(b"...") {
                     // `...additional frames elided...` or `...N frames elided...`
-                    cur.frames_elided = true;
+                    if let Some(rec) = records.last_mut() {
+                        rec.frames_elided = true;
+                    }
                     awaiting = Awaiting::Nothing;
                 } else if t.starts_with(b"[originating from goroutine ") {
                     state = State::Ancestor;
                 } else if let Some(func) = frame_func(t) {
-                    stack.push(Frame {
-                        func: interner.get(func),
-                        ..Frame::default()
+                    block.frames.push(RawFrame {
+                        func,
+                        ..RawFrame::default()
                     });
                     awaiting = Awaiting::Frame;
                 } else if is_traceback_diagnostic(t) {
@@ -220,7 +335,7 @@ fn parse_chunk(input: &[u8], prefix: Prefix<'_>) -> Result<(Vec<Record>, bool), 
                 } else {
                     // Something else interrupted the block (a register dump
                     // printed without a blank line, interleaved log output).
-                    finish(&mut records, &mut cur, &mut stack);
+                    block.finish(&mut records, &mut builder);
                     state = State::Outside;
                     awaiting = Awaiting::Nothing;
                 }
@@ -228,7 +343,7 @@ fn parse_chunk(input: &[u8], prefix: Prefix<'_>) -> Result<(Vec<Record>, bool), 
         }
     }
     if state != State::Outside {
-        finish(&mut records, &mut cur, &mut stack);
+        block.finish(&mut records, &mut builder);
     }
     Ok((records, saw_header))
 }
@@ -239,13 +354,6 @@ fn is_traceback_diagnostic(t: &[u8]) -> bool {
         || t.starts_with(b"stack: frame={")
         || t.starts_with(b"0x")
         || t.starts_with(b"!!")
-}
-
-#[inline]
-fn finish(records: &mut Vec<Record>, cur: &mut Record, stack: &mut Vec<Frame>) {
-    let mut rec = std::mem::take(cur);
-    rec.stack = stack.drain(..).collect();
-    records.push(rec);
 }
 
 /// `goroutine <digits>` followed by ` [` or ` gp=`: a header, which must then parse.
@@ -259,7 +367,7 @@ fn is_header_start(t: &[u8]) -> bool {
 }
 
 /// Parses a header line; errors are (column, message).
-fn parse_header(t: &[u8]) -> Result<Record, (usize, String)> {
+fn parse_header(t: &[u8], rec: &mut Record) -> Result<(), (usize, String)> {
     let mut i = 10;
     let id_start = i;
     while i < t.len() && t[i].is_ascii_digit() {
@@ -278,11 +386,8 @@ fn parse_header(t: &[u8]) -> Result<Record, (usize, String)> {
         return Err((i, "expected ` [status]` after the goroutine id".into()));
     }
     i += 2;
-    let mut rec = Record {
-        count: 1,
-        ids: vec![id],
-        ..Record::default()
-    };
+    rec.count = 1;
+    rec.ids = vec![id];
     // The status runs to `]`, or (Go 1.26) to ` labels:{...}` inside the brackets.
     let mut close = i;
     let mut labels_at = None;
@@ -296,7 +401,7 @@ fn parse_header(t: &[u8]) -> Result<Record, (usize, String)> {
     if close >= t.len() {
         return Err((i, "unterminated `[status` in goroutine header".into()));
     }
-    parse_status(&t[i..close], &mut rec).map_err(|(c, m)| (i + c, m))?;
+    parse_status(&t[i..close], rec).map_err(|(c, m)| (i + c, m))?;
     if let Some(at) = labels_at {
         close = parse_labels_runtime(t, at + 9, &mut rec.labels)?;
         if t.get(close) != Some(&b']') {
@@ -311,7 +416,7 @@ fn parse_header(t: &[u8]) -> Result<Record, (usize, String)> {
     if t.get(j) != Some(&b':') || t[j + 1..].iter().any(|b| !b.is_ascii_whitespace()) {
         return Err((j, "expected `:` at the end of the goroutine header".into()));
     }
-    Ok(rec)
+    Ok(())
 }
 
 /// `chan receive (nil chan) (leaked) (scan) (durable), 5 minutes, locked to thread, synctest bubble 3`
@@ -349,7 +454,10 @@ fn parse_status(s: &[u8], rec: &mut Record) -> Result<(), (usize, String)> {
     if base.is_empty() {
         return Err((0, "empty goroutine status".into()));
     }
-    let mut status = String::from_utf8_lossy(base).into_owned();
+    let mut status = match std::str::from_utf8(base) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(base).into_owned(),
+    };
     if durable {
         status.push_str(" (durable)");
     }
@@ -422,7 +530,7 @@ fn frame_func(t: &[u8]) -> Option<&[u8]> {
     if !t.ends_with(b")") {
         return None;
     }
-    let open = t.iter().rposition(|&b| b == b'(')?;
+    let open = memchr::memrchr(b'(', t)?;
     // Function names have no spaces outside type-argument brackets; this
     // rejects prose that happens to end in `)`.
     if open == 0 || !name_without_spaces(&t[..open]) {
@@ -432,6 +540,9 @@ fn frame_func(t: &[u8]) -> Option<&[u8]> {
 }
 
 fn name_without_spaces(name: &[u8]) -> bool {
+    if memchr::memchr(b' ', name).is_none() {
+        return true;
+    }
     let mut depth = 0i32;
     for &b in name {
         match b {
@@ -446,11 +557,11 @@ fn name_without_spaces(name: &[u8]) -> bool {
 
 /// `/path/file.go:123 +0x1f fp=0x.. sp=0x.. pc=0x..`
 #[inline]
-fn fill_file_line<'a>(frame: &mut Frame, body: &'a [u8], interner: &mut Interner<'a>) {
+fn fill_file_line<'a>(frame: &mut RawFrame<'a>, body: &'a [u8]) {
     // The line number is the first `:<digits>` followed by a space or the end;
     // a Windows drive colon is followed by `/` or `\`, not a digit.
     let mut i = 0;
-    while let Some(k) = body[i..].iter().position(|&b| b == b':') {
+    while let Some(k) = memchr::memchr(b':', &body[i..]) {
         let c = i + k;
         let n = body[c + 1..]
             .iter()
@@ -458,7 +569,7 @@ fn fill_file_line<'a>(frame: &mut Frame, body: &'a [u8], interner: &mut Interner
             .count();
         let end = c + 1 + n;
         if n > 0 && (end == body.len() || body[end] == b' ') {
-            frame.file = interner.get(&body[..c]);
+            frame.file = &body[..c];
             frame.line = parse_u64(&body[c + 1..end])
                 .unwrap_or(0)
                 .min(u32::MAX as u64) as u32;
@@ -477,7 +588,7 @@ fn fill_file_line<'a>(frame: &mut Frame, body: &'a [u8], interner: &mut Interner
         }
         i = c + 1;
     }
-    frame.file = interner.get(body);
+    frame.file = body;
 }
 
 fn trim(s: &[u8]) -> &[u8] {
@@ -506,13 +617,45 @@ pub(crate) fn parse_u64(s: &[u8]) -> Option<u64> {
     Some(v)
 }
 
+/// Substring search for the short needles and lines here: `memchr` for the
+/// first byte and a compare (`memmem` builds a searcher per call, which
+/// costs more than the search on a 40-byte line).
 fn find_sub(h: &[u8], n: &[u8]) -> Option<usize> {
-    crate::lines::find(h, n)
+    let Some((&first, rest)) = n.split_first() else {
+        return Some(0);
+    };
+    let mut from = 0;
+    while let Some(i) = memchr::memchr(first, &h[from..]) {
+        let at = from + i;
+        if h[at + 1..].starts_with(rest) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Goroutines of one code path share one stack copy, whatever their
+    /// arguments; a different line or function gets its own.
+    #[test]
+    fn identical_stacks_are_shared() {
+        let dump = b"goroutine 1 [chan receive]:\nmain.w(0x1)\n\t/a.go:3 +0x1\n\
+created by main.main in goroutine 9\n\t/a.go:9 +0x2\n\n\
+goroutine 2 [chan receive]:\nmain.w(0x2)\n\t/a.go:3 +0x1\n\
+created by main.main in goroutine 9\n\t/a.go:9 +0x2\n\n\
+goroutine 3 [chan receive]:\nmain.w(0x2)\n\t/a.go:4 +0x1\n";
+        let (recs, _) = parse_chunk(dump, Prefix::None).unwrap();
+        assert!(weft_model::Stack::ptr_eq(&recs[0].stack, &recs[1].stack));
+        assert!(!weft_model::Stack::ptr_eq(&recs[0].stack, &recs[2].stack));
+        assert_eq!(recs[2].stack[0].line, 4);
+        assert_eq!(recs[1].created_by, recs[0].created_by);
+        assert_eq!(recs[1].created_by.as_ref().unwrap().line, 9);
+        assert_eq!(recs[2].created_by, None);
+    }
 
     /// The parallel path gives exactly what one pass gives, errors included.
     #[test]
