@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::event::{EventRef, RawEvent, FLAG_TABLE};
 use crate::generation::{Generation, Span};
 use crate::order::{Base, Ordering, Strs, NO_G, NO_M, NO_P};
-use crate::spec::{ev, Version, MAX_BATCH_SIZE, NUM_SPECS, SPECS};
+use crate::spec::{ev, Version, Wire, MAX_BATCH_SIZE, NUM_SPECS, SPECS, WIRE};
 use crate::varint::{uvarint, Varint};
 
 /// What [`Decoder::advance`] produced.
@@ -53,14 +53,14 @@ impl Cursor {
         let data = &buf[start - base..b.data.off - base + b.data.len as usize];
         let err = |m: String| Err(Error::new(m).at(start as u64).in_gen(gen.num));
         let typ = data[0];
-        if typ as usize >= NUM_SPECS {
-            return err(format!("found invalid event type: {typ}"));
-        }
-        self.ev.typ = typ;
-        let spec = &SPECS[typ as usize];
-        if spec.args.is_empty() || !spec.timed {
+        let nargs = WIRE[typ as usize].nargs;
+        if nargs == Wire::INVALID {
+            if typ as usize >= NUM_SPECS {
+                return err(format!("found invalid event type: {typ}"));
+            }
             return err(format!("found event without a timestamp: type={typ}"));
         }
+        self.ev.typ = typ;
         let mut n = 1;
         let ts = match uvarint(&data[n..]) {
             Varint::Ok(v, k) => {
@@ -69,7 +69,7 @@ impl Cursor {
             }
             _ => return err("found invalid uvarint for timestamp".into()),
         };
-        for i in 0..spec.args.len() - 1 {
+        for i in 0..nargs as usize {
             match uvarint(&data[n..]) {
                 Varint::Ok(v, k) => {
                     self.ev.args[i] = v;
@@ -267,6 +267,12 @@ pub struct Decoder {
     cur: RawEvent,
     max_gen_bytes: usize,
     events: u64,
+    // Events already ordered, checked and timed, waiting to be handed out
+    // (the hot path works a run of events at once, not one per call).
+    ready: Vec<RawEvent>,
+    ready_pos: usize,
+    // An error met while filling `ready`, reported once it is drained.
+    pending_err: Option<Error>,
 }
 
 impl Default for Decoder {
@@ -302,6 +308,9 @@ impl Decoder {
             cur: RawEvent::default(),
             max_gen_bytes: 4 << 30,
             events: 0,
+            ready: Vec::new(),
+            ready_pos: 0,
+            pending_err: None,
         }
     }
 
@@ -398,9 +407,25 @@ impl Decoder {
     }
 
     /// Moves to the next event.
+    #[inline]
     pub fn advance(&mut self) -> Result<Status> {
+        if let Some(&e) = self.ready.get(self.ready_pos) {
+            self.ready_pos += 1;
+            self.cur = e;
+            self.events += 1;
+            return Ok(Status::Event);
+        }
+        self.advance_slow()
+    }
+
+    #[inline(never)]
+    fn advance_slow(&mut self) -> Result<Status> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
+        }
+        if let Some(e) = self.pending_err.take() {
+            self.failed = Some(e.clone());
+            return Err(e);
         }
         if self.ver.is_none() {
             match self.read_header() {
@@ -412,14 +437,27 @@ impl Decoder {
                 }
             }
         }
+        if self.in_generation() {
+            self.fill();
+            if self.ready_pos < self.ready.len() {
+                return self.advance();
+            }
+            let e = self.pending_err.take().unwrap_or_else(|| {
+                Error::new("internal error: advance successful, but queue is empty")
+            });
+            self.failed = Some(e.clone());
+            return Err(e);
+        }
         match self.step() {
             Poll::Pending => Ok(Status::NeedData),
             Poll::Ready(Ok(None)) => Ok(Status::End),
             Poll::Ready(Ok(Some(mut e))) => {
                 if e.typ != ev::SYNC_SYNTH {
-                    if let Err(err) = self.validate_ids(&e) {
-                        self.failed = Some(err.clone());
-                        return Err(err);
+                    if let Some(gen) = &self.gen {
+                        if let Err(err) = validate_ids(gen, &e) {
+                            self.failed = Some(err.clone());
+                            return Err(err);
+                        }
                     }
                 }
                 if e.time <= self.last_ts {
@@ -437,32 +475,107 @@ impl Decoder {
         }
     }
 
-    fn validate_ids(&self, e: &RawEvent) -> Result<()> {
-        let Some(gen) = &self.gen else { return Ok(()) };
-        let spec = crate::spec::spec_of(e.typ);
-        for &i in spec.stack_ids {
-            let id = e.args[i - 1];
-            if !gen.stacks.contains(id) {
-                return Err(Error::new(format!(
-                    "found invalid stack ID {id} for event {}",
-                    spec.name
-                ))
-                .at(e.offset)
-                .in_gen(gen.num));
+    // Events of the installed generation remain (threads' batches or CPU samples).
+    fn in_generation(&self) -> bool {
+        match &self.gen {
+            Some(g) => !self.frontier.is_empty() || self.cpu_next < g.cpu_samples.len(),
+            None => false,
+        }
+    }
+
+    /// Orders up to `FILL` events of the current generation into `ready`:
+    /// merges the threads' batches (and CPU samples) by time through the
+    /// scheduler state machine, checks their ids and forces times to
+    /// strictly increase. Stops early at the generation's end or at an
+    /// error, which is kept in `pending_err` for after the events before it.
+    fn fill(&mut self) {
+        const FILL: usize = 4096;
+        let (Some(gen), Some(order)) = (self.gen.as_mut(), self.order.as_mut()) else {
+            return;
+        };
+        let frontier = &mut self.frontier;
+        let (buf, base) = (&self.buf[..], self.base);
+        let mut out = std::mem::take(&mut self.ready);
+        out.clear();
+        self.ready_pos = 0;
+        debug_assert!(order.queue.is_empty());
+        std::mem::swap(&mut out, &mut order.queue);
+        let mut last_ts = self.last_ts;
+        'fill: while order.queue.len() < FILL {
+            let start = order.queue.len();
+            if self.cpu_next < gen.cpu_samples.len() {
+                let s = gen.cpu_samples[self.cpu_next];
+                if frontier.is_empty() || s.time < frontier[0].ev.time {
+                    self.cpu_next += 1;
+                    order.queue.push(RawEvent {
+                        typ: ev::CPU_SAMPLE,
+                        time: s.time,
+                        args: [s.stack, 0, 0, 0],
+                        g: s.g,
+                        p: s.p,
+                        m: s.m,
+                        offset: 0,
+                        flags: 0,
+                    });
+                }
+            } else if frontier.is_empty() {
+                break;
+            }
+            if order.queue.len() == start {
+                if frontier.is_empty() {
+                    break;
+                }
+                match try_advance(frontier, 0, order, gen, buf, base) {
+                    Err(e) => {
+                        self.pending_err = Some(e);
+                        break;
+                    }
+                    Ok(true) => {}
+                    Ok(false) => {
+                        // Rare: the earliest event can't go yet. Try the others in time
+                        // order. (Insertion sort: stable, as the reference's sort is
+                        // for the small frontiers real traces have.)
+                        insertion_sort(frontier);
+                        let mut ok = false;
+                        for i in 1..frontier.len() {
+                            match try_advance(frontier, i, order, gen, buf, base) {
+                                Err(e) => {
+                                    self.pending_err = Some(e);
+                                    break 'fill;
+                                }
+                                Ok(true) => {
+                                    ok = true;
+                                    break;
+                                }
+                                Ok(false) => {}
+                            }
+                        }
+                        if !ok {
+                            self.pending_err = Some(broken_trace(gen, frontier, order));
+                            break;
+                        }
+                    }
+                }
+            }
+            for i in start..order.queue.len() {
+                let e = &mut order.queue[i];
+                if e.typ != ev::SYNC_SYNTH && !ids_known(gen, e) {
+                    let err = validate_ids(gen, e).err().unwrap_or_else(|| {
+                        Error::new("internal error: id check disagrees with itself")
+                    });
+                    order.queue.truncate(i);
+                    self.pending_err = Some(err);
+                    break 'fill;
+                }
+                if e.time <= last_ts {
+                    e.time = last_ts.wrapping_add(1);
+                }
+                last_ts = e.time;
             }
         }
-        for &i in spec.string_ids {
-            let id = e.args[i - 1];
-            if !gen.strings.contains(id) {
-                return Err(Error::new(format!(
-                    "found invalid string ID {id} for event {}",
-                    spec.name
-                ))
-                .at(e.offset)
-                .in_gen(gen.num));
-            }
-        }
-        Ok(())
+        self.last_ts = last_ts;
+        std::mem::swap(&mut out, &mut order.queue);
+        self.ready = out;
     }
 
     fn read_header(&mut self) -> Result<bool> {
@@ -535,9 +648,6 @@ impl Decoder {
             return Poll::Ready(Ok(None));
         }
         let ver = self.ver.expect("header read");
-        if let Some(e) = self.order.as_mut().and_then(|o| o.queue.pop_front()) {
-            return Poll::Ready(Ok(Some(e)));
-        }
         let ncpu = self.gen.as_ref().map(|g| g.cpu_samples.len()).unwrap_or(0);
         if self.frontier.is_empty() && self.cpu_next >= ncpu {
             if ver < Version::Go126 {
@@ -557,70 +667,10 @@ impl Decoder {
                 Poll::Ready(Ok(g)) => self.install_gen(g),
             };
         }
-        let gen = self.gen.as_mut().expect("generation installed");
-        if self.cpu_next < gen.cpu_samples.len() {
-            let s = gen.cpu_samples[self.cpu_next];
-            if self.frontier.is_empty() || s.time < self.frontier[0].ev.time {
-                self.cpu_next += 1;
-                return Poll::Ready(Ok(Some(RawEvent {
-                    typ: ev::CPU_SAMPLE,
-                    time: s.time,
-                    args: [s.stack, 0, 0, 0],
-                    g: s.g,
-                    p: s.p,
-                    m: s.m,
-                    offset: 0,
-                    flags: 0,
-                })));
-            }
-        }
-        let order = self.order.as_mut().expect("ordering");
-        match try_advance(&mut self.frontier, 0, order, gen, &self.buf, self.base) {
-            Err(e) => return Poll::Ready(Err(e)),
-            Ok(true) => {}
-            Ok(false) => {
-                // Rare: the earliest event can't go yet. Try the others in time
-                // order. (Insertion sort: stable, as the reference's sort is
-                // for the small frontiers real traces have.)
-                insertion_sort(&mut self.frontier);
-                let mut ok = false;
-                for i in 1..self.frontier.len() {
-                    match try_advance(&mut self.frontier, i, order, gen, &self.buf, self.base) {
-                        Err(e) => return Poll::Ready(Err(e)),
-                        Ok(true) => {
-                            ok = true;
-                            break;
-                        }
-                        Ok(false) => {}
-                    }
-                }
-                if !ok {
-                    let g = self.gen.as_ref().unwrap();
-                    let mut msg = format!(
-                        "broken trace: failed to advance: frontier:\n[gen={}]\n\n",
-                        g.num
-                    );
-                    for c in &self.frontier {
-                        let spec = &SPECS[c.ev.typ as usize];
-                        msg.push_str(&format!("M {} [{} time={}", c.m, spec.name, c.ev.time));
-                        for (i, a) in spec.args[1..].iter().enumerate() {
-                            msg.push_str(&format!(" {a}={}", c.ev.args[i]));
-                        }
-                        msg.push_str("]\n");
-                    }
-                    msg.push('\n');
-                    msg.push_str(&self.order.as_ref().unwrap().dump());
-                    let off = self.frontier.first().map(|c| c.ev_off as u64).unwrap_or(0);
-                    return Poll::Ready(Err(Error::new(msg).at(off).in_gen(g.num)));
-                }
-            }
-        }
-        match self.order.as_mut().unwrap().queue.pop_front() {
-            Some(e) => Poll::Ready(Ok(Some(e))),
-            None => Poll::Ready(Err(Error::new(
-                "internal error: advance successful, but queue is empty",
-            ))),
-        }
+        // Events of the installed generation are taken by `fill`.
+        Poll::Ready(Err(Error::new(
+            "internal error: step called inside a generation",
+        )))
     }
 
     fn next_gen_with_spill(&mut self) -> Poll<Result<Option<RawEvent>>> {
@@ -867,6 +917,75 @@ impl Decoder {
         }
         Poll::Ready(Ok(Some(g)))
     }
+}
+
+// Cheap check that an event's stack and string ids exist in its generation.
+#[inline]
+fn ids_known(gen: &Generation, e: &RawEvent) -> bool {
+    let w = WIRE[e.typ as usize];
+    let mut ok = true;
+    let mut m = w.stack_mask;
+    while m != 0 {
+        let i = m.trailing_zeros() as usize;
+        ok &= gen.stacks.contains(e.args[i]);
+        m &= m - 1;
+    }
+    let mut m = w.string_mask;
+    while m != 0 {
+        let i = m.trailing_zeros() as usize;
+        ok &= gen.strings.contains(e.args[i]);
+        m &= m - 1;
+    }
+    ok
+}
+
+// The full check, with the reference reader's error for the first bad id.
+fn validate_ids(gen: &Generation, e: &RawEvent) -> Result<()> {
+    let spec = crate::spec::spec_of(e.typ);
+    for &i in spec.stack_ids {
+        let id = e.args[i - 1];
+        if !gen.stacks.contains(id) {
+            return Err(Error::new(format!(
+                "found invalid stack ID {id} for event {}",
+                spec.name
+            ))
+            .at(e.offset)
+            .in_gen(gen.num));
+        }
+    }
+    for &i in spec.string_ids {
+        let id = e.args[i - 1];
+        if !gen.strings.contains(id) {
+            return Err(Error::new(format!(
+                "found invalid string ID {id} for event {}",
+                spec.name
+            ))
+            .at(e.offset)
+            .in_gen(gen.num));
+        }
+    }
+    Ok(())
+}
+
+// "No thread can advance": the frontier and scheduler state, as Go prints them.
+#[cold]
+fn broken_trace(g: &Generation, frontier: &[Cursor], order: &Ordering) -> Error {
+    let mut msg = format!(
+        "broken trace: failed to advance: frontier:\n[gen={}]\n\n",
+        g.num
+    );
+    for c in frontier {
+        let spec = &SPECS[c.ev.typ as usize];
+        msg.push_str(&format!("M {} [{} time={}", c.m, spec.name, c.ev.time));
+        for (i, a) in spec.args[1..].iter().enumerate() {
+            msg.push_str(&format!(" {a}={}", c.ev.args[i]));
+        }
+        msg.push_str("]\n");
+    }
+    msg.push('\n');
+    msg.push_str(&order.dump());
+    let off = frontier.first().map(|c| c.ev_off as u64).unwrap_or(0);
+    Error::new(msg).at(off).in_gen(g.num)
 }
 
 fn try_advance(

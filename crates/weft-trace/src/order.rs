@@ -7,8 +7,6 @@
 //! and so on). `advance` checks one candidate event; on success it updates
 //! the state and queues the event (sometimes several: a GoSwitch becomes an
 //! unblock, a block or destroy, and a start).
-use std::collections::VecDeque;
-
 use crate::error::{Error, Result};
 use crate::event::RawEvent;
 use crate::fasthash::{FastMap, IdMap};
@@ -233,7 +231,8 @@ pub(crate) struct Ordering {
     gc_seq: u64,
     gc_state: u8,
     initial_gen: u64,
-    pub queue: VecDeque<RawEvent>,
+    /// Events taken, in order; the decoder drains it.
+    pub queue: Vec<RawEvent>,
     /// Trace offset of the event being advanced (stamped on what it queues).
     pub cur_off: u64,
 }
@@ -256,7 +255,7 @@ impl Ordering {
             gc_seq: 0,
             gc_state: GC_UNDETERMINED,
             initial_gen: 0,
-            queue: VecDeque::with_capacity(16),
+            queue: Vec::new(),
             cur_off: 0,
         }
     }
@@ -272,7 +271,7 @@ impl Ordering {
 
     #[inline]
     fn push(&mut self, b: &Base, c: Ctx) {
-        self.queue.push_back(RawEvent {
+        self.queue.push(RawEvent {
             typ: b.typ,
             time: b.time,
             args: b.args,

@@ -112,7 +112,9 @@ const EMPTY: Spec = s("", &[]);
 pub const NUM_SPECS: usize = 137;
 
 /// The full spec table, indexed by event type.
-pub static SPECS: [Spec; NUM_SPECS] = {
+pub static SPECS: [Spec; NUM_SPECS] = SPECS_CONST;
+
+const SPECS_CONST: [Spec; NUM_SPECS] = {
     use ev::*;
     let mut a = [EMPTY; NUM_SPECS];
     a[EVENT_BATCH as usize] = s("EventBatch", &["gen", "m", "time", "size"]);
@@ -377,3 +379,56 @@ mod tests {
         assert_eq!(Version::Go126.type_by_name("GoStatusStack"), Some(48));
     }
 }
+
+/// Per-type facts the hot decoding loop needs, packed small (the full
+/// [`Spec`] is several cache lines of names and slices).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Wire {
+    /// Arguments after the timestamp; `INVALID` for types that cannot
+    /// appear in an event batch (unknown or untimed).
+    pub nargs: u8,
+    /// Bit i set: `args[i]` is a stack id.
+    pub stack_mask: u8,
+    /// Bit i set: `args[i]` is a string id.
+    pub string_mask: u8,
+}
+
+impl Wire {
+    pub const INVALID: u8 = u8::MAX;
+}
+
+/// [`Wire`] facts for every byte value.
+pub(crate) static WIRE: [Wire; 256] = {
+    let mut w = [Wire {
+        nargs: Wire::INVALID,
+        stack_mask: 0,
+        string_mask: 0,
+    }; 256];
+    let mut t = 0;
+    while t < NUM_SPECS {
+        let s = &SPECS_CONST[t];
+        let mut stack_mask = 0u8;
+        let mut i = 0;
+        while i < s.stack_ids.len() {
+            stack_mask |= 1 << (s.stack_ids[i] - 1);
+            i += 1;
+        }
+        let mut string_mask = 0u8;
+        let mut i = 0;
+        while i < s.string_ids.len() {
+            string_mask |= 1 << (s.string_ids[i] - 1);
+            i += 1;
+        }
+        w[t] = Wire {
+            nargs: if !s.args.is_empty() && s.timed {
+                (s.args.len() - 1) as u8
+            } else {
+                Wire::INVALID
+            },
+            stack_mask,
+            string_mask,
+        };
+        t += 1;
+    }
+    w
+};
