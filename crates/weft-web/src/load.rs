@@ -94,6 +94,9 @@ struct LiveSink {
 
 impl TraceSink for LiveSink {
     fn event(&mut self, _stream: u64, ev: &EventRef<'_>) {
+        if self.shared.closing.load(Ordering::Relaxed) {
+            return;
+        }
         self.shared.model().ingest(ev);
         self.n += 1;
         if self.n % 256 == 1 {
@@ -123,12 +126,14 @@ impl TraceSink for LiveSink {
 
 /// A running live stream; dropping it stops the stream.
 pub(crate) struct Live {
+    shared: Arc<Shared>,
     stop: Arc<AtomicBool>,
     thread: Option<thread::JoinHandle<()>>,
 }
 
 impl Drop for Live {
     fn drop(&mut self) {
+        self.shared.closing.store(true, Ordering::SeqCst);
         self.stop.store(true, Ordering::SeqCst);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -155,7 +160,7 @@ pub(crate) fn spawn_live(shared: Arc<Shared>, base: &str) -> Live {
     );
     let stop = Arc::new(AtomicBool::new(false));
     let thread = {
-        let stop = stop.clone();
+        let (stop, shared) = (stop.clone(), shared.clone());
         thread::Builder::new()
             .name("weft-web-live".into())
             .spawn(move || {
@@ -185,11 +190,15 @@ pub(crate) fn spawn_live(shared: Arc<Shared>, base: &str) -> Live {
                         Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
                     }
                 }
-                stream.join();
+                // Not joined: the request in flight ends on its own (the
+                // stream's threads see the stop flag), and the sink drops
+                // what is left, so stopping the server never waits on it.
+                drop(stream);
             })
             .expect("spawn live thread")
     };
     Live {
+        shared,
         stop,
         thread: Some(thread),
     }

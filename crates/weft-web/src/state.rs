@@ -59,6 +59,8 @@ pub struct Shared {
     /// Milliseconds since `started` at which the last event arrived (live).
     pub last_event_ms: AtomicU64,
     pub started: Instant,
+    /// The server is stopping: a live stream's leftover events are dropped.
+    pub closing: std::sync::atomic::AtomicBool,
     pub(crate) summary_cache: Mutex<Option<(u64, Instant, Arc<serde_json::Value>)>>,
     pub(crate) findings_cache: Mutex<Option<(u64, Instant, Arc<serde_json::Value>)>>,
 }
@@ -72,6 +74,7 @@ impl Shared {
             events: AtomicU64::new(0),
             last_event_ms: AtomicU64::new(0),
             started: Instant::now(),
+            closing: std::sync::atomic::AtomicBool::new(false),
             summary_cache: Mutex::new(None),
             findings_cache: Mutex::new(None),
         })
