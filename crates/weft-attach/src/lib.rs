@@ -316,4 +316,9 @@ impl GoExecutable {
     pub fn bytes_at(&self, addr: u64, len: usize) -> Option<&[u8]> {
         self.bin.static_bytes(addr, len)
     }
+
+    /// The runtime's wait reason strings, indexed by `waitReason` number.
+    pub fn wait_reasons(&self) -> Vec<String> {
+        self.bin.wait_reasons()
+    }
 }

@@ -51,6 +51,30 @@ pub struct Target {
     pub points: Vec<ProbePoint>,
     /// Added to link-time addresses to get run-time ones (PIE builds).
     pub bias: u64,
+    /// The runtime's wait reason strings, by number.
+    pub wait_reasons: Vec<String>,
+    /// Offset of `lock` in the runtime's `hchan`, to turn the lock a
+    /// channel wait parks on into the channel's address.
+    pub hchan_lock_offset: Option<u64>,
+}
+
+/// `hchan.lock`'s offset per Go minor version (amd64); the tests check it
+/// against each toolchain (a channel's address printed by the program).
+fn hchan_lock_offset(go_version: &str) -> Option<u64> {
+    let minor: u32 = go_version
+        .strip_prefix("go1.")?
+        .split(['.', '-', ' '])
+        .next()?
+        .parse()
+        .ok()?;
+    match minor {
+        22 => Some(88),
+        // Go 1.23 added hchan.timer.
+        23 | 24 => Some(96),
+        // Go 1.25 added hchan.bubble (testing/synctest).
+        25..=27 => Some(104),
+        _ => None,
+    }
 }
 
 impl Target {
@@ -138,6 +162,8 @@ impl Target {
         Ok(Target {
             pid,
             exe_path,
+            wait_reasons: exe.wait_reasons(),
+            hchan_lock_offset: hchan_lock_offset(exe.go_version()),
             exe,
             points,
             bias,
@@ -154,6 +180,28 @@ impl Target {
             .function_at(pc.wrapping_sub(self.bias))
             .map(|(n, _)| n)
             .unwrap_or("?")
+    }
+}
+
+impl Target {
+    /// The name of wait reason number `n` ("?" when unknown).
+    pub fn wait_reason(&self, n: u64) -> &str {
+        self.wait_reasons
+            .get(n as usize)
+            .map(String::as_str)
+            .unwrap_or("?")
+    }
+
+    /// For a park on a channel send or receive, the channel's address
+    /// (what a `%p` of the channel prints in the program).
+    pub fn parked_channel(&self, ev: &crate::Event) -> Option<u64> {
+        if ev.kind != crate::EventKind::Park || ev.pc == 0 {
+            return None;
+        }
+        match self.wait_reason(ev.aux) {
+            "chan receive" | "chan send" => Some(ev.pc.checked_sub(self.hchan_lock_offset?)?),
+            _ => None,
+        }
     }
 }
 

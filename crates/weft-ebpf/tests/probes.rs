@@ -117,11 +117,12 @@ impl Program {
     }
 
     /// Tells it to start its goroutines and returns what it says it did:
-    /// created goid → (parent goid, start function), and the exited goids.
-    fn run(&mut self) -> (BTreeMap<u64, (u64, String)>, BTreeSet<u64>) {
+    /// created goid → (parent goid, start function), the exited goids, and
+    /// the address of the channel its blocked workers wait on.
+    fn run(&mut self) -> (BTreeMap<u64, (u64, String)>, BTreeSet<u64>, u64) {
         self.stdin.write_all(b"go\n").unwrap();
         self.stdin.flush().unwrap();
-        let (mut created, mut exited) = (BTreeMap::new(), BTreeSet::new());
+        let (mut created, mut exited, mut chan) = (BTreeMap::new(), BTreeSet::new(), 0);
         loop {
             let mut line = String::new();
             if self.stdout.read_line(&mut line).unwrap() == 0 {
@@ -136,10 +137,13 @@ impl Program {
                 ["EXITED", g] => {
                     exited.insert(g.parse().unwrap());
                 }
+                ["CHAN", addr] => {
+                    chan = u64::from_str_radix(addr.trim_start_matches("0x"), 16).unwrap();
+                }
                 _ => panic!("unexpected line {line:?}"),
             }
         }
-        (created, exited)
+        (created, exited, chan)
     }
 }
 
@@ -198,13 +202,21 @@ fn check_lifecycle(minor: u32, stripped: bool) {
 
     let mut session = Session::open(pid).unwrap();
     session.attach(ProbeSet::Lifecycle).unwrap();
+    session.attach(ProbeSet::ParkReady).unwrap();
     // The check above is not vacuous: attached probes show in the process.
     for (what, live, _) in probe_bytes(pid, &probed_target) {
-        if what.starts_with("runtime.newproc1") || what.starts_with("runtime.goexit1") {
-            assert_eq!(live, 0xcc, "{what} should carry a uprobe now");
-        }
+        assert_eq!(live, 0xcc, "{what} should carry a uprobe now");
     }
-    let (created, exited) = prog.run();
+    let (created, exited, chan) = prog.run();
+    // The odd workers block for good on one channel: each must be seen
+    // parking on it, in a channel receive.
+    let blocked: BTreeSet<u64> = created
+        .iter()
+        .filter(|(g, (_, f))| f == "main.worker" && !exited.contains(g))
+        .map(|(g, _)| *g)
+        .collect();
+    assert_eq!(blocked.len() as u32, workers / 2);
+    let mut parked_on_chan = BTreeSet::new();
     assert_eq!(created.len() as u32, workers + 1 + children, "{created:?}");
     assert_eq!(exited.len() as u32, workers / 2 + 1 + children);
 
@@ -215,7 +227,8 @@ fn check_lifecycle(minor: u32, stripped: bool) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline
         && !(created.keys().all(|g| seen_created.contains_key(g))
-            && exited.iter().all(|g| seen_exited.contains(g)))
+            && exited.iter().all(|g| seen_exited.contains(g))
+            && blocked.is_subset(&parked_on_chan))
     {
         for ev in session.poll(Duration::from_millis(200)).unwrap() {
             let t = session.target();
@@ -232,7 +245,13 @@ fn check_lifecycle(minor: u32, stripped: bool) {
                 EventKind::Exit => {
                     seen_exited.insert(ev.goid);
                 }
-                _ => panic!("park/ready event without that set attached: {ev:?}"),
+                EventKind::Park => {
+                    if blocked.contains(&ev.goid) && t.parked_channel(&ev) == Some(chan) {
+                        assert_eq!(t.wait_reason(ev.aux), "chan receive");
+                        parked_on_chan.insert(ev.goid);
+                    }
+                }
+                EventKind::Ready => {}
             }
         }
     }
@@ -268,7 +287,10 @@ fn check_lifecycle(minor: u32, stripped: bool) {
     assert_eq!(counts.dropped, 0);
     assert_eq!(counts.bad_reads, 0);
     assert!(counts.create >= created.len() as u64, "{counts:?}");
-    assert_eq!((counts.park, counts.ready), (0, 0));
+    assert_eq!(
+        parked_on_chan, blocked,
+        "workers seen parking on channel {chan:#x} vs. those blocked on it"
+    );
 
     drop(session);
     assert_no_probes(pid, &probed_target, "after the session was dropped");
@@ -304,9 +326,8 @@ fn lifecycle_go1_27() {
     check_lifecycle(27, false);
 }
 
-/// Park/ready on a program whose goroutines block on channels: each
-/// worker's `<-index`... is buffered, so the blocking ones are the workers
-/// parked on `forever` and main waiting on the WaitGroup.
+/// A park/ready burst: while on, the blocking workers are seen parking;
+/// once detached, its probes are gone while the process runs on.
 #[test]
 fn park_ready_burst_sees_blocking_workers() {
     require_privileges();
@@ -317,7 +338,7 @@ fn park_ready_burst_sees_blocking_workers() {
     let pid = prog.pid();
     let mut session = Session::open(pid).unwrap();
     session.attach(ProbeSet::ParkReady).unwrap();
-    let (created, _) = prog.run();
+    let (created, _, _) = prog.run();
     // The odd workers park on `forever` for good: each must be seen parking.
     let blocked: BTreeSet<u64> = created
         .iter()

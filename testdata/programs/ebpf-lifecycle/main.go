@@ -7,7 +7,8 @@
 // goroutines running main.child (all exit) and exits. Each goroutine reports
 // its own id and its creator's; the program prints
 // "CREATED <goid> <parent goid> <start function>" and "EXITED <goid>" lines,
-// then "DONE", and waits until stdin closes.
+// "CHAN <address>" of the channel the blocked workers wait on, then "DONE",
+// and waits until stdin closes.
 package main
 
 import (
@@ -100,6 +101,7 @@ func main() {
 		fmt.Println(l)
 	}
 	mu.Unlock()
+	fmt.Printf("CHAN %p\n", forever)
 	fmt.Println("DONE")
 	in.ReadString('\n')
 }

@@ -93,8 +93,8 @@ pub fn run(a: ProbesArgs) -> anyhow::Result<ExitCode> {
         for ev in s.poll(Duration::from_millis(100))? {
             let t = s.target();
             summary.add(&ev, |pc| t.function_name(pc));
-            if ev.kind == EventKind::Park {
-                *waits.entry(ev.pc).or_default() += 1;
+            if let Some(ch) = t.parked_channel(&ev) {
+                *waits.entry(ch).or_default() += 1;
             }
             if a.events {
                 let line = match ev.kind {
@@ -106,9 +106,12 @@ pub fn run(a: ProbesArgs) -> anyhow::Result<ExitCode> {
                         t.function_name(ev.aux)
                     ),
                     EventKind::Exit => format!("exit g{}", ev.goid),
-                    EventKind::Park => {
-                        format!("park g{} on={:#x} reason={}", ev.goid, ev.pc, ev.aux)
-                    }
+                    EventKind::Park => match t.parked_channel(&ev) {
+                        Some(ch) => {
+                            format!("park g{} [{}] chan={ch:#x}", ev.goid, t.wait_reason(ev.aux))
+                        }
+                        None => format!("park g{} [{}]", ev.goid, t.wait_reason(ev.aux)),
+                    },
                     EventKind::Ready => format!("ready g{}", ev.goid),
                 };
                 if writeln!(out, "{} {line}", ev.ts_ns).is_err() {
@@ -186,11 +189,16 @@ pub fn run(a: ProbesArgs) -> anyhow::Result<ExitCode> {
     if a.park_ready.is_some() {
         writeln!(
             out,
-            "parks: {}  readies: {}  distinct wait objects: {}",
+            "parks: {}  readies: {}  channels waited on: {}",
             summary.parks,
             summary.readies,
             waits.len()
         )?;
+        let mut by_parks: Vec<_> = waits.iter().collect();
+        by_parks.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        for (ch, n) in by_parks.iter().take(5) {
+            writeln!(out, "  {n:>8} parks on chan {ch:#x}")?;
+        }
     }
     writeln!(
         out,
