@@ -171,19 +171,32 @@ fn probe_bytes(pid: u32, target: &Target) -> Vec<(String, u8, u8)> {
         .collect()
 }
 
-/// Every probe point's byte is back to the file's.
+fn weft_programs_loaded() -> Vec<String> {
+    aya::programs::loaded_programs()
+        .filter_map(|p| p.ok())
+        .filter_map(|p| p.name_as_str().map(str::to_string))
+        .filter(|n| n.starts_with("weft_"))
+        .collect()
+}
+
+/// Every probe point's byte is back to the file's, and no weft BPF program
+/// is loaded. The kernel frees a program shortly after its last descriptor
+/// closes (RCU), so this waits for that before asserting.
 fn assert_no_probes(pid: u32, target: &Target, when: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline
+        && (probe_bytes(pid, target).iter().any(|(_, l, f)| l != f)
+            || !weft_programs_loaded().is_empty())
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
     for (what, live, file) in probe_bytes(pid, target) {
         assert_eq!(
             live, file,
             "{when}: {what} still has a probe (byte {live:#x})"
         );
     }
-    let progs: Vec<String> = aya::programs::loaded_programs()
-        .filter_map(|p| p.ok())
-        .filter_map(|p| p.name_as_str().map(str::to_string))
-        .filter(|n| n.starts_with("weft_"))
-        .collect();
+    let progs = weft_programs_loaded();
     assert!(
         progs.is_empty(),
         "{when}: BPF programs still loaded: {progs:?}"
@@ -421,10 +434,6 @@ fn probes_are_removed_when_weft_is_killed() {
     unsafe { libc::kill(helper.0.id() as i32, libc::SIGKILL) };
     drop(helper);
     // The kernel releases the descriptors when the process is reaped.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while probe_bytes(pid, &target).iter().any(|(_, l, f)| l != f) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
     assert_no_probes(pid, &target, "after the probing process was killed");
     drop(prog);
 }
