@@ -31,7 +31,7 @@ pub struct ProbesArgs {
     pub events: bool,
     /// Remove a probe set whose hits exceed this many per second (each hit
     /// costs the target microseconds of CPU).
-    #[arg(long, default_value_t = 5000)]
+    #[arg(long, default_value_t = 2000)]
     pub max_rate: u64,
 }
 
