@@ -44,6 +44,8 @@ struct config {
 	__u64 parent_goid_off;
 	__u64 startpc_off;
 	__u64 gopc_off;
+	__u64 g_m_off;  // g.m
+	__u64 m_curg_off; // m.curg; 0 when unknown
 };
 
 // One event; `kind` says which fields mean what (see src/lib.rs, `Event`).
@@ -186,8 +188,8 @@ int weft_gopark(struct pt_regs *ctx)
 
 // Entry of runtime.ready(gp, traceskip, next): AX is the goroutine made
 // runnable. (goready, its caller, is inlined everywhere.) ready runs on the
-// scheduler's stack, so R14 is usually g0 and `other` reads 0: the waker
-// is then unknown.
+// scheduler's stack, so R14 is usually g0 (goid 0): the waker is then the
+// goroutine its thread was running, g0.m.curg (0 if none).
 SEC("uprobe")
 int weft_ready(struct pt_regs *ctx)
 {
@@ -199,7 +201,14 @@ int weft_ready(struct pt_regs *ctx)
 	struct event ev = {};
 	ev.kind = EV_READY;
 	ev.goid = read_u64(ctx->ax + cfg->goid_off, &bad);
-	ev.other = read_u64(ctx->r14 + cfg->goid_off, &bad);
+	__u64 waker = read_u64(ctx->r14 + cfg->goid_off, &bad);
+	if (waker == 0 && cfg->m_curg_off != 0) {
+		__u64 m = read_u64(ctx->r14 + cfg->g_m_off, &bad);
+		__u64 curg = m ? read_u64(m + cfg->m_curg_off, &bad) : 0;
+		if (curg)
+			waker = read_u64(curg + cfg->goid_off, &bad);
+	}
+	ev.other = waker;
 	send(&ev, bad);
 	return 0;
 }

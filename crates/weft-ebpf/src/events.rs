@@ -14,9 +14,9 @@ pub enum EventKind {
     /// `gopark` (inside the channel for channel waits), `aux` the wait
     /// reason's number.
     Park,
-    /// Goroutine `goid` was made runnable (`runtime.ready`); `other` is the
-    /// goroutine on the thread at that moment, 0 when that was the
-    /// scheduler's own stack (the usual case: the waker is then unknown).
+    /// Goroutine `goid` was made runnable (`runtime.ready`) by goroutine
+    /// `other`: the one its thread was running (0 when the scheduler
+    /// itself, e.g. the network poller or a timer, did it).
     Ready,
 }
 

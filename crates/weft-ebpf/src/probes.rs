@@ -56,18 +56,35 @@ pub struct Target {
     /// Offset of `lock` in the runtime's `hchan`, to turn the lock a
     /// channel wait parks on into the channel's address.
     pub hchan_lock_offset: Option<u64>,
+    /// Offset of `curg` in the runtime's `m`, to name the goroutine that
+    /// readies another from the scheduler's stack.
+    pub m_curg_offset: Option<u64>,
 }
 
-/// `hchan.lock`'s offset per Go minor version (amd64); the tests check it
-/// against each toolchain (a channel's address printed by the program).
-fn hchan_lock_offset(go_version: &str) -> Option<u64> {
-    let minor: u32 = go_version
+/// `m.curg`'s offset per Go minor version (amd64), read from each
+/// toolchain's DWARF; the tests check the wakers it gives.
+fn m_curg_offset(go_version: &str) -> Option<u64> {
+    match go_minor(go_version)? {
+        22..=24 => Some(192),
+        25..=27 => Some(184),
+        _ => None,
+    }
+}
+
+fn go_minor(go_version: &str) -> Option<u32> {
+    go_version
         .strip_prefix("go1.")?
         .split(['.', '-', ' '])
         .next()?
         .parse()
-        .ok()?;
-    match minor {
+        .ok()
+}
+
+/// `hchan.lock`'s offset per Go minor version (amd64), read from each
+/// toolchain's DWARF; the tests check it (a channel's address printed by
+/// the program).
+fn hchan_lock_offset(go_version: &str) -> Option<u64> {
+    match go_minor(go_version)? {
         22 => Some(88),
         // Go 1.23 added hchan.timer.
         23 | 24 => Some(96),
@@ -164,6 +181,7 @@ impl Target {
             exe_path,
             wait_reasons: exe.wait_reasons(),
             hchan_lock_offset: hchan_lock_offset(exe.go_version()),
+            m_curg_offset: m_curg_offset(exe.go_version()),
             exe,
             points,
             bias,

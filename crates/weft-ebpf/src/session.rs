@@ -26,10 +26,16 @@ struct Config {
     parent_goid_off: u64,
     startpc_off: u64,
     gopc_off: u64,
+    g_m_off: u64,
+    m_curg_off: u64,
 }
 
 // SAFETY: plain integers, no padding (the explicit `pad` fills the gap).
 unsafe impl Pod for Config {}
+
+/// `g.m`: the same in every supported Go version (after `stack`,
+/// `stackguard0/1`, `_panic`, `_defer`).
+const G_M_OFFSET: u64 = 48;
 
 const PROGRAMS: [&str; 4] = [
     "weft_newproc1_ret",
@@ -68,6 +74,8 @@ impl Session {
             parent_goid_off,
             startpc_off: l.g_startpc,
             gopc_off: l.g_gopc,
+            g_m_off: G_M_OFFSET,
+            m_curg_off: target.m_curg_offset.unwrap_or(0),
         };
         let mut bpf = EbpfLoader::new()
             .load(OBJECT)

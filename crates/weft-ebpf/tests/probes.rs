@@ -119,10 +119,10 @@ impl Program {
     /// Tells it to start its goroutines and returns what it says it did:
     /// created goid → (parent goid, start function), the exited goids, and
     /// the address of the channel its blocked workers wait on.
-    fn run(&mut self) -> (BTreeMap<u64, (u64, String)>, BTreeSet<u64>, u64) {
+    fn run(&mut self) -> Report {
         self.stdin.write_all(b"go\n").unwrap();
         self.stdin.flush().unwrap();
-        let (mut created, mut exited, mut chan) = (BTreeMap::new(), BTreeSet::new(), 0);
+        let mut r = Report::default();
         loop {
             let mut line = String::new();
             if self.stdout.read_line(&mut line).unwrap() == 0 {
@@ -132,19 +132,33 @@ impl Program {
             match f.as_slice() {
                 ["DONE"] => break,
                 ["CREATED", g, p, func] => {
-                    created.insert(g.parse().unwrap(), (p.parse().unwrap(), func.to_string()));
+                    r.created
+                        .insert(g.parse().unwrap(), (p.parse().unwrap(), func.to_string()));
                 }
                 ["EXITED", g] => {
-                    exited.insert(g.parse().unwrap());
+                    r.exited.insert(g.parse().unwrap());
                 }
                 ["CHAN", addr] => {
-                    chan = u64::from_str_radix(addr.trim_start_matches("0x"), 16).unwrap();
+                    r.chan = u64::from_str_radix(addr.trim_start_matches("0x"), 16).unwrap();
                 }
+                ["WAKE", main, waiter] => r.wake = (main.parse().unwrap(), waiter.parse().unwrap()),
                 _ => panic!("unexpected line {line:?}"),
             }
         }
-        (created, exited, chan)
+        r
     }
+}
+
+/// What the program says it did.
+#[derive(Default)]
+struct Report {
+    /// goid → (parent goid, start function).
+    created: BTreeMap<u64, (u64, String)>,
+    exited: BTreeSet<u64>,
+    /// The channel its blocked workers wait on.
+    chan: u64,
+    /// (main's goid, main.waiter's goid): one of them readies the other.
+    wake: (u64, u64),
 }
 
 impl Drop for Program {
@@ -220,7 +234,12 @@ fn check_lifecycle(minor: u32, stripped: bool) {
     for (what, live, _) in probe_bytes(pid, &probed_target) {
         assert_eq!(live, 0xcc, "{what} should carry a uprobe now");
     }
-    let (created, exited, chan) = prog.run();
+    let Report {
+        created,
+        exited,
+        chan,
+        wake,
+    } = prog.run();
     // The odd workers block for good on one channel: each must be seen
     // parking on it, in a channel receive.
     let blocked: BTreeSet<u64> = created
@@ -230,8 +249,14 @@ fn check_lifecycle(minor: u32, stripped: bool) {
         .collect();
     assert_eq!(blocked.len() as u32, workers / 2);
     let mut parked_on_chan = BTreeSet::new();
-    assert_eq!(created.len() as u32, workers + 1 + children, "{created:?}");
-    assert_eq!(exited.len() as u32, workers / 2 + 1 + children);
+    // Workers, the spawner, its children and the waiter.
+    assert_eq!(
+        created.len() as u32,
+        workers + 1 + children + 1,
+        "{created:?}"
+    );
+    assert_eq!(exited.len() as u32, workers / 2 + 1 + children + 1);
+    let mut wake_seen = false;
 
     // Poll until every expected event arrived (the machine may be loaded).
     let mut summary = Summary::default();
@@ -241,7 +266,8 @@ fn check_lifecycle(minor: u32, stripped: bool) {
     while Instant::now() < deadline
         && !(created.keys().all(|g| seen_created.contains_key(g))
             && exited.iter().all(|g| seen_exited.contains(g))
-            && blocked.is_subset(&parked_on_chan))
+            && blocked.is_subset(&parked_on_chan)
+            && wake_seen)
     {
         for ev in session.poll(Duration::from_millis(200)).unwrap() {
             let t = session.target();
@@ -264,7 +290,15 @@ fn check_lifecycle(minor: u32, stripped: bool) {
                         parked_on_chan.insert(ev.goid);
                     }
                 }
-                EventKind::Ready => {}
+                EventKind::Ready => {
+                    // The waker comes from g0.m.curg: check it on the
+                    // one hand-off whose parties are known.
+                    if (ev.goid, ev.other) == (wake.1, wake.0)
+                        || (ev.goid, ev.other) == (wake.0, wake.1)
+                    {
+                        wake_seen = true;
+                    }
+                }
             }
         }
     }
@@ -303,6 +337,11 @@ fn check_lifecycle(minor: u32, stripped: bool) {
     assert_eq!(
         parked_on_chan, blocked,
         "workers seen parking on channel {chan:#x} vs. those blocked on it"
+    );
+    assert!(
+        wake_seen,
+        "no ready event between main (g{}) and main.waiter (g{})",
+        wake.0, wake.1
     );
 
     drop(session);
@@ -351,7 +390,7 @@ fn park_ready_burst_sees_blocking_workers() {
     let pid = prog.pid();
     let mut session = Session::open(pid).unwrap();
     session.attach(ProbeSet::ParkReady).unwrap();
-    let (created, _, _) = prog.run();
+    let created = prog.run().created;
     // The odd workers park on `forever` for good: each must be seen parking.
     let blocked: BTreeSet<u64> = created
         .iter()

@@ -4,10 +4,12 @@
 // It prints "READY" and waits for a line on stdin. Then main starts
 // -workers goroutines running main.worker (every even-numbered one exits,
 // the others block for good) and one main.spawner, which starts -children
-// goroutines running main.child (all exit) and exits. Each goroutine reports
+// goroutines running main.child (all exit) and exits; then one main.waiter,
+// which main wakes over a channel, exits. Each goroutine reports
 // its own id and its creator's; the program prints
 // "CREATED <goid> <parent goid> <start function>" and "EXITED <goid>" lines,
-// "CHAN <address>" of the channel the blocked workers wait on, then "DONE",
+// "CHAN <address>" of the channel the blocked workers wait on,
+// "WAKE <main's goid> <waiter's goid>", then "DONE",
 // and waits until stdin closes.
 package main
 
@@ -29,8 +31,10 @@ var (
 	forever = make(chan struct{})
 	index   = make(chan int, 10000)
 	// The creator's goid, set before its go statements.
-	mainID, spawnerID uint64
-	children          int
+	mainID, spawnerID, waiterID uint64
+	children                    int
+	wake                        = make(chan struct{})
+	waiterDone                  = make(chan struct{})
 )
 
 func goid() uint64 {
@@ -77,6 +81,16 @@ func child() {
 	wg.Done()
 }
 
+// waiter is woken by main over an unbuffered channel (or, if it gets there
+// first, wakes main): a known waker for the park/ready probes.
+func waiter() {
+	waiterID = goid()
+	record("CREATED %d %d main.waiter", waiterID, mainID)
+	<-wake
+	record("EXITED %d", waiterID)
+	close(waiterDone)
+}
+
 func main() {
 	workers := flag.Int("workers", 20, "goroutines running main.worker")
 	flag.IntVar(&children, "children", 6, "goroutines running main.child")
@@ -96,12 +110,16 @@ func main() {
 	}
 	go spawner()
 	wg.Wait()
+	go waiter()
+	wake <- struct{}{}
+	<-waiterDone
 	mu.Lock()
 	for _, l := range lines {
 		fmt.Println(l)
 	}
 	mu.Unlock()
 	fmt.Printf("CHAN %p\n", forever)
+	fmt.Printf("WAKE %d %d\n", mainID, waiterID)
 	fmt.Println("DONE")
 	in.ReadString('\n')
 }

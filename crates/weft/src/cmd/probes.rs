@@ -112,7 +112,10 @@ pub fn run(a: ProbesArgs) -> anyhow::Result<ExitCode> {
                         }
                         None => format!("park g{} [{}]", ev.goid, t.wait_reason(ev.aux)),
                     },
-                    EventKind::Ready => format!("ready g{}", ev.goid),
+                    EventKind::Ready if ev.other != 0 => {
+                        format!("ready g{} by g{}", ev.goid, ev.other)
+                    }
+                    EventKind::Ready => format!("ready g{} by the scheduler", ev.goid),
                 };
                 if writeln!(out, "{} {line}", ev.ts_ns).is_err() {
                     return Ok(ExitCode::SUCCESS);
