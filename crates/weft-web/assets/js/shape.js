@@ -139,7 +139,7 @@ function autoFit() {
     x0 = Math.min(x0, n.x - n.r); x1 = Math.max(x1, n.x + n.r);
     y0 = Math.min(y0, n.y - n.r); y1 = Math.max(y1, n.y + n.r + 16);
   }
-  const k = Math.max(0.15, Math.min(2.2, Math.min((W - 80) / (x1 - x0 || 1), (H - 80) / (y1 - y0 || 1))));
+  const k = Math.max(0.15, Math.min(1.5, Math.min((W - 80) / (x1 - x0 || 1), (H - 80) / (y1 - y0 || 1))));
   const cx = -(x0 + x1) / 2, cy = -(y0 + y1) / 2;
   view.k += (k - view.k) * 0.1; view.x += (cx - view.x) * 0.1; view.y += (cy - view.y) * 0.1;
 }
@@ -186,6 +186,18 @@ function draw(t) {
     ctx.lineTo(ex - ux * 9 - uy * 5, ey - uy * 9 + ux * 5);
     ctx.lineTo(ex - ux * 9 + uy * 5, ey - uy * 9 - ux * 5);
     ctx.fill();
+    // Rate and latency on the edge when there is room.
+    if (d > 150 && e.f.rate > 0) {
+      ctx.save();
+      ctx.font = '10px sans-serif'; ctx.fillStyle = '#8b949e'; ctx.textAlign = 'center';
+      const label = `${fmtRate(e.f.rate)}${e.f.p50 !== null ? ` · p50 ${fmtNs(e.f.p50)}` : ''}`;
+      ctx.translate(sx + (ex - sx) * 0.35, sy + (ey - sy) * 0.35); // off-centre: opposite flows do not overlap
+      let ang = Math.atan2(ey - sy, ex - sx);
+      if (ang > Math.PI / 2 || ang < -Math.PI / 2) ang += Math.PI;
+      ctx.rotate(ang);
+      ctx.fillText(label, 0, -5);
+      ctx.restore();
+    }
     // Travelling dots: speed grows with log(rate).
     if (e.f.rate > 0) {
       const speed = 0.05 + 0.25 * Math.log10(1 + e.f.rate) / 4;

@@ -646,19 +646,30 @@ function drawOverlay() {
   if (showWakes && data && wakes.length) {
     c.save();
     c.beginPath(); c.rect(GUTTER, top, plotW(), H - top); c.clip();
-    c.strokeStyle = '#f0f6fcaa'; c.fillStyle = '#f0f6fcaa'; c.lineWidth = 1;
-    let drawn = 0;
+    // Dense wakes become a haze of thin lines; heads only when few are visible.
+    const visible = [];
     for (const w of wakes) {
       const rb = data.rowOfGoroutine.get(w.wakee);
-      if (rb === undefined) continue;
+      if (rb === undefined || rb < scrollRow - 1 || rb > scrollRow + vr + 1) continue;
       const x = xOf(w.time_ns);
       if (x < GUTTER || x > W) continue;
+      visible.push([w, rb, x]);
+    }
+    const heads = visible.length < 300;
+    c.lineWidth = 1;
+    c.strokeStyle = heads ? '#f0f6fcb0' : '#f0f6fc50';
+    c.fillStyle = '#f0f6fcd0';
+    let drawn = 0;
+    for (const [w, rb, x] of visible) {
       const yb = top + (rb - scrollRow) * ROW_H + ROW_H / 2;
       const ra = w.waker >= 0 ? data.rowOfGoroutine.get(w.waker) : undefined;
-      const ya = ra !== undefined ? top + (ra - scrollRow) * ROW_H + ROW_H / 2 : yb - 12;
-      c.beginPath(); c.moveTo(x, ya); c.lineTo(x, yb); c.stroke();
-      const dir = yb > ya ? 1 : -1;
-      c.beginPath(); c.moveTo(x, yb); c.lineTo(x - 3, yb - 5 * dir); c.lineTo(x + 3, yb - 5 * dir); c.fill();
+      const ya = ra !== undefined ? top + (ra - scrollRow) * ROW_H + ROW_H / 2 : yb - 10;
+      const xa = x - Math.min(6, Math.abs(yb - ya) * 0.2); // a slight slant tells direction
+      c.beginPath(); c.moveTo(xa, ya); c.lineTo(x, yb); c.stroke();
+      if (heads) {
+        const dir = yb > ya ? 1 : -1;
+        c.beginPath(); c.moveTo(x, yb); c.lineTo(x - 2.5, yb - 5 * dir); c.lineTo(x + 2.5, yb - 5 * dir); c.fill();
+      }
       drawn++;
     }
     stats.wakesDrawn = drawn;

@@ -1,0 +1,3 @@
+module weft.e2e/shop
+
+go 1.22
