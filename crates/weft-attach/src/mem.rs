@@ -77,8 +77,10 @@ impl Memory for ProcessMemory {
         }
         let total: u64 = ranges.iter().map(|r| r.1 - r.0).sum();
         let mut scratch = std::mem::take(&mut *self.scratch.borrow_mut());
-        scratch.clear();
-        scratch.resize(total as usize, 0);
+        // Only grown, never zeroed: each range's bytes are read before use.
+        if scratch.len() < total as usize {
+            scratch.resize(total as usize, 0);
+        }
         let mut merged: Vec<(u64, &mut [u8])> = Vec::with_capacity(ranges.len());
         let mut rest: &mut [u8] = &mut scratch;
         for r in &ranges {

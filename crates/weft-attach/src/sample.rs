@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
-use weft_model::{Frame, Record, WaitObject};
+use weft_model::{Frame, Record, Stack, WaitObject};
 use weft_profile::classify;
 
 use crate::error::{os_error, AttachError};
@@ -77,10 +77,22 @@ pub struct SymCache {
     start: HashMap<u64, bool, BuildHasherDefault<PcHasher>>,
     /// Last sample's stacks by g address (see `AttachOptions::reuse_stacks`).
     stacks: HashMap<u64, KeptStack, BuildHasherDefault<PcHasher>>,
+    /// Symbolised stacks by the pcs an unwind visited (see [`UnwindKey`]):
+    /// the goroutines of one code path get one shared [`Stack`], built once
+    /// and kept across samples.
+    by_pcs: HashMap<Box<[u64]>, Stack, BuildHasherDefault<PcHasher>>,
+    /// `created by` frame per `gopc`, across samples.
+    creators: HashMap<u64, Option<Frame>, BuildHasherDefault<PcHasher>>,
+    /// Scratch for one unwind's key, reused.
+    pcbuf: Vec<u64>,
 }
 
+/// Bound on `by_pcs` and `creators`: a program with more distinct stacks
+/// than this just rebuilds them (the caches are cleared when full).
+const MAX_CACHED: usize = 1 << 16;
+
 /// A stack kept from the previous sample: its key, frames, `frames_elided`.
-type KeptStack = (StackKey, Arc<[Frame]>, bool);
+type KeptStack = (StackKey, Stack, bool);
 
 /// What must be unchanged in a `g` for its previous stack to still hold.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -215,9 +227,12 @@ fn read_gs(
     stats: &mut SampleStats,
 ) -> Result<Vec<Option<G>>, AttachError> {
     let len = a.bin.layout.g_read_len as usize;
+    // Reused and only grown, as in `read_stacks`: only bytes of reads
+    // that succeeded are decoded.
     let mut buf = std::mem::take(&mut *a.gbuf.borrow_mut());
-    buf.clear();
-    buf.resize(ptrs.len() * len, 0);
+    if buf.len() < ptrs.len() * len {
+        buf.resize(ptrs.len() * len, 0);
+    }
     let mut reqs: Vec<(u64, &mut [u8])> = Vec::with_capacity(ptrs.len());
     let mut which = Vec::with_capacity(ptrs.len());
     for (i, (p, b)) in ptrs.iter().zip(buf.chunks_mut(len)).enumerate() {
@@ -341,6 +356,19 @@ fn pc_info(a: &mut Attacher, pc: u64, show_all: bool) -> Option<PcInfo> {
     Some(info)
 }
 
+/// [`creation_frame`], remembered per pc.
+fn creation_frame_cached(a: &mut Attacher, pc: u64) -> Option<Frame> {
+    if let Some(f) = a.cache.creators.get(&pc) {
+        return f.clone();
+    }
+    let f = creation_frame(a, pc);
+    if a.cache.creators.len() >= MAX_CACHED {
+        a.cache.creators.clear();
+    }
+    a.cache.creators.insert(pc, f.clone());
+    f
+}
+
 /// The innermost frame at `pc` with nothing hidden (for `created by`).
 fn creation_frame(a: &mut Attacher, pc: u64) -> Option<Frame> {
     let lpc = pc.wrapping_sub(a.bias);
@@ -426,34 +454,48 @@ fn is_system(a: &mut Attacher, g: &G) -> bool {
 /// Unwinds one goroutine from `pc`/`sp` using pcsp frame sizes; `stack` holds
 /// the bytes from `sp` upward read in the first batch. Returns the frames
 /// and whether the walk reached the goroutine's entry (`runtime.goexit`).
+///
+/// The walk records the pcs it visits; the frames are a function of those
+/// pcs alone, so they are looked up in (or added once to) a cache of
+/// shared stacks instead of being copied out for every goroutine.
 fn unwind(
     a: &mut Attacher,
     g: &G,
     stack: &[u8],
     opts: &AttachOptions,
     elided: &mut bool,
-) -> (Vec<Frame>, bool) {
-    let mut frames = Vec::new();
+) -> (Stack, bool) {
+    // The key: the flag that changes which frames show, then the pcs.
+    let mut key = std::mem::take(&mut a.cache.pcbuf);
+    key.clear();
+    key.push(opts.include_system as u64);
+    let mut nframes = 0;
     let (mut pc, mut sp) = (g.pc, g.sp);
     let base = g.sp;
+    let mut complete = false;
+    let mut exhausted = true;
     for _ in 0..opts.max_stack_depth.max(1) * 4 {
+        exhausted = false;
         let Some(info) = pc_info(a, pc, opts.include_system) else {
-            return (frames, false);
+            break;
         };
         if info.stop {
-            return (frames, true);
+            complete = true;
+            break;
         }
-        if frames.len() >= opts.max_stack_depth {
+        if nframes >= opts.max_stack_depth {
             *elided = true;
-            return (frames, true);
+            complete = true;
+            break;
         }
-        frames.extend(info.frames.iter().cloned());
+        nframes += info.frames.len();
+        key.push(pc);
         let Some(delta) = info.delta.filter(|&d| d >= 0) else {
-            return (frames, false);
+            break;
         };
         let fp = match sp.checked_add(delta as u64 + 8) {
             Some(fp) if fp <= g.hi => fp,
-            _ => return (frames, false),
+            _ => break,
         };
         let ra_at = fp - 8;
         let lr = if ra_at >= base && ra_at - base + 8 <= stack.len() as u64 {
@@ -461,18 +503,47 @@ fn unwind(
         } else {
             match a.mem.read_u64(ra_at) {
                 Ok(v) => v,
-                Err(_) => return (frames, false),
+                Err(_) => break,
             }
         };
         if lr == 0 {
-            return (frames, true);
+            complete = true;
+            break;
         }
         pc = lr;
         sp = fp;
+        exhausted = true;
     }
-    frames.truncate(opts.max_stack_depth);
-    *elided = true;
-    (frames, true)
+    // Ran out of steps: cut to the depth limit.
+    let truncate = exhausted;
+    if truncate {
+        *elided = true;
+        complete = true;
+    }
+    // Truncation changes the frames, so it is part of the key.
+    key[0] |= (truncate as u64) << 1;
+    let out = match a.cache.by_pcs.get(key.as_slice()) {
+        Some(s) => s.clone(),
+        None => {
+            let mut frames: Vec<Frame> = Vec::with_capacity(nframes);
+            for &pc in &key[1..] {
+                if let Some(info) = pc_info(a, pc, opts.include_system) {
+                    frames.extend(info.frames.iter().cloned());
+                }
+            }
+            if truncate {
+                frames.truncate(opts.max_stack_depth);
+            }
+            let s = Stack::from(frames);
+            if a.cache.by_pcs.len() >= MAX_CACHED {
+                a.cache.by_pcs.clear();
+            }
+            a.cache.by_pcs.insert(key.as_slice().into(), s.clone());
+            s
+        }
+    };
+    a.cache.pcbuf = key;
+    (out, complete)
 }
 
 fn status_string(a: &Attacher, g: &G) -> String {
@@ -531,9 +602,12 @@ fn read_stacks(
         spans.push((total, total + n));
         total += n;
     }
+    // Reused between samples and only grown: every byte used is read
+    // afresh (failed reads empty their span), so no need to zero it.
     let mut buf = std::mem::take(&mut *a.stackbuf.borrow_mut());
-    buf.clear();
-    buf.resize(total, 0);
+    if buf.len() < total {
+        buf.resize(total, 0);
+    }
     let mut reqs: Vec<(u64, &mut [u8])> = Vec::with_capacity(gs.len());
     let mut which = Vec::with_capacity(gs.len());
     let mut rest: &mut [u8] = &mut buf;
@@ -654,15 +728,17 @@ pub(crate) fn take(a: &mut Attacher, opts: &AttachOptions) -> Result<Vec<Record>
     let now = monotonic_ns();
     let mut records = Vec::with_capacity(live.len());
     let mut waits: Vec<(usize, u64, &'static str)> = Vec::new();
-    let mut next_cache =
-        HashMap::with_capacity_and_hasher(live.len(), BuildHasherDefault::<PcHasher>::default());
+    let mut next_cache = HashMap::with_capacity_and_hasher(
+        if opts.reuse_stacks { live.len() } else { 0 },
+        BuildHasherDefault::<PcHasher>::default(),
+    );
     let mut labelled: Vec<(usize, u64)> = Vec::new();
     let mut k = 0;
     for mut g in live {
         let mut elided = false;
-        let mut stack = Vec::new();
+        let mut stack = Stack::default();
         if let Some(p) = reuse(&g) {
-            stack = p.1.to_vec();
+            stack = p.1.clone();
             elided = p.2;
         } else if g.status != G_RUNNING {
             let buf = stacks.get(k);
@@ -695,14 +771,14 @@ pub(crate) fn take(a: &mut Attacher, opts: &AttachOptions) -> Result<Vec<Record>
         if opts.reuse_stacks && g.status != G_RUNNING && g.status != G_SYSCALL {
             let kept = match prev.get(&g.addr) {
                 Some(p) if p.0 == StackKey::of(&g) => p.1.clone(),
-                _ => Arc::from(stack.as_slice()),
+                _ => stack.clone(),
             };
             next_cache.insert(g.addr, (StackKey::of(&g), kept, elided));
         }
         let status = status_string(a, &g);
         // The dump names no creator for the main goroutine, nor a hidden
         // (runtime-internal) one.
-        let created_by = creation_frame(a, g.gopc)
+        let created_by = creation_frame_cached(a, g.gopc)
             .filter(|f| g.goid != 1 && (opts.include_system || show_frame(&f.func)));
         let wait_ns = (g.waitsince > 0
             && (g.status == G_WAITING || g.status == G_SYSCALL)
@@ -735,7 +811,7 @@ pub(crate) fn take(a: &mut Attacher, opts: &AttachOptions) -> Result<Vec<Record>
             wait_ns,
             leaked: g.status == G_LEAKED,
             locked_to_thread: g.lockedm != 0,
-            stack: stack.into(),
+            stack,
             frames_elided: elided,
             created_by: created_by.filter(|f| !f.func.is_empty()).map(|mut f| {
                 f.pc = Some(g.gopc);
