@@ -22,6 +22,7 @@ export const app = {
   selection: null,     // {kind: 'goroutine'|'group', id}
   live: false,
   lastUpdateMs: 0,     // performance.now() of the last model update applied
+  applyMs: [],         // WebSocket message -> groups re-rendered, last 200 (the live test reports them)
 
   on(evt, fn) { (listeners.get(evt) || listeners.set(evt, []).get(evt)).push(fn); },
   emit(evt, data) { for (const fn of listeners.get(evt) || []) { try { fn(data); } catch (e) { showError(e); } } },
@@ -102,8 +103,8 @@ export function normFlow(f) {
 // ---- data loading ----
 
 let groupsInFlight = false, groupsAgain = false;
-export async function refreshGroups() {
-  if (groupsInFlight) { groupsAgain = true; return; }
+export async function refreshGroups(receivedAt) {
+  if (groupsInFlight) { groupsAgain = typeof groupsAgain === 'number' ? groupsAgain : (receivedAt || true); return; }
   groupsInFlight = true;
   try {
     const [g, f] = await Promise.all([getJSON('/api/groups'), getJSON('/api/flows').catch(() => [])]);
@@ -112,11 +113,15 @@ export async function refreshGroups() {
     app.groupById = new Map(app.groups.map((x) => [x.id, x]));
     app.flows = (Array.isArray(f) ? f : (f.flows || [])).map(normFlow);
     app.emit('groups');
+    if (typeof receivedAt === 'number') {
+      app.applyMs.push(performance.now() - receivedAt);
+      if (app.applyMs.length > 200) app.applyMs.shift();
+    }
   } catch (e) {
     showError(e);
   } finally {
     groupsInFlight = false;
-    if (groupsAgain) { groupsAgain = false; refreshGroups(); }
+    if (groupsAgain) { const again = groupsAgain; groupsAgain = false; refreshGroups(again); }
   }
 }
 
@@ -223,12 +228,12 @@ async function refreshSummary() {
 }
 
 /** A new model version: refresh what depends on it. */
-function onModelUpdate(version, summary, changed) {
+function onModelUpdate(version, summary, changed, receivedAt) {
   if (version !== undefined && version === app.version && !summary) return;
   if (version !== undefined) app.version = version;
   if (summary) { app.summary = summary; renderTotals(); } else refreshSummary();
   app.lastUpdateMs = performance.now();
-  refreshGroups();
+  refreshGroups(receivedAt);
   app.emit('update', { version, changed });
 }
 
@@ -239,11 +244,12 @@ function connectLive() {
   app.wsState = 'connecting';
   ws.onopen = () => { app.wsState = 'open'; renderStatus(); };
   ws.onmessage = (ev) => {
+    const receivedAt = performance.now();
     let msg;
     try { msg = JSON.parse(ev.data); } catch (_) { return; }
     if (msg.status) { app.status = msg.status; renderStatus(); }
     if (msg.lag_ms !== undefined && app.status) app.status.lag_ms = msg.lag_ms;
-    onModelUpdate(msg.version ?? msg.model_version, msg.summary, msg.changed_groups || msg.changed);
+    onModelUpdate(msg.version ?? msg.model_version, msg.summary, msg.changed_groups || msg.changed, receivedAt);
   };
   ws.onclose = () => {
     app.wsState = 'closed';

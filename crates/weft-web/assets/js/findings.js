@@ -55,7 +55,8 @@ function render() {
   el.innerHTML = sorted.map((f) => {
     const groups = f.groups || [];
     const gors = f.goroutines || [];
-    const since = f.since_ns !== null && f.since_ns !== undefined ? f.since_ns : '';
+    // A since before the capture (some findings use 0 for "unknown") is not shown.
+    const since = f.since_ns !== null && f.since_ns !== undefined && f.since_ns >= t0 ? f.since_ns : '';
     return `<div class="finding sev-${esc(f.severity || 'warning')}">
       <div class="kind">${esc(f.kind)} · ${esc(f.severity || '')}${f.confidence ? ` · ${esc(f.confidence)} confidence` : ''}${since !== '' ? ` · since ${fmtNs(since - t0)}` : ''}</div>
       <div class="summary">${esc(f.summary)}</div>
