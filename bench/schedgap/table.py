@@ -32,7 +32,7 @@ print(
 print("|---|---|---|---|---|---|---|")
 names = {
     "none": "(a) nothing",
-    "weft": "(b) weft top, defaults (debug=1 every 1 s)",
+    "weft": "(b) weft top, defaults (debug=0 every 1 s)",
     "debug2": "(c) curl debug=2 loop, 1 s sleep",
 }
 base = med("none", "max_gap_ms")

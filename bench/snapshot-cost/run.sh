@@ -14,28 +14,10 @@
 # env:   N=100000, GO_VERSION=1.27, CARGO_TARGET_DIR (release weft is built there)
 set -euo pipefail
 ROUNDS=${1:-10}
-N=${N:-100000}
-GO_VERSION=${GO_VERSION:-1.27}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-TMP=$(mktemp -d)
-PID=""
-trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$TMP"' EXIT
-
-go=$("$ROOT/scripts/go-toolchain.sh" "$GO_VERSION")
-(cd "$ROOT/bench/schedgap" && GOTOOLCHAIN=local "$go" build -o "$TMP/target" .)
 (cd "$ROOT" && cargo build --release -q -p weft)
 WEFT="${CARGO_TARGET_DIR:-$ROOT/target}/release/weft"
-
-"$TMP/target" -n "$N" > "$TMP/out" 2>&1 &
-PID=$!
-for _ in $(seq 600); do grep -q '^pprof: ' "$TMP/out" 2>/dev/null && break; sleep 0.1; done
-URL=$(sed -n 's/^pprof: //p' "$TMP/out" | head -1)
-[ -n "$URL" ] || { echo "target did not start" >&2; cat "$TMP/out" >&2; exit 1; }
-# Wait until the goroutines are parked.
-for _ in $(seq 600); do
-  total=$(curl -s "$URL/debug/pprof/goroutine?debug=1" | head -1 | sed 's/.*total //')
-  [ "${total:-0}" -ge "$N" ] && break; sleep 0.2
-done
+. "$ROOT/bench/snapshot-cost/target.sh"
 "$WEFT" snapshot "$URL" --json > "$TMP/base.json"
 
 now() { echo "${EPOCHREALTIME/./}"; }   # microseconds

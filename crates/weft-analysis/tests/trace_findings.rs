@@ -3,77 +3,24 @@
 //! records an execution trace of itself, and the trace is read into the
 //! model and analysed. Each bug must be found and attributed to the right
 //! functions; the healthy programs must produce no deadlock or leak.
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 
 use weft_analysis::trace::{analyze, Confidence, TraceConfig, TraceFinding};
+use weft_testkit::GoProcess;
 use weft_timeline::{Config, Model};
 
 const TOOLCHAINS: &[&str] = &["1.27", "1.22"];
-const PROGRAMS: &[&str] = &[
-    "lockorder",
-    "fanout",
-    "wgcount",
-    "lostwakeup",
-    "workerpool",
-    "pipeline",
-    "ticker",
-];
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn go(version: &str) -> PathBuf {
-    let home = std::env::var("HOME").expect("HOME");
-    let p = PathBuf::from(home).join(format!(".cache/weft/go{version}/bin/go"));
-    assert!(
-        p.exists(),
-        "Go {version} toolchain missing at {}: run scripts/install-go-toolchains.sh",
-        p.display()
-    );
-    p
-}
 
 fn scratch() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let d = std::env::temp_dir().join(format!("weft-trace-findings-{}", std::process::id()));
-        std::fs::create_dir_all(&d).unwrap();
-        d
-    })
+    DIR.get_or_init(|| weft_testkit::scratch_dir("trace-findings"))
 }
 
-/// Builds every bug program with one toolchain (once per test binary).
-fn binaries(version: &str) -> PathBuf {
-    static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
-    let map = BUILT.get_or_init(|| Mutex::new(HashMap::new()));
-    let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(p) = map.get(version) {
-        return p.clone();
-    }
-    let out = scratch().join(format!("go{version}"));
-    std::fs::create_dir_all(&out).unwrap();
-    let mut cmd = Command::new(go(version));
-    cmd.current_dir(repo().join("testdata/programs/bugs"))
-        .env("GOTOOLCHAIN", "local")
-        .env("GOFLAGS", "-mod=mod")
-        .arg("build")
-        .arg("-o")
-        .arg(format!("{}/", out.display()));
-    for p in PROGRAMS {
-        cmd.arg(format!("./{p}"));
-    }
-    let res = cmd.output().expect("run go build");
-    assert!(
-        res.status.success(),
-        "go{version} build failed:\n{}",
-        String::from_utf8_lossy(&res.stderr)
-    );
-    map.insert(version.to_string(), out.clone());
-    out
+/// One bug or healthy program built with one toolchain (once per test binary).
+fn program(version: &str, name: &str) -> PathBuf {
+    weft_testkit::build_go(version, "testdata/programs/bugs", &format!("./{name}"))
 }
 
 /// Runs one program for `secs` with tracing on and returns the model and findings.
@@ -81,7 +28,7 @@ fn run(version: &str, program: &str) -> (Model, Vec<TraceFinding>) {
     // One program at a time: the bugs and the healthy loads are timing-based
     // and the machine is small.
     static RUNNING: Mutex<()> = Mutex::new(());
-    let bin = binaries(version).join(program);
+    let bin = self::program(version, program);
     let _guard = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
     let trace = scratch().join(format!("{program}-go{version}.trace"));
     let res = Command::new(&bin)
@@ -430,56 +377,22 @@ String id=9
     assert!(bug_findings(&analyze(&model, &strict)).is_empty());
 }
 
-/// Fetches `path` from `addr` over plain HTTP/1.0 and returns the body.
-fn http_get(addr: &str, path: &str) -> Vec<u8> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
-        .unwrap();
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
-    let mut resp = Vec::new();
-    s.read_to_end(&mut resp).unwrap();
-    let split = resp
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("HTTP header end");
-    let head = String::from_utf8_lossy(&resp[..split]).to_string();
-    assert!(
-        head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
-        "{head}"
-    );
-    resp[split + 4..].to_vec()
-}
-
 /// The live path: the deadlock happened before tracing began, and the
 /// trace comes from `/debug/pprof/trace` (goroutines restated with their
 /// stacks, Go 1.23+).
 #[test]
 fn deadlock_from_before_a_live_capture_is_found() {
-    use std::io::BufRead;
-    let bin = binaries("1.27").join("lockorder");
+    let bin = program("1.27", "lockorder");
     let _guard = {
         static RUNNING: Mutex<()> = Mutex::new(());
         RUNNING.lock().unwrap_or_else(|e| e.into_inner())
     };
-    let mut child = Command::new(&bin)
-        .args(["-http", "127.0.0.1:0"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .expect("address line")
-        .to_string();
+    let mut target = GoProcess::start(&bin, &["-http", "127.0.0.1:0"]);
     std::thread::sleep(std::time::Duration::from_millis(500));
-    let bytes = http_get(&addr, "/debug/pprof/trace?seconds=2");
-    let _ = child.kill();
-    let _ = child.wait();
+    let (status, bytes) =
+        weft_testkit::http_get(&target.addr, "/debug/pprof/trace?seconds=2").unwrap();
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
+    target.kill();
     let model = Model::from_reader(&bytes[..], Config::default()).unwrap();
     let fs = analyze(&model, &TraceConfig::default());
     // Blocked since the capture began, not since Go first restated them.

@@ -5,8 +5,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,82 +14,18 @@ use weft_model::SourceForm;
 use weft_source::{
     fetch_once, PollEvent, PollOptions, Poller, ProfileForm, SourceError, SourceSpec,
 };
+use weft_testkit::GoProcess;
 
 // ---- a real Go service ----
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn build_leaky_svc() -> PathBuf {
-    static BUILT: Mutex<Option<PathBuf>> = Mutex::new(None);
-    let mut built = BUILT.lock().unwrap();
-    if let Some(p) = built.as_ref() {
-        return p.clone();
-    }
-    let version = std::env::var("WEFT_TEST_GO").unwrap_or_else(|_| "1.27".into());
-    let out = Command::new("bash")
-        .arg(repo_root().join("scripts/go-toolchain.sh"))
-        .arg(&version)
-        .output()
-        .unwrap();
-    if !out.status.success() {
-        panic!(
-            "Go {version} is not installed ({}); run `bash scripts/install-go-toolchains.sh` first",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    let go = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    let bin = Path::new(env!("CARGO_TARGET_TMPDIR")).join("weft-source-leaky-svc");
-    let ok = Command::new(go)
-        .current_dir(repo_root().join("testdata/programs/profiles"))
-        .env("GOTOOLCHAIN", "local")
-        .args(["build", "-o"])
-        .arg(&bin)
-        .arg("./leaky-svc")
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "go build ./leaky-svc failed");
-    *built = Some(bin.clone());
-    bin
-}
-
-struct Svc {
-    child: Child,
-    addr: String,
-}
+/// The leaky service of `testdata/programs/profiles`, on 127.0.0.1.
+struct Svc;
 
 impl Svc {
-    fn start(args: &[&str]) -> Svc {
-        let mut child = Command::new(build_leaky_svc())
-            .args(args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .expect("listening line")
-            .to_string();
-        Svc { child, addr }
-    }
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Svc {
-    fn drop(&mut self) {
-        self.kill();
+    fn start(args: &[&str]) -> GoProcess {
+        let go = weft_testkit::default_go_version();
+        let bin = weft_testkit::build_go(&go, "testdata/programs/profiles", "./leaky-svc");
+        GoProcess::start(&bin, args)
     }
 }
 

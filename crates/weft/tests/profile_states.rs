@@ -8,73 +8,19 @@
 
 mod profile_support;
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-
-use profile_support::{drive, repo_root, weft};
+use profile_support::{drive, weft, GoProcess};
 use serde_json::Value;
 
 const VERSIONS: [&str; 2] = ["1.22", "1.27"];
 
-fn go(version: &str) -> PathBuf {
-    let out = Command::new("bash")
-        .arg(repo_root().join("scripts/go-toolchain.sh"))
-        .arg(version)
-        .output()
-        .expect("running scripts/go-toolchain.sh");
-    if !out.status.success() {
-        panic!(
-            "Go {version} is not installed ({}); run `bash scripts/install-go-toolchains.sh` first",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
-}
-
-/// A service from `testdata/programs/profiles/`, built with Go `version`, killed on drop.
-struct Svc {
-    child: Child,
-    addr: String,
-}
-
-impl Svc {
-    fn start(program: &str, version: &str) -> Svc {
-        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("weft-profile-states");
-        std::fs::create_dir_all(&dir).unwrap();
-        let bin = dir.join(format!("{program}-go{version}"));
-        let ok = Command::new(go(version))
-            .current_dir(repo_root().join("testdata/programs/profiles"))
-            .env("GOTOOLCHAIN", "local")
-            .args(["build", "-o"])
-            .arg(&bin)
-            .arg(format!("./{program}"))
-            .status()
-            .expect("running go build")
-            .success();
-        assert!(ok, "go{version} build ./{program} failed");
-        let mut child = Command::new(&bin).stdout(Stdio::piped()).spawn().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("{program} printed {line:?}"))
-            .to_string();
-        Svc { child, addr }
-    }
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}
-
-impl Drop for Svc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Builds `testdata/programs/profiles/<program>` with Go `version` and starts it.
+fn start_svc(program: &str, version: &str) -> GoProcess {
+    let bin = weft_testkit::build_go(
+        version,
+        "testdata/programs/profiles",
+        &format!("./{program}"),
+    );
+    GoProcess::start(&bin, &[])
 }
 
 fn snapshot(url: &str, extra: &[&str]) -> Value {
@@ -146,7 +92,7 @@ fn check_forms(url: &str, what: &str, want: Want) {
 #[test]
 fn service_states_without_detail() {
     for ver in VERSIONS {
-        let svc = Svc::start("service", ver);
+        let svc = start_svc("service", ver);
         check_forms(
             &svc.url(),
             &format!("go{ver} service"),
@@ -172,7 +118,7 @@ fn service_states_without_detail() {
 #[test]
 fn leaky_and_healthy_svc_states_without_detail() {
     for ver in VERSIONS {
-        let leaky = Svc::start("leaky-svc", ver);
+        let leaky = start_svc("leaky-svc", ver);
         drive(&leaky.addr, "/work", 1, 5);
         // Each request strands 2 helpers; wait for all 10 to park.
         let ok = profile_support::wait_until(10, || {
@@ -193,7 +139,7 @@ fn leaky_and_healthy_svc_states_without_detail() {
             ],
         );
 
-        let healthy = Svc::start("healthy-svc", ver);
+        let healthy = start_svc("healthy-svc", ver);
         check_forms(
             &healthy.url(),
             &format!("go{ver} healthy-svc"),

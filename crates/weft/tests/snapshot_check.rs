@@ -4,7 +4,7 @@
 
 mod profile_support;
 
-use profile_support::{drive, wait_until, weft, weft_stdin, Client, SteadyLoad, Svc};
+use profile_support::{drive, start, wait_until, weft, weft_stdin, Client, SteadyLoad};
 use serde_json::Value;
 
 fn snapshot_json(args: &[&str]) -> Value {
@@ -63,7 +63,7 @@ fn wait_stranded(url: &str, n: u64) {
 
 #[test]
 fn snapshot_json_has_exact_groups_states_and_creators() {
-    let svc = Svc::start("leaky-svc", &["-helpers", "3"]);
+    let svc = start("leaky-svc", &["-helpers", "3"]);
     let url = svc.url();
     drive(&svc.addr, "/work", 1, 20);
     wait_stranded(&url, 60);
@@ -215,7 +215,7 @@ fn snapshot_json_has_exact_groups_states_and_creators() {
 
 #[test]
 fn snapshot_polls_compute_deltas_while_traffic_strands_goroutines() {
-    let svc = Svc::start("leaky-svc", &["-helpers", "1"]);
+    let svc = start("leaky-svc", &["-helpers", "1"]);
     let url = svc.url();
     let load = SteadyLoad::start(&svc.addr, "/work", 2);
     let doc = snapshot_json(&[
@@ -284,7 +284,7 @@ mod tempfile_path {
 
 #[test]
 fn check_fails_on_the_planted_leak_naming_the_group() {
-    let svc = Svc::start("leaky-svc", &["-helpers", "2"]);
+    let svc = start("leaky-svc", &["-helpers", "2"]);
     let url = svc.url();
     drive(&svc.addr, "/work", 1, 5);
     wait_stranded(&url, 10);
@@ -360,7 +360,7 @@ fn check_fails_on_the_planted_leak_naming_the_group() {
 
 #[test]
 fn check_passes_on_the_leaky_binary_with_the_leak_switched_off() {
-    let svc = Svc::start("leaky-svc", &["-leak=false", "-helpers", "3"]);
+    let svc = start("leaky-svc", &["-leak=false", "-helpers", "3"]);
     let url = svc.url();
     drive(&svc.addr, "/work", 1, 5);
     let base = save_baseline(&url);
@@ -376,7 +376,7 @@ fn check_passes_on_the_leaky_binary_with_the_leak_switched_off() {
 
 #[test]
 fn check_passes_on_the_healthy_service_under_steady_traffic() {
-    let svc = Svc::start("healthy-svc", &[]);
+    let svc = start("healthy-svc", &[]);
     let url = svc.url();
     // Baseline taken idle, check taken under traffic: connections, in-flight
     // handlers and helpers come and go; none is stranded.

@@ -7,59 +7,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use common::{go_binary, go_command, repo_root, run_with_limit, scratch_dir};
-
-fn build(dir: &str, pkg: &str, name: &str) -> PathBuf {
-    let go = go_binary("1.27").unwrap_or_else(|e| panic!("{e}"));
-    let bin = scratch_dir(&format!("trace-live-{name}")).join(name);
-    let out = go_command(&go)
-        .current_dir(repo_root().join(dir))
-        .args(["build", "-o"])
-        .arg(&bin)
-        .arg(pkg)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "go build {dir}/{pkg}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    bin
-}
-
-struct Target(Child, String);
-
-impl Target {
-    fn start(bin: &Path, args: &[&str]) -> Target {
-        let mut child = Command::new(bin)
-            .args(args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("target printed {line:?}"))
-            .to_string();
-        Target(child, addr)
-    }
-}
-
-impl Drop for Target {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::{go_binary, go_command, run_with_limit, scratch_dir};
+use weft_testkit::{build_go, GoProcess};
 
 fn weft(args: &[&str], limit_secs: u64) -> common::Output {
     run_with_limit(
@@ -72,15 +24,15 @@ fn weft(args: &[&str], limit_secs: u64) -> common::Output {
 
 #[test]
 fn trace_record_saves_a_file_go_tool_trace_opens() {
-    let bin = build("testdata/programs/live", ".", "live");
-    let t = Target::start(&bin, &["-parked", "5000", "-marks", "50"]);
+    let bin = build_go("1.27", "testdata/programs/live", ".");
+    let t = GoProcess::start(&bin, &["-parked", "5000", "-marks", "50"]);
     let dir = scratch_dir("trace-live-record");
     let file = dir.join("rec.trace");
     let out = weft(
         &[
             "trace",
             "record",
-            &t.1,
+            &t.addr,
             "-o",
             file.to_str().unwrap(),
             "--duration",
@@ -130,11 +82,11 @@ fn trace_record_saves_a_file_go_tool_trace_opens() {
 
 #[test]
 fn snapshot_with_trace_reports_a_lock_order_deadlock() {
-    let bin = build("testdata/programs/bugs", "./lockorder", "lockorder");
-    let t = Target::start(&bin, &["-http", "127.0.0.1:0"]);
+    let bin = build_go("1.27", "testdata/programs/bugs", "./lockorder");
+    let t = GoProcess::start(&bin, &["-http", "127.0.0.1:0"]);
     // The tellers deadlock within moments; give them a second.
     std::thread::sleep(Duration::from_millis(1000));
-    let out = weft(&["snapshot", &t.1, "--json", "--trace", "3s"], 60);
+    let out = weft(&["snapshot", &t.addr, "--json", "--trace", "3s"], 60);
     assert!(out.status.success(), "{}", out.stderr_text());
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let trace = &doc["trace"];

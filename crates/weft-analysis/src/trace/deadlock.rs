@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use weft_timeline::{GState, GroupId, Model, StackId};
 
 use super::{
-    evidence, functions_of, place, secs, Confidence, Evidence, Severity, TraceConfig, TraceFinding,
+    evidence, functions_of, place, secs, wait_and_start_places, Confidence, Evidence, Severity,
+    TraceConfig, TraceFinding,
 };
 use crate::lint::Finding;
 
@@ -337,16 +338,7 @@ pub(super) fn deadlocks(
     }
     for ((grp, stack, wk, reason), (ids, conf, why)) in buckets {
         let ev = evidence(model, grp, stack, &reason, &ids);
-        let at = ev
-            .where_
-            .as_ref()
-            .map(place)
-            .unwrap_or_else(|| "an unknown place".into());
-        let created = ev
-            .created_at
-            .as_ref()
-            .map(|f| format!(", started at {}", place(f)))
-            .unwrap_or_default();
+        let (at, created) = wait_and_start_places(&ev);
         let summary = format!(
             "{} goroutine{} of {}{created} blocked on {} in {at} for {}{}, and nothing still running will wake {}: {why}",
             ids.len(),

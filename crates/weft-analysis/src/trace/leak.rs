@@ -5,7 +5,10 @@ use std::collections::HashMap;
 use weft_timeline::{GState, GroupId, Model, StackId};
 
 use super::deadlock::wait_kind;
-use super::{evidence, functions_of, place, secs, Confidence, Severity, TraceConfig, TraceFinding};
+use super::{
+    evidence, functions_of, secs, wait_and_start_places, Confidence, Severity, TraceConfig,
+    TraceFinding,
+};
 use crate::lint::Finding;
 
 pub(super) fn leaks(model: &Model, cfg: &TraceConfig) -> Vec<(GroupId, TraceFinding)> {
@@ -78,16 +81,7 @@ pub(super) fn leaks(model: &Model, cfg: &TraceConfig) -> Vec<(GroupId, TraceFind
             (model.now_ns() - times.get(early_i).copied().unwrap_or(model.first_ns())).max(1);
         let rate = (last - early) as f64 / (span_ns as f64 / 1e9);
         let ev = evidence(model, grp, *stack, reason, ids);
-        let at = ev
-            .where_
-            .as_ref()
-            .map(place)
-            .unwrap_or_else(|| "an unknown place".into());
-        let created = ev
-            .created_at
-            .as_ref()
-            .map(|f| format!(", started at {}", place(f)))
-            .unwrap_or_default();
+        let (at, created) = wait_and_start_places(&ev);
         let summary = format!(
             "{n} goroutines of {}{created} are blocked in {reason} at {at} and never woke: the group grew from {early} to {last} blocked over {} ({rate:.0}/s), and only {done} waits there ever ended",
             ev.entry,

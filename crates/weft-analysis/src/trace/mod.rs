@@ -189,6 +189,22 @@ pub(crate) fn place(f: &FrameInfo) -> String {
     }
 }
 
+/// How a finding's summary names where its goroutines wait and where they
+/// were started: ("main.f (x.go:12)", ", started at main.g (x.go:3)").
+pub(crate) fn wait_and_start_places(ev: &Evidence) -> (String, String) {
+    let at = ev
+        .where_
+        .as_ref()
+        .map(place)
+        .unwrap_or_else(|| "an unknown place".into());
+    let started = ev
+        .created_at
+        .as_ref()
+        .map(|f| format!(", started at {}", place(f)))
+        .unwrap_or_default();
+    (at, started)
+}
+
 pub(crate) fn evidence(
     model: &Model,
     group: GroupId,

@@ -1,167 +1,21 @@
-//! Support shared by weft's integration tests: finding the cached Go
-//! toolchains, building the Go programs under `testdata/programs`, and
-//! running child processes with a time limit so a hang fails the test
-//! instead of stalling it.
+//! Support for weft's trace tests: building the trace-recording Go
+//! programs under `testdata/programs` with each toolchain and recording
+//! their traces. Toolchains, scratch directories and time-limited child
+//! processes come from `weft-testkit`.
 #![allow(dead_code)] // each test binary uses its own subset
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// The Go versions weft is tested against, oldest first.
-pub const GO_VERSIONS: [&str; 6] = ["1.22", "1.23", "1.24", "1.25", "1.26", "1.27"];
-
-/// The version whose `go tool trace` is the reference reader.
-pub const REFERENCE_GO: &str = "1.27";
-
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("repo root")
-}
-
-/// The `go` binary of one cached toolchain, as installed by
-/// `scripts/install-go-toolchains.sh`. A missing toolchain is an error
-/// (never a skip) that says how to install it.
-pub fn go_binary(version: &str) -> Result<PathBuf, String> {
-    let cache = match std::env::var_os("WEFT_GO_CACHE") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/weft"),
-    };
-    let go = cache.join(format!("go{version}/bin/go"));
-    if go.is_file() {
-        Ok(go)
-    } else {
-        Err(format!(
-            "Go {version} is not installed at {}: run `bash scripts/install-go-toolchains.sh` \
-             (or `bash scripts/install-go-toolchains.sh {version}`) and re-run the tests",
-            go.display()
-        ))
-    }
-}
-
-/// A command for one toolchain with an environment that makes builds
-/// reproducible here: that exact toolchain, no cgo, no workspace files.
-pub fn go_command(go: &Path) -> Command {
-    let mut cmd = Command::new(go);
-    cmd.env("GOTOOLCHAIN", "local")
-        .env("CGO_ENABLED", "0")
-        .env("GOWORK", "off")
-        .env("GOFLAGS", "-mod=mod");
-    cmd
-}
-
-/// A scratch directory under Cargo's per-target temp dir, emptied first.
-/// The process id keeps two concurrent test runs apart.
-pub fn scratch_dir(name: &str) -> PathBuf {
-    static SWEEP: std::sync::Once = std::sync::Once::new();
-    SWEEP.call_once(remove_stale_scratch_dirs);
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create scratch dir");
-    dir
-}
-
-/// Scratch directories of earlier test runs whose process has exited
-/// (their name ends in `-<pid>`) are removed, so they do not pile up.
-fn remove_stale_scratch_dirs() {
-    let Ok(entries) = std::fs::read_dir(env!("CARGO_TARGET_TMPDIR")) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name.rsplit('-').next().and_then(|p| p.parse::<u32>().ok()) else {
-            continue;
-        };
-        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
-}
-
-/// What a finished child process left behind.
-pub struct Output {
-    pub status: ExitStatus,
-    pub stdout: Vec<u8>,
-    pub stderr: Vec<u8>,
-    pub elapsed: Duration,
-}
-
-impl Output {
-    pub fn stderr_text(&self) -> String {
-        String::from_utf8_lossy(&self.stderr).into_owned()
-    }
-}
-
-/// Runs `cmd` to completion, feeding it `stdin`, and kills it if it runs
-/// longer than `limit`. Errors say which command failed to start or hung.
-pub fn run_with_limit(
-    cmd: &mut Command,
-    stdin: Option<&[u8]>,
-    limit: Duration,
-) -> Result<Output, String> {
-    let description = format!("{:?}", cmd);
-    let describe = || description.clone();
-    let started = Instant::now();
-    cmd.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    })
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", describe()))?;
-    // Readers and the writer run on their own threads so a full pipe
-    // can never deadlock us against the child.
-    let feeder = stdin.map(|bytes| {
-        let bytes = bytes.to_vec();
-        let mut pipe = child.stdin.take().expect("piped stdin");
-        std::thread::spawn(move || {
-            use std::io::Write;
-            let _ = pipe.write_all(&bytes); // the child may exit early; not our error
-        })
-    });
-    let drain = |mut r: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = r.read_to_end(&mut buf);
-            buf
-        })
-    };
-    let out = drain(Box::new(child.stdout.take().expect("piped stdout")));
-    let err = drain(Box::new(child.stderr.take().expect("piped stderr")));
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() > limit => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!(
-                    "{} did not finish within {limit:?}; killed",
-                    describe()
-                ));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-            Err(e) => return Err(format!("waiting for {}: {e}", describe())),
-        }
-    };
-    if let Some(f) = feeder {
-        let _ = f.join();
-    }
-    Ok(Output {
-        status,
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
-        elapsed: started.elapsed(),
-    })
-}
+#[allow(unused_imports)] // each test binary uses its own subset
+pub use weft_testkit::{
+    go_binary, go_command, repo_root, run_with_limit, scratch_dir, Output, GO_VERSIONS,
+    REFERENCE_GO,
+};
 
 /// The test programs built by one toolchain.
 pub struct BuiltPrograms {
