@@ -1,14 +1,22 @@
 //! The goroutine table: a slab of records with an id index and a one-entry
 //! lookup cache, because the ingest path looks the same goroutine up
-//! several times per event.
+//! several times per event. Go hands out goroutine ids densely, so the
+//! index is a plain vector up to `DENSE_IDS`; only ids past it are hashed.
 use std::cell::Cell;
 
 use crate::intern::IdMap;
 use crate::model::Goroutine;
 
+// Ids below this are indexed by a vector (4 bytes per id, at most 8 MB).
+const DENSE_IDS: usize = 1 << 21;
+
 pub(crate) struct GoTable {
     slots: Vec<Option<Goroutine>>,
+    // id -> slot + 1 (0: absent), for ids below DENSE_IDS.
+    dense: Vec<u32>,
+    // The other ids.
     index: IdMap<i64, u32>,
+    len: usize,
     free: Vec<u32>,
     last: Cell<(i64, u32)>,
 }
@@ -17,7 +25,9 @@ impl Default for GoTable {
     fn default() -> Self {
         GoTable {
             slots: Vec::new(),
+            dense: Vec::new(),
             index: IdMap::default(),
+            len: 0,
             free: Vec::new(),
             last: Cell::new((i64::MIN, 0)),
         }
@@ -31,7 +41,13 @@ impl GoTable {
         if lid == id {
             return Some(li);
         }
-        let &i = self.index.get(&id)?;
+        let i = if (id as u64) < self.dense.len() as u64 {
+            self.dense[id as usize].checked_sub(1)?
+        } else if self.index.is_empty() {
+            return None;
+        } else {
+            *self.index.get(&id)?
+        };
         self.last.set((id, i));
         Some(i)
     }
@@ -63,12 +79,30 @@ impl GoTable {
                 (self.slots.len() - 1) as u32
             }
         };
-        self.index.insert(id, i);
+        if (id as u64) < DENSE_IDS as u64 {
+            let at = id as usize;
+            if self.dense.len() <= at {
+                let n = (at + 1).max(self.dense.len() * 2).min(DENSE_IDS);
+                self.dense.resize(n, 0);
+            }
+            self.dense[at] = i + 1;
+        } else {
+            self.index.insert(id, i);
+        }
+        self.len += 1;
         self.last.set((id, i));
         None
     }
     pub fn remove(&mut self, id: &i64) -> Option<Goroutine> {
-        let i = self.index.remove(id)?;
+        let i = if (*id as u64) < self.dense.len() as u64 {
+            let d = &mut self.dense[*id as usize];
+            let i = d.checked_sub(1)?;
+            *d = 0;
+            i
+        } else {
+            self.index.remove(id)?
+        };
+        self.len -= 1;
         if self.last.get().0 == *id {
             self.last.set((i64::MIN, 0));
         }
@@ -82,7 +116,7 @@ impl GoTable {
         self.slots.iter_mut().flatten()
     }
     pub fn len(&self) -> usize {
-        self.index.len()
+        self.len
     }
     pub fn capacity(&self) -> usize {
         self.slots.capacity()

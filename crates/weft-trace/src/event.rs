@@ -468,9 +468,11 @@ impl<'a> EventRef<'a> {
         if t == ev::CPU_SAMPLE {
             return Some(self.raw.args[0]);
         }
-        let spec = &spec_of(t);
-        let &i = spec.stack_ids.first()?;
-        let id = self.raw.args[i - 1];
+        let i = crate::spec::WIRE[t as usize].first_stack;
+        if i == crate::spec::Wire::NONE {
+            return None;
+        }
+        let id = self.raw.args[i as usize];
         (id != 0).then_some(id)
     }
 
@@ -484,6 +486,7 @@ impl<'a> EventRef<'a> {
     }
 
     /// For state transitions: what changed.
+    #[inline]
     pub fn state_transition(&self) -> Option<StateTransition<'a>> {
         use ev::*;
         let a = self.raw.args;
@@ -501,19 +504,20 @@ impl<'a> EventRef<'a> {
         let mut reason: &[u8] = &[];
         let mut stack = None;
         let mut go_has_stack = false;
-        let x = spec_of(self.raw.typ).args.len().saturating_sub(1);
+        // The first slot after the wire arguments (where ordering puts extras).
+        let x = || spec_of(self.raw.typ).args.len().saturating_sub(1);
         let t = match self.raw.typ {
             PROC_START => pt(a[0] as i64, procstate::IDLE, procstate::RUNNING),
             PROC_STOP => pt(self.raw.p, procstate::RUNNING, procstate::IDLE),
             PROC_STEAL => {
-                let before = if a[x] as u8 == pstatus::SYSCALL_ABANDONED {
+                let before = if a[x()] as u8 == pstatus::SYSCALL_ABANDONED {
                     procstate::IDLE
                 } else {
                     procstate::RUNNING
                 };
                 pt(a[0] as i64, before, procstate::IDLE)
             }
-            PROC_STATUS => pt(a[0] as i64, a[x] as u8, proc_status_to_state(a[1])),
+            PROC_STATUS => pt(a[0] as i64, a[x()] as u8, proc_status_to_state(a[1])),
             GO_CREATE | GO_CREATE_BLOCKED => {
                 let to = if self.raw.typ == GO_CREATE_BLOCKED {
                     gostate::WAITING

@@ -1,11 +1,20 @@
-//! A small, fast hasher for integer keys (ids, pcs). Not DoS-resistant, and
-//! it need not be: an attacker who controls the trace can already make us do
-//! work proportional to its size, no more.
+//! A small, fast hasher for integer keys (ids, pcs) and short byte strings,
+//! shared by the crates that index trace ids. Not DoS-resistant, and it need
+//! not be: an attacker who controls the trace can already make us do work
+//! proportional to its size, no more.
+//!
+//! ```
+//! use weft_trace::fasthash::FastMap;
+//! let mut m: FastMap<u64, &str> = FastMap::default();
+//! m.insert(7, "seven");
+//! assert_eq!(m[&7], "seven");
+//! ```
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
+/// The hasher: one multiply-xorshift round per 8 bytes of key.
 #[derive(Default, Clone, Copy)]
-pub(crate) struct IntHasher(u64);
+pub struct IntHasher(u64);
 
 impl Hasher for IntHasher {
     #[inline]
@@ -14,14 +23,20 @@ impl Hasher for IntHasher {
     }
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(5) ^ b as u64).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        for c in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..c.len()].copy_from_slice(c);
+            self.write_u64(u64::from_le_bytes(w));
         }
     }
     #[inline]
     fn write_u64(&mut self, n: u64) {
         self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         self.0 ^= self.0 >> 29;
+    }
+    #[inline]
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(n as u64)
     }
     #[inline]
     fn write_i64(&mut self, n: i64) {
@@ -33,7 +48,11 @@ impl Hasher for IntHasher {
     }
 }
 
-pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<IntHasher>>;
+/// Builds [`IntHasher`]s.
+pub type FastBuildHasher = BuildHasherDefault<IntHasher>;
+
+/// A `HashMap` with [`IntHasher`].
+pub type FastMap<K, V> = HashMap<K, V, FastBuildHasher>;
 
 /// A map keyed by small integer ids (goroutine, proc and thread ids):
 /// a vector while the ids stay dense, a hash map for the outliers. Growth

@@ -56,7 +56,7 @@ Known differences from the reference, all outside what real traces exercise:
 mod decoder;
 mod error;
 mod event;
-mod fasthash;
+pub mod fasthash;
 mod generation;
 mod gofmt;
 mod order;

@@ -391,10 +391,13 @@ pub(crate) struct Wire {
     pub stack_mask: u8,
     /// Bit i set: `args[i]` is a string id.
     pub string_mask: u8,
+    /// Index in `args` of "the" stack id (the spec's first), `NONE` if none.
+    pub first_stack: u8,
 }
 
 impl Wire {
     pub const INVALID: u8 = u8::MAX;
+    pub const NONE: u8 = u8::MAX;
 }
 
 /// [`Wire`] facts for every byte value.
@@ -403,6 +406,7 @@ pub(crate) static WIRE: [Wire; 256] = {
         nargs: Wire::INVALID,
         stack_mask: 0,
         string_mask: 0,
+        first_stack: Wire::NONE,
     }; 256];
     let mut t = 0;
     while t < NUM_SPECS {
@@ -427,6 +431,11 @@ pub(crate) static WIRE: [Wire; 256] = {
             },
             stack_mask,
             string_mask,
+            first_stack: if s.stack_ids.is_empty() {
+                Wire::NONE
+            } else {
+                (s.stack_ids[0] - 1) as u8
+            },
         };
         t += 1;
     }

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Before/after for trace -> model ingest: the ingest_bench example of
+# weft-timeline built at an older commit and in the working tree, run
+# alternately on one trace in one go.
+#
+#   bash bench/timeline/ab.sh OLD_REV          # e.g. ab.sh 1a70305
+#   RUNS=3 bash bench/timeline/ab.sh OLD_REV   # runs per side (default 3)
+#
+# ingest_bench times decode-only and decode+model per second of its own
+# thread's CPU time; each side prints its summary line.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+old_rev="${1:?usage: ab.sh OLD_REV}"
+runs="${RUNS:-3}"
+out="$root/bench/out/timeline-ab"
+mkdir -p "$out"
+go="$(bash "$root/scripts/go-toolchain.sh" 1.27)"
+export GOTOOLCHAIN=local CGO_ENABLED=0
+trace="$root/bench/out/timeline/stress.trace"
+if [ ! -s "$trace" ] || [ "$(stat -c %s "$trace")" -lt 60000000 ]; then
+  echo "ab.sh: recording $trace" >&2
+  mkdir -p "$(dirname "$trace")"
+  (cd "$root/testdata/programs" && "$go" build -o "$out/stress" ./stress)
+  "$out/stress" -trace "$trace.tmp" -pairs 200 -rounds 2000000 >&2
+  mv "$trace.tmp" "$trace"
+fi
+
+# The old side: weft-trace and weft-timeline alone, in a two-member workspace.
+old_src="$out/old-src"
+rm -rf "$old_src" && mkdir -p "$old_src"
+git -C "$root" archive "$old_rev" crates/weft-trace crates/weft-timeline Cargo.toml | tar -x -C "$old_src"
+cp "$root/Cargo.lock" "$old_src/" 2>/dev/null || true
+python3 - "$old_src/Cargo.toml" <<'EOF'
+import re, sys
+p = sys.argv[1]
+s = open(p).read()
+s = re.sub(r'members = \[.*?\]', 'members = ["crates/weft-trace", "crates/weft-timeline"]', s, flags=re.S)
+open(p, 'w').write(s)
+EOF
+echo "ab.sh: building ingest_bench at $old_rev and in the working tree (release)" >&2
+(cd "$old_src" && CARGO_TARGET_DIR="$out/old-target" cargo build --release --quiet -p weft-timeline --example ingest_bench)
+(cd "$root" && cargo build --release --quiet -p weft-timeline --example ingest_bench)
+old="$out/old-target/release/examples/ingest_bench"
+new="${CARGO_TARGET_DIR:-$root/target}/release/examples/ingest_bench"
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -r); load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "trace: $trace ($(stat -c %s "$trace") bytes), go $("$go" env GOVERSION)"
+echo "command: RUNS=$runs bash bench/timeline/ab.sh $old_rev (new = working tree at $(git -C "$root" rev-parse --short HEAD))"
+rm -f "$out"/*.log
+for i in $(seq "$runs"); do
+  echo "ab.sh: run $i/$runs" >&2
+  "$old" "$trace" 1 | grep '^run' | sed 's/^run 0/old/' | tee -a "$out/old.log"
+  "$new" "$trace" 1 | grep '^run' | sed 's/^run 0/new/' | tee -a "$out/new.log"
+done
+# Medians of the per-CPU-second figures.
+summary() { # side
+  awk -v side="$1" '{
+      for (i = 1; i <= NF; i++) if ($i == "decode" && $(i+1) ~ /s$/) d[NR] = $(i+1)+0;
+      for (i = 1; i <= NF; i++) if ($i == "decode+model") m[NR] = $(i+1)+0;
+    } END {
+      n = asort(d); asort(m); k = int((n+1)/2);
+      printf "%s: median CPU s: decode %.3f, decode+model %.3f\n", side, d[k], m[k]
+    }' "$out/$1.log"
+}
+summary old
+summary new
