@@ -760,7 +760,14 @@ impl Model {
     }
 
     // Close the current span and enter `to`.
-    fn transition(&mut self, id: i64, to: GState, now: i64, reason: StrId, stack: StackId) {
+    pub(crate) fn transition(
+        &mut self,
+        id: i64,
+        to: GState,
+        now: i64,
+        reason: StrId,
+        stack: StackId,
+    ) {
         self.version += 1;
         let version = self.version;
         let max_per = self.cfg.max_spans_per_goroutine.max(1);

@@ -564,7 +564,7 @@ impl Model {
             .into_iter()
             .map(|((st, r, s), (n, since))| StackBucket {
                 state: Some(st),
-                reason: self.strs.str(r).to_string(),
+                reason: self.state_reason_text(st, r, s),
                 where_: self.where_frame(s),
                 stack: s,
                 count: n,
@@ -698,7 +698,7 @@ impl Model {
             created_ns: g.created_ns,
             ended_ns: g.ended_ns,
             state: g.state,
-            reason: self.strs.str(g.reason).to_string(),
+            reason: self.state_reason_text(g.state, g.reason, g.stack),
             since_ns: g.since_ns,
             since_before_trace: g.since_before_trace,
             stack: self.stack(g.stack),
@@ -812,7 +812,7 @@ impl Model {
         for g in self.gs.values().filter(|g| g.state == GState::Waiting) {
             let d = (self.now_ns - g.since_ns).max(0) as u64;
             let e = agg.entry((g.reason, g.stack)).or_insert_with(|| BlockSite {
-                reason: self.strs.str(g.reason).to_string(),
+                reason: self.wait_reason_text(g.reason, g.stack),
                 stack: g.stack,
                 where_: self.where_frame(g.stack),
                 count: 0,
@@ -841,7 +841,7 @@ impl Model {
                 id: g.id,
                 group: g.group,
                 state: Some(g.state),
-                reason: self.strs.str(g.reason).to_string(),
+                reason: self.state_reason_text(g.state, g.reason, g.stack),
                 since_ns: g.since_ns,
             })
             .collect();
@@ -873,4 +873,89 @@ fn wake_event(w: &crate::model::Wake) -> WakeEvent {
         waker_kind: w.kind,
         blocked_ns: w.blocked_ns as u64,
     }
+}
+
+// Added for live streams (renewed trace requests) and for goroutines parked
+// before the trace began.
+impl Model {
+    /// Ends every goroutine the model still holds alive that a new
+    /// capture's first generation did not mention (`mentioned(id)` false),
+    /// as exited at `at_ns`. Go restates every live goroutine within a
+    /// generation (at its end at the latest), so after a renewed trace
+    /// request a goroutine missing from the new first generation exited
+    /// between the two captures; nothing else would ever end it. Returns how
+    /// many were ended. Call it only once that generation is complete.
+    pub fn end_unmentioned(&mut self, mentioned: impl Fn(i64) -> bool, at_ns: i64) -> usize {
+        let gone: Vec<(i64, i64)> = self
+            .gs
+            .values()
+            .filter(|g| g.state != GState::Dead && !mentioned(g.id))
+            .map(|g| (g.id, g.since_ns))
+            .collect();
+        for &(id, since) in &gone {
+            self.transition(id, GState::Dead, at_ns.max(since), 0, 0);
+        }
+        gone.len()
+    }
+
+    /// A wait's reason for people. The trace names it when a goroutine
+    /// blocks, but a goroutine parked since before the trace began is only
+    /// restated with a stack: the reason is then read from that stack
+    /// (`chan receive` for `runtime.chanrecv`...), and when the stack does
+    /// not tell either it is `unknown (parked before trace)`, never "".
+    pub fn wait_reason_text(&self, reason: StrId, stack: StackId) -> String {
+        let r = self.strs.str(reason);
+        if !r.is_empty() {
+            return r.to_string();
+        }
+        let funcs = self.stack_funcs(stack);
+        reason_from_stack(&funcs)
+            .unwrap_or("unknown (parked before trace)")
+            .to_string()
+    }
+
+    /// [`Model::wait_reason_text`] for waiting goroutines; other states
+    /// keep the trace's reason (often none).
+    pub fn state_reason_text(&self, state: GState, reason: StrId, stack: StackId) -> String {
+        if state == GState::Waiting {
+            self.wait_reason_text(reason, stack)
+        } else {
+            self.strs.str(reason).to_string()
+        }
+    }
+}
+
+/// The runtime's wait reason a blocking stack implies, innermost frame first.
+fn reason_from_stack(funcs: &[&str]) -> Option<&'static str> {
+    // (substring of a frame's function, the runtime's name for the wait)
+    const BY_FRAME: &[(&str, &str)] = &[
+        ("runtime.chanrecv", "chan receive"),
+        ("runtime.chansend", "chan send"),
+        ("runtime.selectgo", "select"),
+        ("runtime.block", "select (no cases)"),
+        ("sync.(*WaitGroup).Wait", "sync.WaitGroup.Wait"),
+        ("sync.(*Cond).Wait", "sync.Cond.Wait"),
+        ("sync.(*RWMutex).RLock", "sync.RWMutex.RLock"),
+        ("sync.(*RWMutex).Lock", "sync.RWMutex.Lock"),
+        ("sync.(*Mutex).Lock", "sync.Mutex.Lock"),
+        ("sync.(*Mutex).lockSlow", "sync.Mutex.Lock"),
+        ("time.Sleep", "sleep"),
+        ("runtime.netpollblock", "IO wait"),
+        ("internal/poll.runtime_pollWait", "IO wait"),
+        ("runtime.gcBgMarkWorker", "GC worker (idle)"),
+        ("runtime.forcegchelper", "force gc (idle)"),
+        ("runtime.bgsweep", "GC sweep wait"),
+        ("runtime.bgscavenge", "GC scavenge wait"),
+        ("runtime.runfinq", "finalizer wait"),
+        ("runtime.runCleanups", "cleanup wait"),
+        ("os/signal.signal_recv", "signal wait"),
+    ];
+    for f in funcs {
+        for (needle, reason) in BY_FRAME {
+            if f.starts_with(needle) {
+                return Some(reason);
+            }
+        }
+    }
+    None
 }

@@ -109,6 +109,12 @@ pub fn run(mut state: TopState, source: &mut dyn FeedSource) -> io::Result<()> {
                         source.request_details();
                         dirty = true;
                     }
+                    Change::SaveTrace => {
+                        if let Some(f) = source.save_trace() {
+                            state.apply(f);
+                        }
+                        dirty = true;
+                    }
                     Change::Redraw => dirty = true,
                     Change::None => {}
                 },

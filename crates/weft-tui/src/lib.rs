@@ -15,6 +15,10 @@ The crate keeps state apart from drawing, in the manner of tokio-console:
   [`table`] widget.
 - [`live`]: [`live::PollerFeed`] runs a `weft-source` poller and a
   `weft-analysis` tracker and turns their output into [`Feed`]s.
+- [`trace`]: [`trace::TraceFeed`] streams the execution trace of a URL
+  source into a `weft-timeline` model and shows its findings (deadlocks,
+  leaks) and group-to-group wake flows; `w` saves the last seconds of raw
+  trace.
 - [`app`]: the terminal guard (raw mode, alternate screen, restored on drop
   and on panic) and the main loop.
 
@@ -44,6 +48,7 @@ pub mod app;
 pub mod live;
 pub mod state;
 pub mod table;
+pub mod trace;
 pub mod ui;
 pub mod view;
 

@@ -8,6 +8,7 @@ use weft_analysis::{Tracker, TrackerConfig};
 use weft_source::{PollEvent, PollOptions, Poller, SourceSpec};
 
 use crate::adapt::{form_name, report_view};
+use crate::trace::TraceFeed;
 use crate::view::{Connection, DetailsReply, Feed};
 
 /// Where the main loop gets its [`Feed`]s from and sends its requests to.
@@ -17,6 +18,10 @@ pub trait FeedSource {
     /// Asks for a per-goroutine dump; the answer comes later as
     /// [`Feed::Details`].
     fn request_details(&mut self);
+    /// Saves the live trace's raw ring (`w`); the answer is the returned feed.
+    fn save_trace(&mut self) -> Option<Feed> {
+        None
+    }
 }
 
 /// A [`Poller`] with the analysis that turns its snapshots into reports.
@@ -27,6 +32,8 @@ pub struct PollerFeed {
     is_static: bool,
     /// Feeds produced by one event beyond the first.
     queued: Vec<Feed>,
+    /// The live execution trace, when the source is a URL and it is on.
+    trace: Option<TraceFeed>,
 }
 
 impl PollerFeed {
@@ -43,6 +50,20 @@ impl PollerFeed {
             tracker: Tracker::new(TrackerConfig::default()),
             is_static,
             queued: Vec::new(),
+            trace: None,
+        }
+    }
+
+    /// Also streams the execution trace (see [`TraceFeed`]).
+    pub fn with_trace(mut self, trace: TraceFeed) -> PollerFeed {
+        self.trace = Some(trace);
+        self
+    }
+
+    /// Stops the trace stream, if any, waiting for the request in flight.
+    pub fn stop_trace(&mut self) {
+        if let Some(t) = self.trace.take() {
+            t.join();
         }
     }
 
@@ -95,6 +116,9 @@ impl FeedSource for PollerFeed {
         if !self.queued.is_empty() {
             return Some(self.queued.remove(0));
         }
+        if let Some(f) = self.trace.as_mut().and_then(|t| t.try_next()) {
+            return Some(f);
+        }
         match self.poller.events().try_recv() {
             Ok(ev) => {
                 let mut feeds = self.translate(ev);
@@ -113,5 +137,9 @@ impl FeedSource for PollerFeed {
 
     fn request_details(&mut self) {
         self.poller.request_detail(false);
+    }
+
+    fn save_trace(&mut self) -> Option<Feed> {
+        self.trace.as_mut().map(|t| t.save())
     }
 }

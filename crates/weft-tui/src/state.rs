@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use weft_model::StateClass;
 
+use crate::trace::{TraceStatus, TraceView};
 use crate::view::{
     class_name, Connection, DetailsReply, Feed, GoroutineDetail, GroupView, ReportView,
 };
@@ -23,6 +24,8 @@ pub enum Change {
     Redraw,
     /// Ask the source for per-goroutine details (a `debug=2` dump).
     RequestDetails,
+    /// Save the last seconds of raw execution trace (`w`).
+    SaveTrace,
     Quit,
 }
 
@@ -149,6 +152,12 @@ pub struct TopState {
     pub notice: Option<String>,
     /// Per-goroutine records of the last details dump, grouped by stack key.
     detail_records: Vec<(String, GoroutineDetail)>,
+    /// The live trace's state; `Off` hides the trace pane.
+    pub trace_status: TraceStatus,
+    /// The live trace's newest findings and flows.
+    pub trace: TraceView,
+    /// The last save of the raw trace: where, or why it failed.
+    pub trace_saved: Option<Result<String, String>>,
 }
 
 impl TopState {
@@ -175,6 +184,9 @@ impl TopState {
             details: DetailsStatus::Idle,
             notice: None,
             detail_records: Vec::new(),
+            trace_status: TraceStatus::Off,
+            trace: TraceView::default(),
+            trace_saved: None,
         }
     }
 
@@ -218,6 +230,13 @@ impl TopState {
                 }
             }
             Feed::Notice(msg) => self.notice = Some(msg),
+            Feed::Trace(v) => {
+                if !self.paused {
+                    self.trace = v;
+                }
+            }
+            Feed::TraceStatus(s) => self.trace_status = s,
+            Feed::TraceSaved(r) => self.trace_saved = Some(r),
             Feed::Details(DetailsReply::Refused(msg)) => self.details = DetailsStatus::Refused(msg),
             Feed::Details(DetailsReply::Records(records)) => {
                 self.detail_records = records
@@ -337,6 +356,18 @@ impl TopState {
                 }
                 self.details = DetailsStatus::Pending;
                 return Change::RequestDetails;
+            }
+            KeyCode::Char('w') => {
+                return match self.trace_status {
+                    TraceStatus::Off | TraceStatus::Disabled => {
+                        self.trace_saved = Some(Err(
+                            "no live trace to save (a pprof URL is needed, without --no-trace)"
+                                .into(),
+                        ));
+                        Change::Redraw
+                    }
+                    _ => Change::SaveTrace,
+                };
             }
             KeyCode::Char(']') => self.detail_scroll = self.detail_scroll.saturating_add(1),
             KeyCode::Char('[') => self.detail_scroll = self.detail_scroll.saturating_sub(1),

@@ -11,6 +11,7 @@ use ratatui::Frame;
 
 use crate::state::{DetailsStatus, InputMode, StateFilter, TopState};
 use crate::table::{table, Column};
+use crate::trace::TraceStatus;
 use crate::view::{short_frame, Connection, GroupView};
 
 /// Style of a leak suspect row (also what tests look for).
@@ -96,12 +97,22 @@ pub fn draw(f: &mut Frame, state: &TopState) {
     } else {
         0
     };
+    // The trace pane (findings, wake flows) takes its share from the
+    // detail pane when the trace is on.
+    let trace_h = match state.trace_status {
+        TraceStatus::Off => 0,
+        _ if area.height >= 30 => area.height / 4,
+        _ if area.height >= 16 => 5,
+        _ => 0,
+    };
+    let detail_h = detail_h.saturating_sub(trace_h / 2);
     let chunks = Layout::default()
         .direction(Direction::Vertical)
         .constraints([
             Constraint::Length(header_h),
             Constraint::Length(u16::from(banner.is_some())),
             Constraint::Min(3),
+            Constraint::Length(trace_h),
             Constraint::Length(detail_h),
             Constraint::Length(1),
         ])
@@ -111,10 +122,136 @@ pub fn draw(f: &mut Frame, state: &TopState) {
         f.render_widget(Paragraph::new(line), chunks[1]);
     }
     draw_table(f, chunks[2], state);
-    if detail_h > 0 {
-        draw_detail(f, chunks[3], state);
+    if trace_h > 0 {
+        draw_trace(f, chunks[3], state);
     }
-    draw_footer(f, chunks[4], state);
+    if detail_h > 0 {
+        draw_detail(f, chunks[4], state);
+    }
+    draw_footer(f, chunks[5], state);
+}
+
+/// Style of a deadlock or leak found in the trace.
+pub const SEVERE_STYLE: Style = Style::new().fg(Color::Red).add_modifier(Modifier::BOLD);
+
+/// The header's word on the trace: it costs the target, so say when it runs.
+fn trace_span(state: &TopState) -> Option<Span<'static>> {
+    Some(match &state.trace_status {
+        TraceStatus::Off => return None,
+        TraceStatus::Disabled => Span::styled("  trace: off", Style::new().fg(Color::DarkGray)),
+        TraceStatus::Starting => Span::styled(
+            "  trace: starting (costs the target 1-2%)",
+            Style::new().fg(Color::Yellow),
+        ),
+        TraceStatus::On => Span::styled(
+            "  trace: on (costs the target 1-2%)",
+            Style::new().fg(Color::Green),
+        ),
+        TraceStatus::Failing(_) => {
+            Span::styled("  trace: failing, retrying", Style::new().fg(Color::Yellow))
+        }
+        TraceStatus::Unavailable(_) => {
+            Span::styled("  trace: unavailable", Style::new().fg(Color::Yellow))
+        }
+    })
+}
+
+/// Nanoseconds as a short duration.
+fn dur(ns: u64) -> String {
+    let ns = ns as f64;
+    if ns >= 1e9 {
+        format!("{:.1}s", ns / 1e9)
+    } else if ns >= 1e6 {
+        format!("{:.1}ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.0}µs", ns / 1e3)
+    } else {
+        format!("{ns:.0}ns")
+    }
+}
+
+fn draw_trace(f: &mut Frame, area: Rect, state: &TopState) {
+    let cols = Layout::default()
+        .direction(Direction::Horizontal)
+        .constraints([Constraint::Percentage(55), Constraint::Percentage(45)])
+        .split(area);
+    let t = &state.trace;
+    let mut lines: Vec<Line> = Vec::new();
+    match &state.trace_status {
+        TraceStatus::Failing(msg) | TraceStatus::Unavailable(msg) => {
+            lines.push(Line::from(Span::styled(
+                format!("trace: {msg}"),
+                Style::new().fg(Color::Yellow),
+            )));
+        }
+        _ => {}
+    }
+    // Deadlocks and leaks first, then where time goes.
+    let mut findings: Vec<_> = t.findings.iter().collect();
+    findings.sort_by_key(|f| !f.severe);
+    for fd in findings {
+        let style = if fd.severe {
+            SEVERE_STYLE
+        } else {
+            Style::new().fg(Color::Yellow)
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!("{}: ", fd.kind), style),
+            Span::raw(fd.summary.clone()),
+        ]));
+        if !fd.functions.is_empty() {
+            lines.push(Line::from(Span::styled(
+                format!("    in {}", fd.functions.join(", ")),
+                Style::new().fg(Color::DarkGray),
+            )));
+        }
+    }
+    if lines.is_empty() {
+        lines.push(Line::from(Span::styled(
+            match state.trace_status {
+                TraceStatus::Starting => "waiting for the first generation of the trace…",
+                TraceStatus::Disabled => "trace off (--no-trace)",
+                _ => "no findings in the trace",
+            },
+            Style::new().fg(Color::DarkGray),
+        )));
+    }
+    let title = format!(
+        " trace findings ({} requests, {} events) ",
+        t.streams, t.events
+    );
+    f.render_widget(
+        Paragraph::new(lines).block(Block::default().borders(Borders::TOP).title(title)),
+        cols[0],
+    );
+    let mut flows: Vec<Line> = vec![Line::from(Span::styled(
+        format!("{:>9} {:>8} {:>8}  from → to", "wakes/s", "p50", "p99"),
+        Style::new().add_modifier(Modifier::BOLD),
+    ))];
+    for fl in &t.flows {
+        flows.push(Line::from(format!(
+            "{:>9.1} {:>8} {:>8}  {} → {}",
+            fl.rate_per_s,
+            dur(fl.p50_ns),
+            dur(fl.p99_ns),
+            fl.from,
+            fl.to
+        )));
+    }
+    if t.flows.is_empty() {
+        flows.push(Line::from(Span::styled(
+            "no goroutine has woken another yet",
+            Style::new().fg(Color::DarkGray),
+        )));
+    }
+    f.render_widget(
+        Paragraph::new(flows).block(
+            Block::default()
+                .borders(Borders::TOP | Borders::LEFT)
+                .title(" wake flows: group → group, block-to-wake latency "),
+        ),
+        cols[1],
+    );
 }
 
 fn connection_span(state: &TopState) -> Span<'static> {
@@ -173,6 +310,16 @@ fn banner(state: &TopState) -> Option<Line<'static>> {
             " TARGET RESTARTED: counts and history start over from a new baseline",
             Style::new().fg(Color::Black).bg(Color::Yellow),
         ))),
+        _ if state.trace_saved.is_some() => Some(match state.trace_saved.as_ref().unwrap() {
+            Ok(p) => Line::from(Span::styled(
+                format!(" trace saved: {p}"),
+                Style::new().fg(Color::Green),
+            )),
+            Err(e) => Line::from(Span::styled(
+                format!(" trace not saved: {e}"),
+                Style::new().fg(Color::Black).bg(Color::Yellow),
+            )),
+        }),
         _ => state.notice.as_ref().map(|n| {
             Line::from(Span::styled(
                 format!(" note: {n}"),
@@ -195,6 +342,9 @@ fn draw_header(f: &mut Frame, area: Rect, state: &TopState) {
     ];
     if !r.form.is_empty() {
         first.push(Span::raw(format!("  ({})", r.form)));
+    }
+    if let Some(t) = trace_span(state) {
+        first.push(t);
     }
     if state.paused {
         first.push(Span::styled(
@@ -401,6 +551,9 @@ fn draw_footer(f: &mut Frame, area: Rect, state: &TopState) {
                 state.state_filter.name(),
                 if state.paused { "resume" } else { "pause" }
             );
+            if !matches!(state.trace_status, TraceStatus::Off | TraceStatus::Disabled) {
+                s.push_str("  w save trace");
+            }
             if !state.search.is_empty() {
                 s.push_str(&format!("  search:\"{}\"", state.search));
             }

@@ -129,6 +129,12 @@ pub enum Feed {
     Details(DetailsReply),
     /// A note for the status line (e.g. the leak profile is not served).
     Notice(String),
+    /// The live trace's newest findings and flows.
+    Trace(crate::trace::TraceView),
+    /// The live trace's state for the header.
+    TraceStatus(crate::trace::TraceStatus),
+    /// Where the raw trace was saved (`w`, or on a finding), or why not.
+    TraceSaved(Result<String, String>),
 }
 
 /// `func file:line` with only the file's base name, for narrow columns.

@@ -4,8 +4,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use weft_source::{parse_source, PollOptions, ProfileForm};
+use weft_source::{parse_source, PollOptions, ProfileForm, SourceSpec};
 use weft_tui::live::PollerFeed;
+use weft_tui::trace::{TraceFeed, TraceFeedOptions, TraceStatus};
 use weft_tui::TopState;
 
 #[derive(clap::Args)]
@@ -29,6 +30,18 @@ pub struct TopArgs {
     /// target's scheduler for 18 s (bench/schedgap, Go 1.27.3).
     #[arg(long)]
     pub leak_profile: bool,
+    /// Do not stream the execution trace. With a URL source weft top also
+    /// streams `/debug/pprof/trace` (costs the target about 1-2% while on)
+    /// and shows trace findings (deadlocks, leaks) and wake flows.
+    #[arg(long)]
+    pub no_trace: bool,
+    /// Where `w` saves the last seconds of raw trace (a standard trace file).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub save_dir: std::path::PathBuf,
+    /// Save the last seconds of raw trace into DIR automatically when a
+    /// deadlock or leak finding appears (at most once a minute).
+    #[arg(long, value_name = "DIR")]
+    pub save_on_finding: Option<std::path::PathBuf>,
 }
 
 pub fn run(args: TopArgs) -> anyhow::Result<ExitCode> {
@@ -57,8 +70,38 @@ pub fn run(args: TopArgs) -> anyhow::Result<ExitCode> {
         leak_profile: args.leak_profile,
         ..PollOptions::default()
     };
+    for dir in std::iter::once(&args.save_dir).chain(args.save_on_finding.as_ref()) {
+        if !dir.is_dir() {
+            bail!(
+                "{} is not a directory; give an existing directory to save traces into",
+                dir.display()
+            );
+        }
+    }
     let label = spec.describe();
+    let mut state = TopState::new(label);
+    let trace_base = match &spec {
+        SourceSpec::Url(base) if !args.no_trace => Some(base.clone()),
+        SourceSpec::Url(_) => {
+            state.trace_status = TraceStatus::Disabled;
+            None
+        }
+        _ => None,
+    };
     let mut feed = PollerFeed::spawn(spec, opts);
-    weft_tui::app::run(TopState::new(label), &mut feed).context("running the terminal UI")?;
+    if let Some(base) = trace_base {
+        feed = feed.with_trace(TraceFeed::spawn(
+            &base,
+            TraceFeedOptions {
+                save_dir: args.save_dir.clone(),
+                save_on_finding: args.save_on_finding.clone(),
+                ..TraceFeedOptions::default()
+            },
+        ));
+    }
+    let res = weft_tui::app::run(state, &mut feed).context("running the terminal UI");
+    // Ends the trace request in flight rather than leaving it to the target.
+    feed.stop_trace();
+    res?;
     Ok(ExitCode::SUCCESS)
 }
