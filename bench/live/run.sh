@@ -5,6 +5,7 @@
 #   bash bench/live/run.sh                    # defaults below
 #   RUNS=3 LIVE_SECS=60 LONG_SECS=600 bash bench/live/run.sh
 #   SKIP_INGEST=1 ...                         # keep bench/out/live/ingest.txt
+#   LONG_PAIRS=4 LONG_GOMAXPROCS=0 ...        # a higher trace rate for (4)
 #
 # (1) ingest: a >= 60 MB trace of testdata/programs/stress (Go 1.27, cached
 #     in bench/out/live/) decoded through the live path (read_trace: chunks
@@ -81,8 +82,16 @@ start_target "$out/live22" -marks 100
 "$drv" live "http://$addr" 30 30 | tee "$out/quiet22.txt"
 stop_targets
 
-say "(4) busy target for ${long_secs}s (RSS over time)"
-GOMAXPROCS=1 start_target "$out/live27" -pairs 2 -marks 100
+# LONG_PAIRS / LONG_GOMAXPROCS raise the trace rate of the long run (0:
+# GOMAXPROCS unset); 2026-11-22 ran LONG_PAIRS=4 LONG_GOMAXPROCS=0.
+long_pairs="${LONG_PAIRS:-2}"
+long_procs="${LONG_GOMAXPROCS:-1}"
+say "(4) busy target (-pairs $long_pairs, GOMAXPROCS=$long_procs) for ${long_secs}s (RSS over time)"
+if [ "$long_procs" = 0 ]; then
+  start_target "$out/live27" -pairs "$long_pairs" -marks 100
+else
+  GOMAXPROCS="$long_procs" start_target "$out/live27" -pairs "$long_pairs" -marks 100
+fi
 "$drv" live "http://$addr" "$long_secs" 30 | tee "$out/long.txt"
 stop_targets
 
