@@ -41,6 +41,18 @@ fn parse_pid(s: &str) -> anyhow::Result<u32> {
         .with_context(|| format!("`{s}` is not a process: use pid:N"))
 }
 
+/// Whether the process still runs (a zombie no longer does).
+fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesised command name.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .map(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X']))
+            .unwrap_or(true),
+        Err(_) => false,
+    }
+}
+
 fn lifecycle_hits(c: &Counts) -> u64 {
     c.create + c.exit
 }
@@ -86,7 +98,7 @@ pub fn run(a: ProbesArgs) -> anyhow::Result<ExitCode> {
             ended_by = "interrupted";
             break;
         }
-        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        if !alive(pid) {
             ended_by = "the target exited";
             break;
         }
