@@ -79,6 +79,8 @@ pub struct TraceView {
     pub events: u64,
     /// Goroutines found gone at a renewal (exited between two requests).
     pub ended_between_requests: u64,
+    /// How long the previous analysis took (it runs on the decode thread).
+    pub analysis_ms: f64,
 }
 
 /// How many flows the view keeps.
@@ -94,6 +96,10 @@ pub struct LiveModelSink {
     cfg: TraceConfig,
     views: Sender<TraceView>,
     last_view: Option<Instant>,
+    /// Duration of the last analysis; the next waits ten times as long at
+    /// least, so analysing never takes more than a tenth of the decode
+    /// thread on a huge model.
+    last_cost: Duration,
     events: u64,
     streams: u64,
     ended_between_requests: u64,
@@ -116,6 +122,7 @@ impl LiveModelSink {
             cfg: TraceConfig::default(),
             views,
             last_view: None,
+            last_cost: Duration::ZERO,
             events: 0,
             streams: 0,
             ended_between_requests: 0,
@@ -182,12 +189,21 @@ impl LiveModelSink {
             streams: self.streams,
             events: self.events,
             ended_between_requests: self.ended_between_requests,
+            analysis_ms: self.last_cost.as_secs_f64() * 1e3,
         }
     }
 
     fn publish(&mut self) {
+        let t = Instant::now();
+        let v = self.view();
+        self.last_cost = t.elapsed();
         self.last_view = Some(Instant::now());
-        let _ = self.views.send(self.view());
+        let _ = self.views.send(v);
+    }
+
+    fn analysis_due(&self) -> bool {
+        self.last_view
+            .is_none_or(|t| t.elapsed() >= ANALYSE_EVERY.max(self.last_cost * 10))
     }
 }
 
@@ -227,7 +243,7 @@ impl TraceSink for LiveModelSink {
         }
         self.model.ingest(ev);
         self.events += 1;
-        if self.events % 4096 == 0 && self.last_view.is_none_or(|t| t.elapsed() >= ANALYSE_EVERY) {
+        if self.events % 4096 == 0 && self.analysis_due() {
             self.publish();
         }
     }

@@ -100,7 +100,7 @@ pub fn draw(f: &mut Frame, state: &TopState) {
     // The trace pane (findings, wake flows) takes its share from the
     // detail pane when the trace is on.
     let trace_h = match state.trace_status {
-        TraceStatus::Off => 0,
+        TraceStatus::Off | TraceStatus::Disabled => 0,
         _ if area.height >= 30 => area.height / 4,
         _ if area.height >= 16 => 5,
         _ => 0,
@@ -217,8 +217,8 @@ fn draw_trace(f: &mut Frame, area: Rect, state: &TopState) {
         )));
     }
     let title = format!(
-        " trace findings ({} requests, {} events) ",
-        t.streams, t.events
+        " trace findings ({} requests, {} events, analysis {:.0} ms) ",
+        t.streams, t.events, t.analysis_ms
     );
     f.render_widget(
         Paragraph::new(lines).block(Block::default().borders(Borders::TOP).title(title)),

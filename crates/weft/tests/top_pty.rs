@@ -421,3 +421,66 @@ impl FromRawFdDup for std::process::Stdio {
         std::process::Stdio::from_raw_fd(libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0))
     }
 }
+
+/// With a URL source weft top also streams the execution trace: the header
+/// says so (and what it costs), the trace pane is there, `w` saves the raw
+/// trace into `--save-dir` as a file `weft trace dump` reads; with
+/// `--no-trace` the header says the trace is off.
+#[test]
+fn weft_top_streams_the_trace_and_w_saves_it() {
+    let target = Target::start(&["-n", "200"]);
+    let dir = std::env::temp_dir().join(format!("weft-top-trace-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut s = Session::start(&[&target.url, "--save-dir", dir.to_str().unwrap()]);
+    s.wait_for(
+        &[
+            "trace: on (costs the target 1-2%)",
+            "trace findings (",
+            "wake flows",
+            "w save trace",
+        ],
+        Duration::from_secs(60),
+    );
+    // The ring holds a whole generation after the first request or so;
+    // until then `w` says why it cannot save. Press until it saves.
+    let start = Instant::now();
+    let saved = loop {
+        s.type_keys(b"w");
+        thread::sleep(Duration::from_millis(1000));
+        let screen = s.screen();
+        if let Some(line) = screen.lines().find(|l| l.contains("trace saved: ")) {
+            break line.to_string();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "w never saved the trace; screen:\n{screen}"
+        );
+    };
+    s.type_keys(b"q");
+    assert!(s.wait_exit(Duration::from_secs(15)).success());
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{saved}: {files:?}");
+    assert!(saved.contains(files[0].to_str().unwrap()), "{saved}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args(["trace", "dump"])
+        .arg(&files[0])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "weft trace dump {}: {}",
+        files[0].display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.len() > 1000);
+
+    let mut s = Session::start(&[&target.url, "--no-trace"]);
+    let screen = s.wait_for(&["trace: off", "connected"], Duration::from_secs(60));
+    assert!(!screen.contains("trace findings"), "{screen}");
+    s.type_keys(b"q");
+    assert!(s.wait_exit(Duration::from_secs(15)).success());
+}

@@ -99,9 +99,8 @@ pub fn run(args: TopArgs) -> anyhow::Result<ExitCode> {
             },
         ));
     }
-    let res = weft_tui::app::run(state, &mut feed).context("running the terminal UI");
-    // Ends the trace request in flight rather than leaving it to the target.
-    feed.stop_trace();
-    res?;
+    weft_tui::app::run(state, &mut feed).context("running the terminal UI")?;
+    // Not joined: a trace request in flight can last 10 s. Exiting closes
+    // its connection, and Go's trace handler then stops tracing at once.
     Ok(ExitCode::SUCCESS)
 }
