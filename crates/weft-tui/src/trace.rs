@@ -167,6 +167,9 @@ impl LiveModelSink {
             .into_iter()
             .filter(|f| f.waker_kind == WakerKind::Goroutine)
             .filter(|f| f.from_group.is_some_and(is_user) && is_user(f.to_group))
+            // Wakes between goroutines whose origin was not known yet (seen
+            // running before the trace, no stack so far) name no group.
+            .filter(|f| !(f.from_group == Some(0) && f.to_group == 0))
             .map(|f| FlowView {
                 from: short_group(&m.group_key(f.from_group.unwrap_or(0))),
                 to: short_group(&m.group_key(f.to_group)),
