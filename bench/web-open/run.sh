@@ -44,7 +44,10 @@ weft="${CARGO_TARGET_DIR:-$root/target}/release/weft"
 now() { date +%s.%N; }
 hwm_mb() { awk '/^VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status" 2>/dev/null || echo "?"; }
 pid=""
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; pid=""; return 0; }
+cleanup() {
+  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  pid=""
+}
 trap cleanup EXIT
 
 # weft: start, read the URL it prints, poll /api/status until ready.

@@ -17,11 +17,24 @@ impl Drop for Kill {
 fn get(hostport: &str, path: &str, host: &str) -> (u16, String) {
     let mut s = TcpStream::connect(hostport).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut r = String::new();
     let _ = s.read_to_string(&mut r);
-    let code = r.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    (code, r.split_once("\r\n\r\n").map(|x| x.1.to_string()).unwrap_or_default())
+    let code = r
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (
+        code,
+        r.split_once("\r\n\r\n")
+            .map(|x| x.1.to_string())
+            .unwrap_or_default(),
+    )
 }
 
 /// Starts weft with `args` in `/`, returns it and `host:port` from the URL it prints.
@@ -39,7 +52,10 @@ fn start(args: &[&str]) -> (Kill, String) {
     let mut line = String::new();
     loop {
         line.clear();
-        assert!(r.read_line(&mut line).unwrap() > 0, "weft exited without a URL");
+        assert!(
+            r.read_line(&mut line).unwrap() > 0,
+            "weft exited without a URL"
+        );
         if let Some(u) = line.trim().strip_prefix("weft: serving http://") {
             let hp = u.trim_end_matches('/').to_string();
             std::thread::spawn(move || {
@@ -67,7 +83,10 @@ fn wait_ready(hp: &str) -> String {
 #[test]
 fn weft_demo_serves_the_bundled_capture_from_any_directory() {
     let (_weft, hp) = start(&["demo", "--no-browser"]);
-    assert!(hp.starts_with("127.0.0.1:"), "binds loopback by default: {hp}");
+    assert!(
+        hp.starts_with("127.0.0.1:"),
+        "binds loopback by default: {hp}"
+    );
     let st = wait_ready(&hp);
     assert!(st.contains("\"mode\":\"demo\""), "{st}");
     let (code, body) = get(&hp, "/api/groups", &hp);
@@ -84,7 +103,10 @@ fn weft_open_serves_a_file_and_refuses_a_missing_one() {
     let f = dir.join("demo.trace");
     // The bundled capture, as a file.
     std::fs::copy(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/demo/demo.trace"),
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../testdata/demo/demo.trace"
+        ),
         &f,
     )
     .unwrap();
