@@ -52,15 +52,12 @@ for i in $(seq "$runs"); do
   "$old" "$trace" 1 | grep '^run' | sed 's/^run 0/old/' | tee -a "$out/old.log"
   "$new" "$trace" 1 | grep '^run' | sed 's/^run 0/new/' | tee -a "$out/new.log"
 done
-# Medians of the per-CPU-second figures.
-summary() { # side
-  awk -v side="$1" '{
-      for (i = 1; i <= NF; i++) if ($i == "decode" && $(i+1) ~ /s$/) d[NR] = $(i+1)+0;
-      for (i = 1; i <= NF; i++) if ($i == "decode+model") m[NR] = $(i+1)+0;
-    } END {
-      n = asort(d); asort(m); k = int((n+1)/2);
-      printf "%s: median CPU s: decode %.3f, decode+model %.3f\n", side, d[k], m[k]
-    }' "$out/$1.log"
-}
-summary old
-summary new
+# Medians of the CPU times (per side).
+med() { sort -n | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+mb=$(awk -v s="$(stat -c %s "$trace")" 'BEGIN {print s/1e6}')
+for side in old new; do
+  d=$(awk '{print $3}' "$out/$side.log" | tr -d s | med)
+  m=$(awk '{for (i = 1; i <= NF; i++) if ($i == "decode+model") print $(i+1)}' "$out/$side.log" | tr -d s | med)
+  awk -v n="$side" -v d="$d" -v m="$m" -v mb="$mb" 'BEGIN {
+    printf "%s: median CPU s: decode %.3f (%.0f MB/s), decode+model %.3f (%.0f MB/s)\n", n, d, mb/d, m, mb/m }'
+done

@@ -88,23 +88,65 @@ impl Cursor {
 
 // The frontier is a binary min-heap on the cursors' next event time,
 // maintained exactly as the reference reader does so ties break the same way.
-fn sift_up(h: &mut [Cursor], mut i: usize) -> usize {
-    while i > 0 && h[(i - 1) / 2].ev.time > h[i].ev.time {
+// The heap holds (time, cursor index) pairs, so sifting moves 16 bytes, not
+// whole cursors; ties depend only on heap positions, so the order is the same.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    time: i64,
+    idx: u32,
+}
+
+#[derive(Default)]
+struct Frontier {
+    cursors: Vec<Cursor>,
+    heap: Vec<Slot>,
+}
+
+impl Frontier {
+    #[inline]
+    fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+    #[inline]
+    fn min_time(&self) -> i64 {
+        self.heap[0].time
+    }
+    fn clear(&mut self) {
+        self.cursors.clear();
+        self.heap.clear();
+    }
+    fn push(&mut self, c: Cursor) {
+        self.heap.push(Slot {
+            time: c.ev.time,
+            idx: self.cursors.len() as u32,
+        });
+        self.cursors.push(c);
+        let n = self.heap.len() - 1;
+        sift_up(&mut self.heap, n);
+    }
+    // Cursors in heap order.
+    fn iter(&self) -> impl Iterator<Item = &Cursor> {
+        self.heap.iter().map(|s| &self.cursors[s.idx as usize])
+    }
+}
+
+fn sift_up(h: &mut [Slot], mut i: usize) -> usize {
+    while i > 0 && h[(i - 1) / 2].time > h[i].time {
         h.swap((i - 1) / 2, i);
         i = (i - 1) / 2;
     }
     i
 }
-fn sift_down(h: &mut [Cursor], mut i: usize) {
+fn sift_down(h: &mut [Slot], mut i: usize) {
     loop {
         let (l, r) = (2 * i + 1, 2 * i + 2);
         let mut m = i;
-        let mut mt = if i < h.len() { h[i].ev.time } else { i64::MAX };
-        if l < h.len() && h[l].ev.time < mt {
-            mt = h[l].ev.time;
+        let mut mt = if i < h.len() { h[i].time } else { i64::MAX };
+        if l < h.len() && h[l].time < mt {
+            mt = h[l].time;
             m = l;
         }
-        if r < h.len() && h[r].ev.time < mt {
+        if r < h.len() && h[r].time < mt {
             m = r;
         }
         if m == i {
@@ -114,13 +156,13 @@ fn sift_down(h: &mut [Cursor], mut i: usize) {
         i = m;
     }
 }
-fn heap_update(h: &mut [Cursor], i: usize) {
+fn heap_update(h: &mut [Slot], i: usize) {
     if sift_up(h, i) != i {
         return;
     }
     sift_down(h, i);
 }
-fn heap_remove(h: &mut Vec<Cursor>, mut i: usize) {
+fn heap_remove(h: &mut Vec<Slot>, mut i: usize) {
     while i > 0 {
         h.swap((i - 1) / 2, i);
         i = (i - 1) / 2;
@@ -254,7 +296,7 @@ pub struct Decoder {
     failed: Option<Error>,
     build: Option<Generation>,
     gen: Option<Generation>,
-    frontier: Vec<Cursor>,
+    frontier: Frontier,
     cpu_next: usize,
     order: Option<Ordering>,
     last_ts: i64,
@@ -295,7 +337,7 @@ impl Decoder {
             failed: None,
             build: None,
             gen: None,
-            frontier: Vec::new(),
+            frontier: Frontier::default(),
             cpu_next: 0,
             order: None,
             last_ts: 0,
@@ -505,7 +547,7 @@ impl Decoder {
             let start = order.queue.len();
             if self.cpu_next < gen.cpu_samples.len() {
                 let s = gen.cpu_samples[self.cpu_next];
-                if frontier.is_empty() || s.time < frontier[0].ev.time {
+                if frontier.is_empty() || s.time < frontier.min_time() {
                     self.cpu_next += 1;
                     order.queue.push(RawEvent {
                         typ: ev::CPU_SAMPLE,
@@ -535,9 +577,9 @@ impl Decoder {
                         // Rare: the earliest event can't go yet. Try the others in time
                         // order. (Insertion sort: stable, as the reference's sort is
                         // for the small frontiers real traces have.)
-                        insertion_sort(frontier);
+                        insertion_sort(&mut frontier.heap);
                         let mut ok = false;
-                        for i in 1..frontier.len() {
+                        for i in 1..frontier.heap.len() {
                             match try_advance(frontier, i, order, gen, buf, base) {
                                 Err(e) => {
                                     self.pending_err = Some(e);
@@ -732,8 +774,6 @@ impl Decoder {
                 Ok(false) => continue,
                 Ok(true) => {
                     self.frontier.push(c);
-                    let n = self.frontier.len() - 1;
-                    sift_up(&mut self.frontier, n);
                 }
             }
         }
@@ -969,12 +1009,12 @@ fn validate_ids(gen: &Generation, e: &RawEvent) -> Result<()> {
 
 // "No thread can advance": the frontier and scheduler state, as Go prints them.
 #[cold]
-fn broken_trace(g: &Generation, frontier: &[Cursor], order: &Ordering) -> Error {
+fn broken_trace(g: &Generation, frontier: &Frontier, order: &Ordering) -> Error {
     let mut msg = format!(
         "broken trace: failed to advance: frontier:\n[gen={}]\n\n",
         g.num
     );
-    for c in frontier {
+    for c in frontier.iter() {
         let spec = &SPECS[c.ev.typ as usize];
         msg.push_str(&format!("M {} [{} time={}", c.m, spec.name, c.ev.time));
         for (i, a) in spec.args[1..].iter().enumerate() {
@@ -984,19 +1024,19 @@ fn broken_trace(g: &Generation, frontier: &[Cursor], order: &Ordering) -> Error 
     }
     msg.push('\n');
     msg.push_str(&order.dump());
-    let off = frontier.first().map(|c| c.ev_off as u64).unwrap_or(0);
+    let off = frontier.iter().next().map(|c| c.ev_off as u64).unwrap_or(0);
     Error::new(msg).at(off).in_gen(g.num)
 }
 
 fn try_advance(
-    frontier: &mut Vec<Cursor>,
+    frontier: &mut Frontier,
     i: usize,
     order: &mut Ordering,
     gen: &mut Generation,
     buf: &[u8],
     base: usize,
 ) -> Result<bool> {
-    let c = &mut frontier[i];
+    let c = &mut frontier.cursors[frontier.heap[i].idx as usize];
     let (m, off) = (c.m, c.ev_off);
     let strs = Strs { buf, base };
     order.cur_off = off as u64;
@@ -1007,23 +1047,24 @@ fn try_advance(
         return Ok(false);
     }
     if c.next_event(gen, buf, base)? {
-        heap_update(frontier, i);
+        frontier.heap[i].time = c.ev.time;
+        heap_update(&mut frontier.heap, i);
     } else {
-        heap_remove(frontier, i);
+        heap_remove(&mut frontier.heap, i);
     }
     Ok(true)
 }
 
-fn insertion_sort(h: &mut [Cursor]) {
+fn insertion_sort(h: &mut [Slot]) {
     // Go's sort does insertion sort up to 12 elements (identical result);
     // beyond that keep O(n log n) so many threads cannot make this quadratic.
     if h.len() > 12 {
-        h.sort_by_key(|c| c.ev.time);
+        h.sort_by_key(|c| c.time);
         return;
     }
     for i in 1..h.len() {
         let mut j = i;
-        while j > 0 && h[j].ev.time < h[j - 1].ev.time {
+        while j > 0 && h[j].time < h[j - 1].time {
             h.swap(j, j - 1);
             j -= 1;
         }
