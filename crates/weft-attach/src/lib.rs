@@ -85,10 +85,10 @@ pub struct AttachOptions {
     pub include_system: bool,
     /// Reuse a parked goroutine's stack from the previous sample of the same
     /// [`Attacher`] when its `g` still has the same goid, status, wait
-    /// reason, saved pc/sp and sudog. It halves the bytes read at 10 Hz but
-    /// measured no CPU gain (bench/attach), and a goroutine that ran and
-    /// parked again at the same pc and sp from a different caller would
-    /// keep a stale stack, so it is off by default.
+    /// reason, saved pc/sp and sudog. It cuts the bytes read by ~40% and
+    /// the CPU per sample by ~30% (bench/attach, 100k parked goroutines),
+    /// but a goroutine that ran and parked again at the same pc and sp from
+    /// a different caller would keep a stale stack, so it is off by default.
     pub reuse_stacks: bool,
 }
 
