@@ -5,6 +5,7 @@
 # traffic in the background and opens `weft top` on it. Quit with q.
 #
 #   bash scripts/demo.sh            # terminal UI
+#   bash scripts/demo.sh web        # the web UI, live (prints its URL; opens a browser if it can)
 #   bash scripts/demo.sh snapshot   # one report instead (works without a terminal)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,6 +43,10 @@ echo "demo: service at $url; sending 5 requests a second to $url/work" >&2
 ( while :; do curl -s -o /dev/null "$url/work" || true; sleep 0.2; done ) &
 pids+=($!)
 
+if [ "$mode" = web ]; then
+  "$weft" watch "$url"
+  exit $?
+fi
 if [ "$mode" = snapshot ]; then
   sleep 3
   "$weft" snapshot "$url" --polls 3
