@@ -247,10 +247,16 @@ function wantedRequest() {
 
 function filterKey() { return JSON.stringify(filterParams()); }
 
+let lastReqAt = -1e9;
+const MIN_REFETCH_MS = 120; // while panning/zooming, at most ~8 requests a second: the old buffer is drawn meanwhile
+
 function maybeFetch() {
   if (pending || !app.status || app.status.state !== 'ready') return;
+  const now = performance.now();
+  if (data && now - lastReqAt < MIN_REFETCH_MS) return;
   const req = wantedRequest();
   if (!req) return;
+  lastReqAt = now;
   const id = ++reqSeq;
   pending = { id, key: filterKey(), rowOffset: req.row_offset, rowLimit: req.row_limit, t0: performance.now() };
   stats.fetches++;
@@ -525,9 +531,18 @@ function drawSpans() {
     gl.uniform1f(uni.u_scroll, scrollRow);
     gl.uniform1f(uni.u_rowh, ROW_H);
     gl.uniform1f(uni.u_top, top);
-    gl.drawArraysInstanced(gl.TRIANGLES, 0, 6, data.spanCount);
+    // Submit only the spans of the visible rows (rows are contiguous in the
+    // span table): software GL pays for every instance, even off screen.
+    const [s0, s1] = visibleSpanRange();
+    if (s1 > s0) {
+      ['start', 'end', 'row', 'slot'].forEach((name, loc) => {
+        gl.bindBuffer(gl.ARRAY_BUFFER, bufs[name]);
+        gl.vertexAttribPointer(loc, 1, gl.FLOAT, false, 0, s0 * 4);
+      });
+      gl.drawArraysInstanced(gl.TRIANGLES, 0, 6, s1 - s0);
+    }
     gl.disable(gl.SCISSOR_TEST);
-    stats.spansDrawn = data.spanCount;
+    stats.spansDrawn = s1 - s0;
     return;
   }
   // Canvas2D fallback: same data, visible rows only.
@@ -553,6 +568,19 @@ function drawSpans() {
   }
   ctx.restore();
   stats.spansDrawn = n;
+}
+
+/** [first, end) span indices of the rows on screen (binary search in the row table). */
+function visibleSpanRange() {
+  const lo = Math.floor(scrollRow), hi = lo + visibleRows() + 1;
+  const find = (r) => { // first row position with rowIndex >= r
+    let a = 0, b = data.rowCount;
+    while (a < b) { const m = (a + b) >> 1; if (data.rowIndex[m] < r) a = m + 1; else b = m; }
+    return a;
+  };
+  const i0 = find(lo), i1 = find(hi);
+  if (i1 <= i0) return [0, 0];
+  return [data.rowFirst[i0], data.rowFirst[i1 - 1] + data.rowLen[i1 - 1]];
 }
 
 function xOf(t) { return GUTTER + ((t - view.start) / (view.end - view.start)) * plotW(); }
