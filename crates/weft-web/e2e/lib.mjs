@@ -16,7 +16,15 @@ fs.mkdirSync(OUT, { recursive: true });
 export const CHROMIUM = process.env.WEFT_CHROMIUM || '/usr/bin/chromium';
 
 const children = new Set();
+const tempDirs = [];
+/** A temp dir removed when the test process exits. */
+export function tempDir(prefix) {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.push(d);
+  return d;
+}
 function killAll() {
+  for (const d of tempDirs.splice(0)) { try { fs.rmSync(d, { recursive: true, force: true }); } catch (_) { /* best effort */ } }
   for (const c of children) { try { process.kill(-c.pid, 'SIGKILL'); } catch (_) { try { c.kill('SIGKILL'); } catch (_) { /* gone */ } } }
   children.clear();
 }
@@ -130,7 +138,7 @@ export function goBinary() {
 
 /** Builds the Go package `pkg` of module directory `dir` into a temp dir. */
 export function buildGo(dir, outName, pkg = '.') {
-  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'weft-e2e-go-')), outName);
+  const out = path.join(tempDir('weft-e2e-go-'), outName);
   execFileSync(goBinary(), ['build', '-o', out, pkg], { cwd: dir, env: { ...process.env, GOTOOLCHAIN: 'local', GOFLAGS: '-mod=mod' }, stdio: 'inherit' });
   return out;
 }

@@ -7,12 +7,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { HERE, OUT, startWeft, launchBrowser, openPage, canvasInk, waitFor, buildGo } from '../lib.mjs';
+import { HERE, OUT, tempDir, startWeft, launchBrowser, openPage, canvasInk, waitFor, buildGo } from '../lib.mjs';
 
 let weft, browser, page, traceFile;
 
 before(async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-e2e-trace-'));
+  const dir = tempDir('weft-e2e-trace-');
   const bin = buildGo(path.join(HERE, 'programs/shop'), 'shop');
   traceFile = path.join(dir, 'shop.trace');
   execFileSync(bin, ['-trace', traceFile], { stdio: 'inherit', timeout: 120000 });
