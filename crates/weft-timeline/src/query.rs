@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::hist::Percentiles;
 use crate::intern::{FrameInfo, StackId, StrId};
-use crate::model::{first_user_frame, GState, GroupId, Model, WakerKind, NO_GROUP};
+use crate::model::{first_user_frame, GState, Goroutine, GroupId, Model, WakerKind, NO_GROUP};
 
 /// A half-open time range `[start_ns, end_ns)` on the trace clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -449,59 +449,77 @@ impl Model {
         };
         for id in ids.into_iter().take(limit) {
             let g = self.gs.get(&id).unwrap();
-            let mut row = IntervalRow {
-                goroutine: id,
-                group: g.group,
-                ..IntervalRow::default()
-            };
-            let current = (g.state != GState::Dead).then_some((
-                g.since_ns,
-                self.now_ns,
-                g.state,
-                g.reason,
-                g.stack,
-            ));
-            let spans = g
-                .spans
-                .iter()
-                .map(|s| (s.start, s.end, s.state(), s.reason(), s.stack))
-                .chain(current);
-            // (dominant state duration) of the last output span
-            let mut dom = 0i64;
-            for (s, e, st, r, k) in spans {
-                let (s, e) = (s.max(range.start_ns), e.min(range.end_ns));
-                if e <= s {
-                    continue;
-                }
-                let n = row.start.len();
-                if n > 0 {
-                    let (ls, le) = (row.start[n - 1], row.end[n - 1]);
-                    if s - le < res && (le - ls < res || e - s < res) {
-                        row.end[n - 1] = e.max(le);
-                        if e - s > dom {
-                            dom = e - s;
-                            row.state[n - 1] = st;
-                            row.reason[n - 1] = r;
-                            row.stack[n - 1] = k;
-                        }
-                        continue;
-                    }
-                }
-                row.start.push(s);
-                row.end.push(e);
-                row.state.push(st);
-                row.reason.push(r);
-                row.stack.push(k);
-                dom = e - s;
-            }
-            for &r in &row.reason {
-                out.strings
-                    .entry(r)
-                    .or_insert_with(|| self.strs.str(r).to_string());
-            }
+            let row = self.interval_row(id, g, range, res, &mut out.strings);
             out.rows.push(row);
         }
         out
+    }
+
+    /// One goroutine's row of `range` at resolution `res` (see
+    /// [`Model::intervals`]); the reason strings it uses are added to `strings`.
+    pub(crate) fn interval_row(
+        &self,
+        id: i64,
+        g: &Goroutine,
+        range: TimeRange,
+        res: i64,
+        strings: &mut BTreeMap<StrId, String>,
+    ) -> IntervalRow {
+        let mut row = IntervalRow {
+            goroutine: id,
+            group: g.group,
+            ..IntervalRow::default()
+        };
+        let current = (g.state != GState::Dead).then_some((
+            g.since_ns,
+            self.now_ns,
+            g.state,
+            g.reason,
+            g.stack,
+        ));
+        // Spans are sorted by start and do not overlap: skip those ending
+        // before the range without looking at them.
+        let first = g.spans.partition_point(|s| s.end <= range.start_ns);
+        let spans = g
+            .spans
+            .range(first..)
+            .take_while(|s| s.start < range.end_ns)
+            .map(|s| (s.start, s.end, s.state(), s.reason(), s.stack))
+            .chain(current);
+        // (dominant state duration) of the last output span
+        let mut dom = 0i64;
+        for (s, e, st, r, k) in spans {
+            let (s, e) = (s.max(range.start_ns), e.min(range.end_ns));
+            if e <= s {
+                continue;
+            }
+            let n = row.start.len();
+            if n > 0 {
+                let (ls, le) = (row.start[n - 1], row.end[n - 1]);
+                if s - le < res && (le - ls < res || e - s < res) {
+                    row.end[n - 1] = e.max(le);
+                    if e - s > dom {
+                        dom = e - s;
+                        row.state[n - 1] = st;
+                        row.reason[n - 1] = r;
+                        row.stack[n - 1] = k;
+                    }
+                    continue;
+                }
+            }
+            row.start.push(s);
+            row.end.push(e);
+            row.state.push(st);
+            row.reason.push(r);
+            row.stack.push(k);
+            dom = e - s;
+        }
+        for &r in &row.reason {
+            strings
+                .entry(r)
+                .or_insert_with(|| self.strs.str(r).to_string());
+        }
+        row
     }
 
     /// Wakes inside a time range involving goroutines that pass the filter
