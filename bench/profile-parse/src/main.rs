@@ -98,5 +98,13 @@ fn main() {
             "  parse (1 thread) + group: {:.1} ms median wall",
             ms(median(p1.wall.clone()) + median(grp.wall.clone()))
         );
+        println!(
+            "  parse (auto threads, the default) + group: {:.1} ms median wall",
+            ms(median(pn.wall.clone()) + median(grp.wall.clone()))
+        );
     }
 }
+
+// The same allocator as the weft binary (crates/weft/src/main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
