@@ -221,9 +221,21 @@ fn check_with(minor: u32, stripped: bool, pie: bool) {
             "{what}: fallback layout table differs from DWARF"
         );
     }
-    let ours = a
-        .snapshot(&AttachOptions::default())
-        .unwrap_or_else(|e| panic!("{what}: snapshot: {e}"));
+    // The HTTP goroutine that just served the dump can still be in its
+    // write/close syscall for a moment after the answer arrived: sample
+    // until only the program's own syscall goroutine is in one (the checks
+    // below stay exact).
+    let mut tries = 0;
+    let ours = loop {
+        let ours = a
+            .snapshot(&AttachOptions::default())
+            .unwrap_or_else(|e| panic!("{what}: snapshot: {e}"));
+        tries += 1;
+        if by_status(&ours).get("syscall").copied() == Some(1) || tries >= 40 {
+            break ours;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert_eq!(ours.form, weft_model::SourceForm::Memory);
     let dump = weft_profile::parse(&target.get("/debug/pprof/goroutine?debug=2"))
         .expect("parsing the target's dump");
