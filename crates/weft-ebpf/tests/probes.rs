@@ -12,7 +12,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use weft_ebpf::{EventKind, ProbeSet, Session, Summary, Target};
@@ -33,50 +33,15 @@ fn require_privileges() {
     }
 }
 
-fn go(minor: u32) -> PathBuf {
-    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
-    let p = PathBuf::from(home).join(format!(".cache/weft/go1.{minor}/bin/go"));
-    assert!(
-        p.exists(),
-        "Go 1.{minor} toolchain missing at {}: run scripts/install-go-toolchains.sh",
-        p.display()
-    );
-    p
-}
-
-fn work_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let d = std::env::temp_dir().join(format!("weft-ebpf-tests-{}", std::process::id()));
-        std::fs::create_dir_all(&d).unwrap();
-        d
-    })
-}
-
+/// The lifecycle test program built with Go 1.`minor`, optionally stripped.
 fn build(minor: u32, stripped: bool) -> PathBuf {
-    let out = work_dir().join(format!(
-        "lifecycle-go1.{minor}{}",
-        if stripped { "-stripped" } else { "" }
-    ));
-    if out.exists() {
-        return out;
-    }
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/programs/ebpf-lifecycle");
-    let mut cmd = Command::new(go(minor));
-    cmd.current_dir(dir)
-        .env("GOTOOLCHAIN", "local")
-        .args(["build", "-o"])
-        .arg(&out);
-    if stripped {
-        cmd.arg("-ldflags=-s -w");
-    }
-    let res = cmd.arg(".").output().expect("running go build");
-    assert!(
-        res.status.success(),
-        "go 1.{minor} build failed: {}",
-        String::from_utf8_lossy(&res.stderr)
-    );
-    out
+    let flags: &[&str] = if stripped { &["-ldflags=-s -w"] } else { &[] };
+    weft_testkit::build_go_with(
+        &format!("1.{minor}"),
+        "testdata/programs/ebpf-lifecycle",
+        ".",
+        flags,
+    )
 }
 
 /// The started Go program, killed on drop.

@@ -305,22 +305,6 @@ fn requests_are_renewed_back_to_back() {
     }
 }
 
-fn go_tool_trace_parses(file: &Path) {
-    let out = Command::new(go("1.27"))
-        .env("GOTOOLCHAIN", "local")
-        .args(["tool", "trace", "-d=parsed"])
-        .arg(file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "go1.27 tool trace -d=parsed {} failed: {}",
-        file.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.stdout.len() > 100);
-}
-
 fn weft_parses(file: &Path) -> u64 {
     let mut r = Reader::new(std::fs::File::open(file).unwrap());
     let mut n = 0;
@@ -359,7 +343,7 @@ fn saved_ring_opens_in_go_tool_trace() {
         let saved = s.save(&mid).unwrap();
         assert_eq!(saved.stream, 1);
         assert!(saved.generations >= 1, "{saved:?}");
-        go_tool_trace_parses(&mid);
+        weft_testkit::assert_go_tool_trace_parses(&mid);
         assert!(weft_parses(&mid) > 1000);
 
         // After a renewal the latest stream's generations are saved.
@@ -370,7 +354,7 @@ fn saved_ring_opens_in_go_tool_trace() {
         let saved = s.save(&after).unwrap();
         assert_eq!(saved.stream, 2, "{saved:?}");
         assert!(saved.left_out_older >= 1, "{saved:?}");
-        go_tool_trace_parses(&after);
+        weft_testkit::assert_go_tool_trace_parses(&after);
         assert!(weft_parses(&after) > 1000);
         eprintln!("go{version}: saved {saved:?}");
 
@@ -383,7 +367,7 @@ fn saved_ring_opens_in_go_tool_trace() {
             .to_str()
             .unwrap()
             .ends_with("-deadlock.trace"));
-        go_tool_trace_parses(&path);
+        weft_testkit::assert_go_tool_trace_parses(&path);
         assert!(auto.finding("leak").is_none());
         s.join();
     }
@@ -460,7 +444,7 @@ fn target_dying_mid_stream_is_a_clear_error() {
     assert!(error.to_string().contains("is the program running"));
     let file = tempdir("died").join("died.trace");
     s.save(&file).unwrap();
-    go_tool_trace_parses(&file);
+    weft_testkit::assert_go_tool_trace_parses(&file);
     let stopping = Instant::now();
     s.join();
     assert!(stopping.elapsed() < Duration::from_secs(5), "join hung");
@@ -540,7 +524,7 @@ fn flight_recorder_snapshot_and_file() {
     drop(seen);
     let file = tempdir("flight").join("flight.trace");
     ring.save(&file).unwrap();
-    go_tool_trace_parses(&file);
+    weft_testkit::assert_go_tool_trace_parses(&file);
     let spec = parse_trace_source(file.to_str().unwrap()).unwrap();
     assert_eq!(spec, TraceSpec::File(file.clone()));
     let n = read_trace(&spec, Duration::from_secs(5), 1 << 30, &mut NoSink, None).unwrap();

@@ -131,8 +131,20 @@ fn remove_stale_scratch_dirs() {
 /// `dir` (relative to the repository root) with Go `version`, once per test
 /// process; returns the executable.
 pub fn build_go(version: &str, dir: &str, pkg: &str) -> PathBuf {
-    static BUILT: OnceLock<Mutex<HashMap<(String, String, String), PathBuf>>> = OnceLock::new();
-    let key = (version.to_string(), dir.to_string(), pkg.to_string());
+    build_go_with(version, dir, pkg, &[])
+}
+
+/// [`build_go`] with extra `go build` flags (e.g. `-ldflags=-s -w` for a
+/// stripped binary, `-buildmode=pie`).
+pub fn build_go_with(version: &str, dir: &str, pkg: &str, flags: &[&str]) -> PathBuf {
+    type Key = (String, String, String, Vec<String>);
+    static BUILT: OnceLock<Mutex<HashMap<Key, PathBuf>>> = OnceLock::new();
+    let key = (
+        version.to_string(),
+        dir.to_string(),
+        pkg.to_string(),
+        flags.iter().map(|f| f.to_string()).collect(),
+    );
     let mut built = BUILT
         .get_or_init(Default::default)
         .lock()
@@ -140,7 +152,7 @@ pub fn build_go(version: &str, dir: &str, pkg: &str) -> PathBuf {
     if let Some(bin) = built.get(&key) {
         return bin.clone();
     }
-    let name = format!("{dir}/{pkg}")
+    let name = format!("{dir}/{pkg}/{}", flags.join(" "))
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect::<String>();
@@ -149,18 +161,40 @@ pub fn build_go(version: &str, dir: &str, pkg: &str) -> PathBuf {
     let bin = out_dir.join(format!("{name}-go{version}"));
     let out = go_command(&go(version))
         .current_dir(repo_root().join(dir))
-        .args(["build", "-o"])
+        .arg("build")
+        .args(flags)
+        .arg("-o")
         .arg(&bin)
         .arg(pkg)
         .output()
         .expect("running go build");
     assert!(
         out.status.success(),
-        "go{version} build {pkg} in {dir} failed:\n{}",
+        "go{version} build {flags:?} {pkg} in {dir} failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     built.insert(key, bin.clone());
     bin
+}
+
+/// Asserts that Go 1.27's `go tool trace -d=parsed` (the reference reader)
+/// reads `file` without error and prints events.
+pub fn assert_go_tool_trace_parses(file: &Path) {
+    let out = go_command(&go(REFERENCE_GO))
+        .args(["tool", "trace", "-d=parsed"])
+        .arg(file)
+        .output()
+        .expect("running go tool trace");
+    assert!(
+        out.status.success(),
+        "go{REFERENCE_GO} tool trace -d=parsed {} failed: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stdout.len() > 100,
+        "go tool trace printed almost nothing"
+    );
 }
 
 /// A Go program of the project running on loopback, killed when dropped.

@@ -149,22 +149,6 @@ fn screen(state: &TopState, w: u16, h: u16) -> (String, Terminal<TestBackend>) {
     (text, term)
 }
 
-fn go_tool_trace_parses(file: &Path) {
-    let out = Command::new(go())
-        .env("GOTOOLCHAIN", "local")
-        .args(["tool", "trace", "-d=parsed"])
-        .arg(file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "go1.27 tool trace -d=parsed {} failed: {}",
-        file.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.stdout.len() > 100);
-}
-
 /// lockorder: two tellers lock two accounts in opposite orders while a
 /// producer/consumer load runs on. The trace pane must show the
 /// partial-deadlock (highlighted, with `main.transfer`) and the load's
@@ -265,7 +249,7 @@ fn trace_pane_shows_a_lock_order_deadlock_and_flows_and_saves() {
         files[0].to_string_lossy().ends_with("deadlock.trace"),
         "{files:?}"
     );
-    go_tool_trace_parses(&files[0]);
+    weft_testkit::assert_go_tool_trace_parses(&files[0]);
 
     // `w` saves the ring and the screen says where.
     let change = state.on_key(KeyEvent::from(KeyCode::Char('w')));
@@ -276,7 +260,7 @@ fn trace_pane_shows_a_lock_order_deadlock_and_flows_and_saves() {
     assert!(text.contains("trace saved: "), "{text}");
     let path = PathBuf::from(saved.split(" (").next().unwrap());
     assert!(path.starts_with(&save_dir), "{saved}");
-    go_tool_trace_parses(&path);
+    weft_testkit::assert_go_tool_trace_parses(&path);
     feed.join();
 }
 

@@ -7,50 +7,11 @@ use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-fn go(minor: u32) -> PathBuf {
-    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
-    let p = PathBuf::from(home).join(format!(".cache/weft/go1.{minor}/bin/go"));
-    assert!(
-        p.exists(),
-        "Go 1.{minor} toolchain missing at {}: run scripts/install-go-toolchains.sh",
-        p.display()
-    );
-    p
-}
-
-fn work_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let d = std::env::temp_dir().join(format!("weft-probes-cli-{}", std::process::id()));
-        std::fs::create_dir_all(&d).unwrap();
-        d
-    })
-}
-
-/// Builds a Go program (a directory relative to the repository root).
-fn build(dir: &str, name: &str) -> PathBuf {
-    let out = work_dir().join(name);
-    let res = Command::new(go(26))
-        .current_dir(
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../..")
-                .join(dir),
-        )
-        .env("GOTOOLCHAIN", "local")
-        .args(["build", "-o"])
-        .arg(&out)
-        .arg(".")
-        .output()
-        .expect("running go build");
-    assert!(
-        res.status.success(),
-        "go build failed: {}",
-        String::from_utf8_lossy(&res.stderr)
-    );
-    out
+/// Builds a Go program (a directory relative to the repository root) with Go 1.26.
+fn build(dir: &str) -> PathBuf {
+    weft_testkit::build_go("1.26", dir, ".")
 }
 
 struct Kill(Child);
@@ -167,7 +128,7 @@ fn without_privileges_the_error_names_the_fix() {
 #[test]
 fn sigint_stops_cleanly_and_removes_every_probe() {
     require_privileges();
-    let bin = build("testdata/programs/ebpf-lifecycle", "lifecycle");
+    let bin = build("testdata/programs/ebpf-lifecycle");
     let target = start(&bin, &["-workers", "4", "-children", "2"]);
     let pid = target.0.id();
     let weft = Command::new(env!("CARGO_BIN_EXE_weft"))
@@ -218,7 +179,7 @@ fn sigint_stops_cleanly_and_removes_every_probe() {
 fn rate_guard_removes_a_set_that_fires_too_often() {
     require_privileges();
     // Starts a goroutine per operation: creation/exit probes fire constantly.
-    let bin = build("bench/ebpf/chanbench", "chanbench");
+    let bin = build("bench/ebpf/chanbench");
     let target = start(&bin, &["-mode", "spawn", "-pairs", "1"]);
     let pid = target.0.id();
     let out = Command::new(env!("CARGO_BIN_EXE_weft"))
