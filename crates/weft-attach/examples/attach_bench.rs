@@ -1,10 +1,17 @@
 //! Measures weft-attach against a running target (used by bench/attach/run.sh):
 //!
-//! `attach_bench PID time N [reuse]` N back-to-back snapshots; prints timings
-//! `attach_bench PID sample HZ SECS [stop]`  samples at HZ for SECS seconds
+//! `attach_bench PID time N [noreuse]` N back-to-back snapshots (default
+//! options, or every stack re-read); prints timings
+//! `attach_bench PID sample HZ SECS [stop] [gated]`  samples at HZ for SECS
+//! seconds (`gated`: take one warm-up sample, print `ready` on stderr and
+//! wait for a line on stdin before starting)
 //!
 //! Output is one `key=value` line for the script to pick up.
 use std::time::{Duration, Instant};
+
+// The weft binary's allocator, so these figures predict it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// CPU time (user + system) this process has used, in ms: robust to other
 /// load on the machine, unlike wall time.
@@ -20,7 +27,7 @@ use weft_attach::{AttachOptions, Attacher};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: attach_bench PID (time N [reuse] | sample HZ SECS [stop])";
+    let usage = "usage: attach_bench PID (time N [noreuse] | sample HZ SECS [stop] [gated])";
     let pid: u32 = args.first().and_then(|s| s.parse().ok()).expect(usage);
     let t0 = Instant::now();
     let mut a = Attacher::new(pid).unwrap_or_else(|e| panic!("{e}"));
@@ -29,7 +36,7 @@ fn main() {
         Some("time") => {
             let n: usize = args.get(2).and_then(|s| s.parse().ok()).expect(usage);
             let opts = AttachOptions {
-                reuse_stacks: args.get(3).map(String::as_str) == Some("reuse"),
+                reuse_stacks: args.get(3).map(String::as_str) != Some("noreuse"),
                 ..Default::default()
             };
             let mut times = Vec::new();
@@ -64,14 +71,24 @@ fn main() {
         Some("sample") => {
             let hz: f64 = args.get(2).and_then(|s| s.parse().ok()).expect(usage);
             let secs: f64 = args.get(3).and_then(|s| s.parse().ok()).expect(usage);
+            let flags = &args[4.min(args.len())..];
             let opts = AttachOptions {
-                stop_target: args.get(4).map(String::as_str) == Some("stop"),
+                stop_target: flags.iter().any(|f| f == "stop"),
                 ..Default::default()
             };
+            if flags.iter().any(|f| f == "gated") {
+                // Warm up (the first sample reads every stack), then wait
+                // for the script to open its measuring window.
+                a.snapshot(&opts).unwrap_or_else(|e| panic!("{e}"));
+                eprintln!("ready");
+                let mut line = String::new();
+                let _ = std::io::stdin().read_line(&mut line);
+            }
             let period = Duration::from_secs_f64(1.0 / hz);
             let end = Instant::now() + Duration::from_secs_f64(secs);
             let (mut n, mut total, mut worst) = (0, 0.0, 0.0f64);
             let mut next = Instant::now();
+            let cpu0 = cpu_ms();
             while Instant::now() < end {
                 let t = Instant::now();
                 a.snapshot(&opts).unwrap_or_else(|e| panic!("{e}"));
@@ -85,8 +102,9 @@ fn main() {
                 }
             }
             println!(
-                "samples={n} mean_ms={:.1} max_ms={worst:.1}",
-                total / n as f64
+                "samples={n} mean_ms={:.1} max_ms={worst:.1} mean_cpu_ms={:.1}",
+                total / n as f64,
+                (cpu_ms() - cpu0) / n as f64
             );
         }
         _ => panic!("{usage}"),

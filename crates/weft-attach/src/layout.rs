@@ -30,6 +30,10 @@ pub struct Layout {
     pub g_labels: u64,
     /// `g.lockedm`: non-zero when the goroutine is locked to its thread.
     pub g_lockedm: u64,
+    /// `g.trackingSeq` (a `uint8`): the runtime adds one each time the
+    /// goroutine stops running, so an unchanged value says it has not run
+    /// since (modulo 256); part of the proof that a kept stack still holds.
+    pub g_tracking_seq: u64,
     /// Bytes to read per g: enough to cover every field above.
     pub g_read_len: u64,
     pub sudog_c: u64,
@@ -60,6 +64,7 @@ impl Layout {
             self.g_startpc,
             self.g_labels,
             self.g_lockedm,
+            self.g_tracking_seq,
         ];
         self.g_read_len = g.iter().max().unwrap() + 8;
         self.sudog_read_len = [self.sudog_c, self.sudog_is_select, self.sudog_waitlink]
@@ -79,19 +84,19 @@ impl Layout {
     pub fn for_version(minor: u32) -> Option<Layout> {
         // (goid, waitsince, waitreason, waiting, parentGoid, gopc, startpc,
         //  syscallsp, syscallpc, atomicstatus, sudog.isSelect, waitlink, c,
-        //  labels, lockedm)
-        let t: [u64; 15] = match minor {
+        //  labels, lockedm, trackingSeq)
+        let t: [u64; 16] = match minor {
             22 => [
-                152, 168, 176, 312, 272, 280, 296, 112, 120, 144, 52, 64, 80, 344, 208,
+                152, 168, 176, 312, 272, 280, 296, 112, 120, 144, 52, 64, 80, 344, 208, 191,
             ],
             23 | 24 => [
-                160, 176, 184, 320, 280, 288, 304, 112, 120, 152, 52, 64, 80, 352, 216,
+                160, 176, 184, 320, 280, 288, 304, 112, 120, 152, 52, 64, 80, 352, 216, 199,
             ],
             25 => [
-                152, 168, 176, 312, 272, 280, 296, 104, 112, 144, 52, 64, 80, 344, 208,
+                152, 168, 176, 312, 272, 280, 296, 104, 112, 144, 52, 64, 80, 344, 208, 191,
             ],
             26 | 27 => [
-                152, 168, 176, 320, 280, 288, 304, 104, 112, 144, 60, 72, 88, 352, 208,
+                152, 168, 176, 320, 280, 288, 304, 104, 112, 144, 60, 72, 88, 352, 208, 191,
             ],
             _ => return None,
         };
@@ -113,6 +118,7 @@ impl Layout {
                 g_startpc: t[6],
                 g_labels: t[13],
                 g_lockedm: t[14],
+                g_tracking_seq: t[15],
                 g_read_len: 0,
                 sudog_c: t[12],
                 sudog_is_select: t[10],
@@ -171,6 +177,7 @@ impl Layout {
                 g_startpc: field("runtime.g", "startpc")?,
                 g_labels: field("runtime.g", "labels")?,
                 g_lockedm: field("runtime.g", "lockedm")?,
+                g_tracking_seq: field("runtime.g", "trackingSeq")?,
                 g_read_len: 0,
                 sudog_c: field("runtime.sudog", "c")?,
                 sudog_is_select: field("runtime.sudog", "isSelect")?,

@@ -83,12 +83,14 @@ pub struct AttachOptions {
     /// Include runtime-internal goroutines (what `GOTRACEBACK=system` shows)
     /// and their runtime frames.
     pub include_system: bool,
-    /// Reuse a parked goroutine's stack from the previous sample of the same
-    /// [`Attacher`] when its `g` still has the same goid, status, wait
-    /// reason, saved pc/sp and sudog. It cuts the bytes read by ~40% and
-    /// the CPU per sample by ~30% (bench/attach, 100k parked goroutines),
-    /// but a goroutine that ran and parked again at the same pc and sp from
-    /// a different caller would keep a stale stack, so it is off by default.
+    /// Reuse a parked goroutine's stack, channels and labels from the
+    /// previous sample of the same [`Attacher`] when its `g` reads exactly
+    /// as it did then, including two fields the runtime changes whenever
+    /// the goroutine runs (`waitsince`, which proves it has not run once a
+    /// GC cycle has set it, and the 8-bit `trackingSeq`, which rules out
+    /// every run count but multiples of 256). On by default: a repeated
+    /// sample of 100k parked goroutines then reads their `g`s and little
+    /// else (bench/attach). Off: every stack and sudog list is read afresh.
     pub reuse_stacks: bool,
 }
 
@@ -99,7 +101,7 @@ impl Default for AttachOptions {
             max_goroutines: 1_000_000,
             max_stack_depth: 100,
             include_system: false,
-            reuse_stacks: false,
+            reuse_stacks: true,
         }
     }
 }
@@ -144,6 +146,8 @@ pub struct Attacher {
     wait_reasons: Vec<String>,
     cache: sample::SymCache,
     stats: SampleStats,
+    /// Per-goroutine results and buffers kept between samples.
+    state: sample::SampleState,
     /// Read buffers kept between samples (see `mem::ProcessMemory::scratch`).
     gbuf: std::cell::RefCell<Vec<u8>>,
     stackbuf: std::cell::RefCell<Vec<u8>>,
@@ -208,6 +212,7 @@ impl Attacher {
             wait_reasons,
             cache: sample::SymCache::default(),
             stats: SampleStats::default(),
+            state: Default::default(),
             gbuf: Default::default(),
             stackbuf: Default::default(),
         };

@@ -116,7 +116,130 @@ impl Memory for ProcessMemory {
     }
 }
 
+/// Reusable buffers of [`ProcessMemory::read_gathered`].
+#[derive(Default)]
+pub struct Gathered {
+    /// The bytes read: merged ranges back to back.
+    pub buf: Vec<u8>,
+    /// Per request, where its bytes start in `buf` (`u32::MAX`: unreadable).
+    pub at: Vec<u32>,
+    order: Vec<(u64, u32)>,
+    ranges: Vec<(u64, u64)>,
+    range_of: Vec<u32>,
+}
+
+impl Gathered {
+    /// Request `i`'s `len` bytes, if they were read.
+    pub fn get(&self, i: usize, len: usize) -> Option<&[u8]> {
+        let at = *self.at.get(i)?;
+        (at != u32::MAX).then(|| &self.buf[at as usize..at as usize + len])
+    }
+}
+
 impl ProcessMemory {
+    /// Reads `len` bytes at each of `addrs` (0 = skip) the way
+    /// [`Memory::read_many`] does, neighbours merged into one range, but
+    /// leaves the bytes where the kernel put them: request `i` is
+    /// `out.get(i, len)`. For the 100k `g`s of a sample this saves copying
+    /// every one out of a scratch buffer. Returns the bytes copied.
+    pub fn read_gathered(&self, addrs: &[u64], len: usize, out: &mut Gathered) -> io::Result<u64> {
+        let Gathered {
+            buf,
+            at,
+            order,
+            ranges,
+            range_of,
+        } = out;
+        order.clear();
+        order.extend(
+            addrs
+                .iter()
+                .enumerate()
+                .filter(|(_, &a)| a != 0)
+                .map(|(i, &a)| (a, i as u32)),
+        );
+        // `allgs` is mostly in address order already; sorting is cheap then.
+        if !order.windows(2).all(|w| w[0].0 <= w[1].0) {
+            order.sort_unstable();
+        }
+        ranges.clear();
+        range_of.clear();
+        let len64 = len as u64;
+        for &(addr, _) in order.iter() {
+            let end = addr.saturating_add(len64);
+            match ranges.last_mut() {
+                Some(r) if addr <= r.1.saturating_add(MERGE_GAP) && end - r.0 <= 1 << 20 => {
+                    r.1 = r.1.max(end)
+                }
+                _ => ranges.push((addr, end)),
+            }
+            range_of.push(ranges.len() as u32 - 1);
+        }
+        let total: u64 = ranges.iter().map(|r| r.1 - r.0).sum();
+        if total > u32::MAX as u64 / 2 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "read_gathered: more than 4 GiB requested",
+            ));
+        }
+        // Only grown, never zeroed: each byte used is read first.
+        if buf.len() < total as usize {
+            buf.resize(total as usize, 0);
+        }
+        let mut base = Vec::with_capacity(ranges.len());
+        let ok = {
+            let mut reqs: Vec<(u64, &mut [u8])> = Vec::with_capacity(ranges.len());
+            let mut rest: &mut [u8] = &mut buf[..];
+            let mut off = 0u32;
+            for r in ranges.iter() {
+                let n = (r.1 - r.0) as usize;
+                let (head, tail) = std::mem::take(&mut rest).split_at_mut(n);
+                rest = tail;
+                reqs.push((r.0, head));
+                base.push(off);
+                off += n as u32;
+            }
+            self.read_direct(&mut reqs)?
+        };
+        at.clear();
+        at.resize(addrs.len(), u32::MAX);
+        let mut failed: Vec<u32> = Vec::new();
+        for (k, &(addr, i)) in order.iter().enumerate() {
+            let r = range_of[k] as usize;
+            if ok[r] {
+                at[i as usize] = base[r] + (addr - ranges[r].0) as u32;
+            } else {
+                failed.push(i);
+            }
+        }
+        let mut copied = total;
+        // A merged range crossed an unmapped hole: read its requests alone.
+        let mut tail = total as usize;
+        for chunk in failed.chunks(64) {
+            let start = tail;
+            tail += chunk.len() * len;
+            if tail > u32::MAX as usize {
+                break;
+            }
+            if buf.len() < tail {
+                buf.resize(tail, 0);
+            }
+            let mut reqs: Vec<(u64, &mut [u8])> = chunk
+                .iter()
+                .zip(buf[start..tail].chunks_mut(len))
+                .map(|(&i, b)| (addrs[i as usize], b))
+                .collect();
+            let ok = self.read_direct(&mut reqs)?;
+            for (k, &i) in chunk.iter().enumerate() {
+                if ok[k] {
+                    at[i as usize] = (start + k * len) as u32;
+                    copied += len64;
+                }
+            }
+        }
+        Ok(copied)
+    }
+
     /// One iovec per request, `IOV_MAX` per syscall.
     fn read_direct(&self, reqs: &mut [(u64, &mut [u8])]) -> io::Result<Vec<bool>> {
         let mut ok = vec![false; reqs.len()];

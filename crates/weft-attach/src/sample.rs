@@ -18,10 +18,12 @@ use crate::mem::{read_maps, AddrSpace, Memory};
 use crate::{AttachOptions, Attacher};
 
 const G_SCAN: u32 = 0x1000;
+const G_RUNNABLE: u32 = 1;
 const G_RUNNING: u32 = 2;
 const G_SYSCALL: u32 = 3;
 const G_WAITING: u32 = 4;
 const G_DEAD: u32 = 6;
+const G_PREEMPTED: u32 = 9;
 const G_LEAKED: u32 = 10;
 const G_DEADEXTRA: u32 = 11;
 /// `gStatusStrings`, identical in Go 1.22–1.27 where both exist.
@@ -75,8 +77,6 @@ pub struct SampleStats {
 pub struct SymCache {
     pcs: HashMap<u64, PcInfo, BuildHasherDefault<PcHasher>>,
     start: HashMap<u64, bool, BuildHasherDefault<PcHasher>>,
-    /// Last sample's stacks by g address (see `AttachOptions::reuse_stacks`).
-    stacks: HashMap<u64, KeptStack, BuildHasherDefault<PcHasher>>,
     /// Symbolised stacks by the pcs an unwind visited (see [`UnwindKey`]):
     /// the goroutines of one code path get one shared [`Stack`], built once
     /// and kept across samples.
@@ -90,33 +90,6 @@ pub struct SymCache {
 /// Bound on `by_pcs` and `creators`: a program with more distinct stacks
 /// than this just rebuilds them (the caches are cleared when full).
 const MAX_CACHED: usize = 1 << 16;
-
-/// A stack kept from the previous sample: its key, frames, `frames_elided`.
-type KeptStack = (StackKey, Stack, bool);
-
-/// What must be unchanged in a `g` for its previous stack to still hold.
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct StackKey {
-    goid: u64,
-    status: u32,
-    waitreason: u8,
-    pc: u64,
-    sp: u64,
-    waiting: u64,
-}
-
-impl StackKey {
-    fn of(g: &G) -> StackKey {
-        StackKey {
-            goid: g.goid,
-            status: g.status,
-            waitreason: g.waitreason,
-            pc: g.pc,
-            sp: g.sp,
-            waiting: g.waiting,
-        }
-    }
-}
 
 /// What the unwinder needs to know about one pc, computed once.
 #[derive(Clone)]
@@ -165,8 +138,8 @@ fn le32(b: &[u8], off: u64) -> u32 {
 }
 
 /// The fields of one `g` that weft uses.
-#[derive(Clone, Debug)]
-struct G {
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct G {
     addr: u64,
     goid: u64,
     status: u32,
@@ -183,6 +156,7 @@ struct G {
     sp: u64,
     lo: u64,
     hi: u64,
+    tracking_seq: u8,
 }
 
 fn decode_g(a: &Attacher, addr: u64, b: &[u8]) -> Option<G> {
@@ -216,6 +190,7 @@ fn decode_g(a: &Attacher, addr: u64, b: &[u8]) -> Option<G> {
         sp,
         lo: le64(b, l.g_stack_lo),
         hi: le64(b, l.g_stack_hi),
+        tracking_seq: b.get(l.g_tracking_seq as usize).copied().unwrap_or(0),
     })
 }
 
@@ -635,8 +610,63 @@ fn read_stacks(
     Ok(Stacks { buf, spans })
 }
 
+/// What one sample learned about the `g` at one `allgs` index, kept for
+/// the next sample of the same [`Attacher`] (see [`reusable`]).
+#[derive(Default)]
+pub(crate) struct Kept {
+    /// The g as read before its stack; `None`: nothing to reuse.
+    g: Option<G>,
+    stack: Stack,
+    elided: bool,
+    /// Channels it waits on: (address, direction).
+    chans: Vec<(u64, &'static str)>,
+    labels: std::collections::BTreeMap<String, String>,
+}
+
+/// State kept between samples: the per-goroutine [`Kept`] entries and the
+/// large buffers, reused so a sample allocates little beyond its records.
+#[derive(Default)]
+pub(crate) struct SampleState {
+    kept: Vec<Kept>,
+    /// `(include_system, max_stack_depth)` the kept entries were built with.
+    kept_for: (bool, usize),
+    ptrs: Vec<u64>,
+    addrs: Vec<u64>,
+    gathered: crate::mem::Gathered,
+    gs: Vec<Option<G>>,
+}
+
+/// Whether a goroutine's kept stack, channels and labels still hold: its
+/// `g` reads exactly as when they were read. That compares the saved
+/// pc/sp, stack bounds, status, wait reason, sudog, goid, and two fields
+/// the runtime changes whenever the goroutine runs: `waitsince` (zeroed by
+/// `execute`, set again only by a later GC cycle, so a non-zero unchanged
+/// value proves it has not run) and `trackingSeq` (incremented each time
+/// it stops running; unchanged says it ran a multiple of 256 times or not
+/// at all). Only parked (or never-started) goroutines qualify, and not
+/// while the GC holds their scan bit (it may be moving the stack).
+fn reusable(g: &G, kept: &Kept) -> bool {
+    matches!(g.status, G_RUNNABLE | G_WAITING | G_PREEMPTED | G_LEAKED)
+        && !g.scan
+        && kept.g.as_ref() == Some(g)
+}
+
 /// Takes one sample into records, one per goroutine.
 pub(crate) fn take(a: &mut Attacher, opts: &AttachOptions) -> Result<Vec<Record>, AttachError> {
+    let mut st = std::mem::take(&mut a.state);
+    let out = take_with(a, opts, &mut st);
+    if out.is_err() {
+        st.kept.clear();
+    }
+    a.state = st;
+    out
+}
+
+fn take_with(
+    a: &mut Attacher,
+    opts: &AttachOptions,
+    st: &mut SampleState,
+) -> Result<Vec<Record>, AttachError> {
     let mut stats = SampleStats::default();
     let t0 = std::time::Instant::now();
     let phases = std::env::var_os("WEFT_ATTACH_PHASES").is_some();
@@ -662,89 +692,116 @@ pub(crate) fn take(a: &mut Attacher, opts: &AttachOptions) -> Result<Vec<Record>
     }
     let n = (len as usize).min(opts.max_goroutines);
     stats.truncated = len - n as u64;
-    let mut arr = vec![0u8; n * 8];
-    a.mem
-        .read(ptr, &mut arr)
-        .map_err(|e| os_error(a.pid, "reading the allgs array", e))?;
-    stats.bytes_read += arr.len() as u64 + 16;
-    let ptrs: Vec<u64> = arr
-        .chunks_exact(8)
-        .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
-        .collect();
-    drop(arr);
+    st.ptrs.clear();
+    st.ptrs.resize(n, 0);
+    {
+        // SAFETY: a `[u64]` viewed as its bytes; every bit pattern is a
+        // valid u64. The target is amd64, little-endian like us.
+        let bytes =
+            unsafe { std::slice::from_raw_parts_mut(st.ptrs.as_mut_ptr().cast::<u8>(), n * 8) };
+        a.mem
+            .read(ptr, bytes)
+            .map_err(|e| os_error(a.pid, "reading the allgs array", e))?;
+    }
+    stats.bytes_read += n as u64 * 8 + 16;
 
-    let mut gs = read_gs(a, &space, &ptrs, &mut stats)?;
+    // The gs, neighbours merged into few large reads, decoded in place.
+    let glen = a.bin.layout.g_read_len as usize;
+    st.addrs.clear();
+    st.addrs.extend(
+        st.ptrs
+            .iter()
+            .map(|&p| if space.contains(p, glen as u64) { p } else { 0 }),
+    );
+    stats.bytes_read += a
+        .mem
+        .read_gathered(&st.addrs, glen, &mut st.gathered)
+        .map_err(|e| os_error(a.pid, "reading goroutines", e))?;
+    st.gs.clear();
+    for (i, &p) in st.ptrs.iter().enumerate() {
+        let g = st.gathered.get(i, glen).and_then(|b| decode_g(a, p, b));
+        st.gs.push(g);
+    }
     // Entries that looked torn get one more read.
-    let bad: Vec<usize> = (0..gs.len()).filter(|&i| gs[i].is_none()).collect();
+    let bad: Vec<usize> = (0..n).filter(|&i| st.gs[i].is_none()).collect();
     if !bad.is_empty() {
         stats.retried += bad.len() as u64;
         let again = read_gs(
             a,
             &space,
-            &bad.iter().map(|&i| ptrs[i]).collect::<Vec<_>>(),
+            &bad.iter().map(|&i| st.ptrs[i]).collect::<Vec<_>>(),
             &mut stats,
         )?;
         for (k, &i) in bad.iter().enumerate() {
-            gs[i] = again[k].clone();
+            st.gs[i] = again[k].clone();
         }
     }
     phase("gs read");
-    let mut live: Vec<G> = Vec::with_capacity(gs.len());
-    for g in gs.into_iter() {
-        match g {
-            None => stats.invalid += 1,
-            Some(g) if g.status == G_DEAD || g.status == G_DEADEXTRA => stats.dead += 1,
-            Some(g) => {
-                if !opts.include_system && is_system(a, &g) {
-                    stats.system += 1;
-                } else {
-                    live.push(g);
-                }
-            }
-        }
-    }
 
-    // A parked goroutine whose g still says the same thing (same goid,
-    // status, wait reason, saved pc/sp, sudog) is still parked where it
-    // was: its stack above sp cannot have changed, so reuse last sample's.
-    let prev = std::mem::take(&mut a.cache.stacks);
-    let reuse = |g: &G| -> Option<&KeptStack> {
-        let p = prev.get(&g.addr)?;
-        (opts.reuse_stacks
-            && g.status != G_RUNNING
-            && g.status != G_SYSCALL
-            && p.0 == StackKey::of(g))
-        .then_some(p)
-    };
+    let kept_for = (opts.include_system, opts.max_stack_depth);
+    if !opts.reuse_stacks || st.kept_for != kept_for {
+        st.kept.clear();
+        st.kept_for = kept_for;
+    }
+    st.kept.resize_with(n, Kept::default);
+    st.kept.truncate(n);
+
+    // Sort the goroutines: (allgs index, reused) for each one reported.
+    let mut live: Vec<(u32, bool)> = Vec::with_capacity(n);
+    for i in 0..n {
+        let Some(g) = &st.gs[i] else {
+            stats.invalid += 1;
+            st.kept[i] = Kept::default();
+            continue;
+        };
+        if g.status == G_DEAD || g.status == G_DEADEXTRA {
+            stats.dead += 1;
+            if st.kept[i].g.is_some() {
+                st.kept[i] = Kept::default();
+            }
+            continue;
+        }
+        if !opts.include_system && is_system(a, g) {
+            stats.system += 1;
+            continue;
+        }
+        let reuse = opts.reuse_stacks && reusable(g, &st.kept[i]);
+        live.push((i as u32, reuse));
+    }
     let unwindable: Vec<&G> = live
         .iter()
-        .filter(|g| g.status != G_RUNNING && reuse(g).is_none())
+        .filter(|&&(i, reuse)| !reuse && st.gs[i as usize].as_ref().unwrap().status != G_RUNNING)
+        .map(|&(i, _)| st.gs[i as usize].as_ref().unwrap())
         .collect();
-    stats.stacks_reused = (live.len() - unwindable.len()) as u64;
+    stats.stacks_reused = live.iter().filter(|l| l.1).count() as u64;
     let stacks = read_stacks(a, &space, &unwindable, &mut stats)?;
     drop(unwindable);
     phase("stacks read");
 
     let now = monotonic_ns();
     let mut records = Vec::with_capacity(live.len());
+    // Fresh waiters: (record, first sudog, direction).
     let mut waits: Vec<(usize, u64, &'static str)> = Vec::new();
-    let mut next_cache = HashMap::with_capacity_and_hasher(
-        if opts.reuse_stacks { live.len() } else { 0 },
-        BuildHasherDefault::<PcHasher>::default(),
-    );
+    // Every channel wait: (record, channel, direction).
+    let mut chans: Vec<(usize, u64, &'static str)> = Vec::new();
     let mut labelled: Vec<(usize, u64)> = Vec::new();
     let mut k = 0;
-    for mut g in live {
+    for &(i, reused) in &live {
+        let i = i as usize;
+        let mut g = st.gs[i].clone().unwrap();
         let mut elided = false;
         let mut stack = Stack::default();
-        if let Some(p) = reuse(&g) {
-            stack = p.1.clone();
-            elided = p.2;
+        let mut keep = false;
+        if reused {
+            let kept = &st.kept[i];
+            stack = kept.stack.clone();
+            elided = kept.elided;
         } else if g.status != G_RUNNING {
             let buf = stacks.get(k);
             k += 1;
             let (frames, complete) = unwind(a, &g, buf, opts, &mut elided);
             stack = frames;
+            keep = complete;
             if !complete {
                 // It moved while we read it: re-read this g and its stack once.
                 stats.retried += 1;
@@ -761,6 +818,7 @@ pub(crate) fn take(a: &mut Attacher, opts: &AttachOptions) -> Result<Vec<Record>
                         elided = e2;
                         g = g2;
                         ok = true;
+                        keep = true;
                     }
                 }
                 if !ok {
@@ -768,14 +826,41 @@ pub(crate) fn take(a: &mut Attacher, opts: &AttachOptions) -> Result<Vec<Record>
                 }
             }
         }
-        if opts.reuse_stacks && g.status != G_RUNNING && g.status != G_SYSCALL {
-            let kept = match prev.get(&g.addr) {
-                Some(p) if p.0 == StackKey::of(&g) => p.1.clone(),
-                _ => stack.clone(),
-            };
-            next_cache.insert(g.addr, (StackKey::of(&g), kept, elided));
-        }
+        let rec = records.len();
         let status = status_string(a, &g);
+        if reused {
+            let kept = &st.kept[i];
+            chans.extend(kept.chans.iter().map(|&(c, d)| (rec, c, d)));
+        } else {
+            // Kept for the next sample only when read whole and reusable.
+            st.kept[i] = if keep && opts.reuse_stacks {
+                Kept {
+                    g: Some(g.clone()),
+                    stack: stack.clone(),
+                    elided,
+                    ..Kept::default()
+                }
+            } else {
+                Kept::default()
+            };
+            if g.status == G_WAITING && g.waiting != 0 {
+                let dir = if status.starts_with("select") {
+                    Some("select")
+                } else if status.starts_with("chan send") {
+                    Some("send")
+                } else if status.starts_with("chan receive") {
+                    Some("recv")
+                } else {
+                    None
+                };
+                if let Some(dir) = dir {
+                    waits.push((rec, g.waiting, dir));
+                }
+            }
+            if g.labels != 0 && a.bin.minor >= 24 {
+                labelled.push((rec, g.labels));
+            }
+        }
         // The dump names no creator for the main goroutine, nor a hidden
         // (runtime-internal) one.
         let created_by = creation_frame_cached(a, g.gopc)
@@ -784,24 +869,6 @@ pub(crate) fn take(a: &mut Attacher, opts: &AttachOptions) -> Result<Vec<Record>
             && (g.status == G_WAITING || g.status == G_SYSCALL)
             && now > g.waitsince)
             .then(|| (now - g.waitsince) as u64);
-        if g.status == G_WAITING && g.waiting != 0 {
-            let dir = if status.starts_with("select") {
-                Some("select")
-            } else if status.starts_with("chan send") {
-                Some("send")
-            } else if status.starts_with("chan receive") {
-                Some("recv")
-            } else {
-                None
-            };
-            if let Some(dir) = dir {
-                waits.push((records.len(), g.waiting, dir));
-            }
-        }
-        if g.labels != 0 && a.bin.minor >= 24 {
-            labelled.push((records.len(), g.labels));
-        }
-        let _ = g.scan;
         records.push(Record {
             count: 1,
             ids: vec![g.goid],
@@ -811,6 +878,11 @@ pub(crate) fn take(a: &mut Attacher, opts: &AttachOptions) -> Result<Vec<Record>
             wait_ns,
             leaked: g.status == G_LEAKED,
             locked_to_thread: g.lockedm != 0,
+            labels: if reused {
+                st.kept[i].labels.clone()
+            } else {
+                Default::default()
+            },
             stack,
             frames_elided: elided,
             created_by: created_by.filter(|f| !f.func.is_empty()).map(|mut f| {
@@ -821,11 +893,26 @@ pub(crate) fn take(a: &mut Attacher, opts: &AttachOptions) -> Result<Vec<Record>
             ..Record::default()
         });
     }
-    a.cache.stacks = next_cache;
     *a.stackbuf.borrow_mut() = stacks.buf;
     phase("unwound");
-    read_waits(a, &space, &mut records, waits, &mut stats)?;
+    let fresh_chans = walk_sudogs(a, &space, waits, &mut stats)?;
     read_labels(a, &space, &mut records, &labelled, &mut stats)?;
+    if opts.reuse_stacks {
+        for &(rec, c, d) in &fresh_chans {
+            let kept = &mut st.kept[live[rec].0 as usize];
+            if kept.g.is_some() {
+                kept.chans.push((c, d));
+            }
+        }
+        for &(rec, _) in &labelled {
+            let kept = &mut st.kept[live[rec].0 as usize];
+            if kept.g.is_some() {
+                kept.labels = records[rec].labels.clone();
+            }
+        }
+    }
+    chans.extend(fresh_chans);
+    read_chans(a, &space, &mut records, chans, &mut stats)?;
     phase("waits and labels read");
     stats.reported = records.len() as u64;
     a.stats = stats;
@@ -930,16 +1017,16 @@ fn read_labels(
 }
 
 /// Follows each waiting goroutine's sudog list (`g.waiting`, then
-/// `sudog.waitlink`) to the channels (`sudog.c`) and reads those.
-/// `waits` holds (record index, first sudog, direction).
-fn read_waits(
+/// `sudog.waitlink`) to the channels (`sudog.c`). `waits` holds (record
+/// index, first sudog, direction); returns (record index, channel,
+/// direction).
+fn walk_sudogs(
     a: &Attacher,
     space: &AddrSpace,
-    records: &mut [Record],
     waits: Vec<(usize, u64, &'static str)>,
     stats: &mut SampleStats,
-) -> Result<(), AttachError> {
-    let l = a.bin.layout.clone();
+) -> Result<Vec<(usize, u64, &'static str)>, AttachError> {
+    let l = &a.bin.layout;
     let sz = l.sudog_read_len as usize;
     let mut chans_of: Vec<(usize, u64, &'static str)> = Vec::new();
     let mut level = waits;
@@ -968,7 +1055,20 @@ fn read_waits(
         }
         level = next;
     }
-    let mut addrs: Vec<u64> = chans_of
+    Ok(chans_of)
+}
+
+/// Reads each channel waited on once and gives every waiting record its
+/// [`WaitObject`]s. `chans` holds (record index, channel, direction).
+fn read_chans(
+    a: &Attacher,
+    space: &AddrSpace,
+    records: &mut [Record],
+    chans: Vec<(usize, u64, &'static str)>,
+    stats: &mut SampleStats,
+) -> Result<(), AttachError> {
+    let l = &a.bin.layout;
+    let mut addrs: Vec<u64> = chans
         .iter()
         .map(|c| c.1)
         .filter(|&c| space.contains(c, l.hchan_read_len))
@@ -977,7 +1077,7 @@ fn read_waits(
     addrs.dedup();
     let hz = l.hchan_read_len as usize;
     let (buf, ok) = read_structs(a, &addrs, hz, "reading channels", stats)?;
-    for (rec, c, direction) in chans_of {
+    for (rec, c, direction) in chans {
         let (len, cap, closed) = match addrs.binary_search(&c) {
             Ok(k) if ok[k] => {
                 let b = &buf[k * hz..(k + 1) * hz];
@@ -991,17 +1091,19 @@ fn read_waits(
             }
             _ => (None, None, None),
         };
-        let w = WaitObject {
+        // A select may list one channel twice.
+        let seen = &records[rec].wait_on;
+        if seen.iter().any(|w| w.addr == c && w.direction == direction) {
+            continue;
+        }
+        records[rec].wait_on.push(WaitObject {
             addr: c,
             kind: "chan".into(),
             direction: direction.into(),
             cap,
             len,
             closed,
-        };
-        if !records[rec].wait_on.contains(&w) {
-            records[rec].wait_on.push(w);
-        }
+        });
     }
     Ok(())
 }

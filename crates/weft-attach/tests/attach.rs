@@ -59,13 +59,18 @@ fn build(minor: u32, stripped: bool) -> PathBuf {
 /// Same, optionally as a position-independent executable (loaded at a
 /// random base, so every address needs the load bias).
 fn build_with(minor: u32, stripped: bool, pie: bool) -> PathBuf {
+    build_program("attach", minor, stripped, pie)
+}
+
+/// Builds `testdata/programs/<name>` with Go 1.`minor`.
+fn build_program(name: &str, minor: u32, stripped: bool, pie: bool) -> PathBuf {
     let out = work_dir().join(format!(
-        "attach-go1.{minor}{}{}",
+        "{name}-go1.{minor}{}{}",
         if stripped { "-stripped" } else { "" },
         if pie { "-pie" } else { "" }
     ));
     let mut cmd = Command::new(go(minor));
-    cmd.current_dir(program_dir("attach"))
+    cmd.current_dir(program_dir(name))
         .env("GOTOOLCHAIN", "local")
         .arg("build")
         .arg("-o")
@@ -491,6 +496,105 @@ fn go1_22_pie() {
 #[test]
 fn go1_27_pie_stripped() {
     check_with(27, true, true);
+}
+
+/// Kills and reaps a child on drop, also when a test fails.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A kept stack must never outlive a run of its goroutine. The target
+/// (`testdata/programs/attach-reuse`, GOMAXPROCS=1) parks one goroutine at
+/// the same pc and sp, usually on the same sudog, under alternating
+/// callers; after each wake every sample must show the new caller, while
+/// goroutines that did not run keep being reused.
+fn reuse_follows_a_goroutine_that_ran(minor: u32, stripped: bool) {
+    let what = format!("go1.{minor}{}", if stripped { " stripped" } else { "" });
+    let bin = build_program("attach-reuse", minor, stripped, false);
+    let mut child = Reaped(
+        Command::new(&bin)
+            .env("GOMAXPROCS", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting target"),
+    );
+    let mut lines = BufReader::new(child.0.stdout.take().unwrap());
+    let mut stdin = child.0.stdin.take().unwrap();
+    let opts = AttachOptions::default();
+    assert!(opts.reuse_stacks, "reuse is the default");
+    let mut attacher = None;
+    let mut max_reused = 0;
+    for round in 0..12 {
+        let (said, via) = if round % 2 == 0 {
+            ("A", "main.viaA")
+        } else {
+            ("B", "main.viaB")
+        };
+        // It printed this after waking, so it has run since the last park.
+        let mut line = String::new();
+        lines.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), said, "{what}: round {round}");
+        // Attached once the program runs (a stripped binary's allgs is
+        // found by its contents).
+        let a = attacher.get_or_insert_with(|| {
+            Attacher::new(child.0.id()).unwrap_or_else(|e| panic!("{what}: {e}"))
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut parked_samples = 0;
+        while parked_samples < 3 {
+            let snap = a.snapshot(&opts).unwrap_or_else(|e| panic!("{what}: {e}"));
+            let looping = snap.records.iter().find(|r| {
+                r.created_by.as_ref().is_some_and(|f| f.func == "main.main")
+                    && r.stack.iter().all(|f| f.func != "main.idle")
+            });
+            match looping {
+                Some(r) if r.status == "chan receive" => {
+                    let funcs: Vec<&str> = r.stack.iter().map(|f| f.func.as_str()).collect();
+                    assert_eq!(
+                        funcs,
+                        ["main.park", via, "main.loop"],
+                        "{what}: round {round}, parked sample {parked_samples}: {:?}",
+                        a.last_stats()
+                    );
+                    if parked_samples > 0 {
+                        max_reused = max_reused.max(a.last_stats().stacks_reused);
+                    }
+                    parked_samples += 1;
+                }
+                _ => {
+                    assert!(
+                        Instant::now() < deadline,
+                        "{what}: round {round}: the goroutine never parked again"
+                    );
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        }
+        writeln!(stdin, "wake").unwrap();
+    }
+    // The four idle goroutines and the parked one, unchanged between two
+    // samples, were not read again.
+    assert!(
+        max_reused >= 5,
+        "{what}: at most {max_reused} stacks reused"
+    );
+}
+
+#[test]
+fn reuse_follows_a_goroutine_that_ran_go1_22() {
+    reuse_follows_a_goroutine_that_ran(22, false);
+}
+
+#[test]
+fn reuse_follows_a_goroutine_that_ran_go1_24_stripped() {
+    reuse_follows_a_goroutine_that_ran(24, true);
 }
 
 #[test]

@@ -1,0 +1,3 @@
+module weft.test/attachreuse
+
+go 1.22
