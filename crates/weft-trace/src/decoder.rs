@@ -20,22 +20,113 @@ pub enum Status {
     End,
 }
 
-/// Reads one thread's batches of a generation, one event at a time.
-#[derive(Debug, Clone, Copy)]
+/// Reads one thread's batches of a generation. Events are decoded a chunk
+/// at a time into a small array (a tight loop over the batch bytes), so
+/// moving to the next event is usually an index bump. A chunk never spans
+/// two batches and holds at most `CHUNK` events, which bounds the decoded
+/// copy per thread whatever the batch sizes are.
+#[derive(Debug)]
 struct Cursor {
     m: i64,
     list: u32,
+    // Next batch to read and the byte offset in it.
     idx: u32,
     off: u32,
     last_ts: i64,
-    ev_off: usize,
     mslot: u32,
-    ev: Base,
+    // The decoded chunk, the current event in it, and where its batch's
+    // payload starts (event offsets in `evs` are relative to that).
+    evs: Vec<Base>,
+    pos: u32,
+    batch_off: usize,
+    // A decode error met right after the chunk's last event: reported when
+    // the cursor reaches it, exactly where reading one event at a time would.
+    err: Option<Error>,
+}
+
+const CHUNK: usize = 128;
+
+// One varint from `data` at `*p`; `None` when it is truncated or overlong.
+#[inline(always)]
+fn read_uv(data: &[u8], p: &mut usize) -> Option<u64> {
+    if let Some(&b0) = data.get(*p) {
+        if b0 < 0x80 {
+            *p += 1;
+            return Some(b0 as u64);
+        }
+        if let Some(&b1) = data.get(*p + 1) {
+            if b1 < 0x80 {
+                *p += 2;
+                return Some((b0 & 0x7f) as u64 | (b1 as u64) << 7);
+            }
+        }
+    }
+    match uvarint(&data[*p..]) {
+        Varint::Ok(v, k) => {
+            *p += k;
+            Some(v)
+        }
+        _ => None,
+    }
 }
 
 impl Cursor {
-    #[inline]
+    fn new(m: i64, list: u32) -> Cursor {
+        Cursor {
+            m,
+            list,
+            idx: 0,
+            off: 0,
+            last_ts: 0,
+            mslot: u32::MAX,
+            evs: Vec::new(),
+            pos: 0,
+            batch_off: 0,
+            err: None,
+        }
+    }
+
+    /// The current event (valid while the cursor is in the frontier).
+    #[inline(always)]
+    fn ev(&self) -> &Base {
+        &self.evs[self.pos as usize]
+    }
+
+    /// Absolute trace offset of the current event.
+    #[inline(always)]
+    fn ev_off(&self) -> usize {
+        self.batch_off + self.ev().rel as usize
+    }
+
+    /// Moves to the thread's next event; `Ok(false)` when it has no more.
+    #[inline(always)]
     fn next_event(&mut self, gen: &Generation, buf: &[u8], base: usize) -> Result<bool> {
+        if (self.pos as usize) + 1 < self.evs.len() {
+            self.pos += 1;
+            return Ok(true);
+        }
+        self.load(gen, buf, base)
+    }
+
+    #[inline(never)]
+    fn load(&mut self, gen: &Generation, buf: &[u8], base: usize) -> Result<bool> {
+        if let Some(e) = self.err.take() {
+            return Err(e);
+        }
+        self.decode_chunk(gen, buf, base);
+        if !self.evs.is_empty() {
+            return Ok(true);
+        }
+        match self.err.take() {
+            Some(e) => Err(e),
+            None => Ok(false),
+        }
+    }
+
+    // Decodes up to CHUNK events of the current batch into `evs`.
+    fn decode_chunk(&mut self, gen: &Generation, buf: &[u8], base: usize) {
+        self.evs.clear();
+        self.pos = 0;
         let batches = &gen.batches[self.list as usize];
         while (self.idx as usize) < batches.len() && batches[self.idx as usize].data.len == self.off
         {
@@ -44,45 +135,66 @@ impl Cursor {
             self.last_ts = 0;
         }
         let Some(b) = batches.get(self.idx as usize) else {
-            return Ok(false);
+            return;
         };
-        if self.last_ts == 0 {
-            self.last_ts = gen.mul(b.time);
-        }
-        let start = b.data.off + self.off as usize;
-        let data = &buf[start - base..b.data.off - base + b.data.len as usize];
-        let err = |m: String| Err(Error::new(m).at(start as u64).in_gen(gen.num));
-        let typ = data[0];
-        let nargs = WIRE[typ as usize].nargs;
-        if nargs == Wire::INVALID {
-            if typ as usize >= NUM_SPECS {
-                return err(format!("found invalid event type: {typ}"));
+        self.batch_off = b.data.off;
+        let data = &buf[b.data.off - base..b.data.off - base + b.data.len as usize];
+        let mut p = self.off as usize;
+        let mut last_ts = self.last_ts;
+        let bt = gen.mul(b.time);
+        self.evs.reserve(CHUNK);
+        while p < data.len() && self.evs.len() < CHUNK {
+            let start = p;
+            let typ = data[p];
+            let nargs = WIRE[typ as usize].nargs;
+            let fail = |m: String| {
+                Some(
+                    Error::new(m)
+                        .at((b.data.off + start) as u64)
+                        .in_gen(gen.num),
+                )
+            };
+            if nargs == Wire::INVALID {
+                self.err = if typ as usize >= NUM_SPECS {
+                    fail(format!("found invalid event type: {typ}"))
+                } else {
+                    fail(format!("found event without a timestamp: type={typ}"))
+                };
+                break;
             }
-            return err(format!("found event without a timestamp: type={typ}"));
-        }
-        self.ev.typ = typ;
-        let mut n = 1;
-        let ts = match uvarint(&data[n..]) {
-            Varint::Ok(v, k) => {
-                n += k;
-                v
-            }
-            _ => return err("found invalid uvarint for timestamp".into()),
-        };
-        for i in 0..nargs as usize {
-            match uvarint(&data[n..]) {
-                Varint::Ok(v, k) => {
-                    self.ev.args[i] = v;
-                    n += k;
+            p += 1;
+            let Some(ts) = read_uv(data, &mut p) else {
+                self.err = fail("found invalid uvarint for timestamp".into());
+                break;
+            };
+            let mut e = Base {
+                typ,
+                rel: start as u32,
+                ..Base::default()
+            };
+            let mut ok = true;
+            for a in e.args.iter_mut().take(nargs as usize) {
+                match read_uv(data, &mut p) {
+                    Some(v) => *a = v,
+                    None => {
+                        ok = false;
+                        break;
+                    }
                 }
-                _ => return err("found invalid uvarint".into()),
             }
+            if !ok {
+                self.err = fail("found invalid uvarint".into());
+                break;
+            }
+            if last_ts == 0 {
+                last_ts = bt;
+            }
+            e.time = gen.mul(ts).wrapping_add(last_ts);
+            last_ts = e.time;
+            self.evs.push(e);
         }
-        self.ev.time = gen.mul(ts).wrapping_add(self.last_ts);
-        self.last_ts = self.ev.time;
-        self.ev_off = start;
-        self.off += n as u32;
-        Ok(true)
+        self.off = p as u32;
+        self.last_ts = last_ts;
     }
 }
 
@@ -117,7 +229,7 @@ impl Frontier {
     }
     fn push(&mut self, c: Cursor) {
         self.heap.push(Slot {
-            time: c.ev.time,
+            time: c.ev().time,
             idx: self.cursors.len() as u32,
         });
         self.cursors.push(c);
@@ -439,21 +551,26 @@ impl Decoder {
     }
 
     /// The current event (valid after `advance` returned [`Status::Event`]).
+    #[inline]
     pub fn event(&self) -> EventRef<'_> {
-        let gen = if self.cur.typ == ev::SYNC_SYNTH && self.cur.flags & FLAG_TABLE == 0 {
+        // Events are handed out in place from the ready buffer.
+        let cur = self
+            .ready
+            .get(self.ready_pos.wrapping_sub(1))
+            .unwrap_or(&self.cur);
+        let gen = if cur.typ == ev::SYNC_SYNTH && cur.flags & FLAG_TABLE == 0 {
             None
         } else {
             self.gen.as_ref()
         };
-        EventRef::new(self.cur, gen, &self.buf, self.base)
+        EventRef::new(cur, gen, &self.buf, self.base)
     }
 
     /// Moves to the next event.
     #[inline]
     pub fn advance(&mut self) -> Result<Status> {
-        if let Some(&e) = self.ready.get(self.ready_pos) {
+        if self.ready_pos < self.ready.len() {
             self.ready_pos += 1;
-            self.cur = e;
             self.events += 1;
             return Ok(Status::Event);
         }
@@ -506,7 +623,9 @@ impl Decoder {
                     e.time = self.last_ts.wrapping_add(1);
                 }
                 self.last_ts = e.time;
-                self.cur = e;
+                self.ready.clear();
+                self.ready.push(e);
+                self.ready_pos = 1;
                 self.events += 1;
                 Ok(Status::Event)
             }
@@ -531,7 +650,7 @@ impl Decoder {
     /// strictly increase. Stops early at the generation's end or at an
     /// error, which is kept in `pending_err` for after the events before it.
     fn fill(&mut self) {
-        const FILL: usize = 4096;
+        const FILL: usize = 256;
         let (Some(gen), Some(order)) = (self.gen.as_mut(), self.order.as_mut()) else {
             return;
         };
@@ -759,16 +878,7 @@ impl Decoder {
         self.frontier.clear();
         let gen = self.gen.as_ref().unwrap();
         for (i, &m) in gen.batch_ms.iter().enumerate() {
-            let mut c = Cursor {
-                m,
-                list: i as u32,
-                idx: 0,
-                off: 0,
-                last_ts: 0,
-                ev_off: 0,
-                mslot: u32::MAX,
-                ev: Base::default(),
-            };
+            let mut c = Cursor::new(m, i as u32);
             match c.next_event(gen, &self.buf, self.base) {
                 Err(e) => return Poll::Ready(Err(e)),
                 Ok(false) => continue,
@@ -1015,16 +1125,21 @@ fn broken_trace(g: &Generation, frontier: &Frontier, order: &Ordering) -> Error 
         g.num
     );
     for c in frontier.iter() {
-        let spec = &SPECS[c.ev.typ as usize];
-        msg.push_str(&format!("M {} [{} time={}", c.m, spec.name, c.ev.time));
+        let e = c.ev();
+        let spec = &SPECS[e.typ as usize];
+        msg.push_str(&format!("M {} [{} time={}", c.m, spec.name, e.time));
         for (i, a) in spec.args[1..].iter().enumerate() {
-            msg.push_str(&format!(" {a}={}", c.ev.args[i]));
+            msg.push_str(&format!(" {a}={}", e.args[i]));
         }
         msg.push_str("]\n");
     }
     msg.push('\n');
     msg.push_str(&order.dump());
-    let off = frontier.iter().next().map(|c| c.ev_off as u64).unwrap_or(0);
+    let off = frontier
+        .iter()
+        .next()
+        .map(|c| c.ev_off() as u64)
+        .unwrap_or(0);
     Error::new(msg).at(off).in_gen(g.num)
 }
 
@@ -1037,17 +1152,17 @@ fn try_advance(
     base: usize,
 ) -> Result<bool> {
     let c = &mut frontier.cursors[frontier.heap[i].idx as usize];
-    let (m, off) = (c.m, c.ev_off);
+    let (m, off) = (c.m, c.ev_off());
     let strs = Strs { buf, base };
     order.cur_off = off as u64;
     let ok = order
-        .advance(&mut c.ev, gen, &strs, m, &mut c.mslot)
+        .advance(&mut c.evs[c.pos as usize], gen, &strs, m, &mut c.mslot)
         .map_err(|e| e.at(off as u64).in_gen(gen.num))?;
     if !ok {
         return Ok(false);
     }
     if c.next_event(gen, buf, base)? {
-        frontier.heap[i].time = c.ev.time;
+        frontier.heap[i].time = c.ev().time;
         heap_update(&mut frontier.heap, i);
     } else {
         heap_remove(&mut frontier.heap, i);

@@ -365,7 +365,7 @@ fn span(buf: &[u8], base: usize, s: Span) -> &[u8] {
 /// until the decoder is advanced.
 #[derive(Clone, Copy)]
 pub struct EventRef<'a> {
-    raw: RawEvent,
+    raw: &'a RawEvent,
     gen: Option<&'a Generation>,
     buf: &'a [u8],
     base: usize,
@@ -379,7 +379,7 @@ impl std::fmt::Debug for EventRef<'_> {
 
 impl<'a> EventRef<'a> {
     pub(crate) fn new(
-        raw: RawEvent,
+        raw: &'a RawEvent,
         gen: Option<&'a Generation>,
         buf: &'a [u8],
         base: usize,
@@ -393,8 +393,8 @@ impl<'a> EventRef<'a> {
     }
     /// The underlying record.
     #[inline]
-    pub fn raw(&self) -> &RawEvent {
-        &self.raw
+    pub fn raw(&self) -> &'a RawEvent {
+        self.raw
     }
     /// Event kind.
     #[inline]
@@ -719,7 +719,7 @@ impl<'a> EventRef<'a> {
 
     /// Writes the event exactly as Go's `Event.String()` formats it (no trailing newline).
     pub fn write_go<W: Write + ?Sized>(&self, w: &mut W) -> io::Result<()> {
-        let r = &self.raw;
+        let r = self.raw;
         let kind = self.kind();
         w.write_all(b"M=")?;
         write_int(w, r.m)?;

@@ -123,6 +123,9 @@ pub(crate) struct Generation {
     pub min_ts: u64,
     /// Nanoseconds per tick; 0 until the frequency event is seen.
     pub freq: f64,
+    /// `freq` as an integer when it is a small whole number (64 on Linux),
+    /// else 0: ticks then convert with an exact integer multiply.
+    pub ns_per_tick: u64,
     pub has_clock: bool,
     pub snap_time: u64,
     pub snap_mono: u64,
@@ -195,6 +198,11 @@ impl Generation {
     /// Converts a tick count to nanoseconds (Go's float64 multiply, exactly).
     #[inline(always)]
     pub fn mul(&self, t: u64) -> i64 {
+        // With an integer factor of at most 2^12 and t below 2^40 the float
+        // product is exact, so the integer one is the same number.
+        if self.ns_per_tick != 0 && t < 1 << 40 {
+            return (t * self.ns_per_tick) as i64;
+        }
         go_f64_to_i64(t as f64 * self.freq)
     }
 
@@ -393,6 +401,9 @@ impl Generation {
         }
         if ver >= Version::Go125 && !self.has_clock {
             return Err(Error::new("no clock snapshot event found"));
+        }
+        if self.freq.fract() == 0.0 && (1.0..=4096.0).contains(&self.freq) {
+            self.ns_per_tick = self.freq as u64;
         }
         self.strings.compactify();
         self.stacks.compactify();

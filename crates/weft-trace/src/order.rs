@@ -208,6 +208,8 @@ const GC_RUNNING: u8 = 2;
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Base {
     pub typ: EventType,
+    /// Offset of the wire event in its batch (the decoder's bookkeeping).
+    pub rel: u32,
     pub time: i64,
     pub args: [u64; 4],
 }
@@ -286,7 +288,15 @@ impl Ordering {
     fn push_made(&mut self, c: Ctx, typ: EventType, time: i64, args: &[u64]) {
         let mut a = [0u64; 4];
         a[..args.len()].copy_from_slice(args);
-        self.push(&Base { typ, time, args: a }, c);
+        self.push(
+            &Base {
+                typ,
+                time,
+                args: a,
+                rel: 0,
+            },
+            c,
+        );
     }
 
     fn string<'a>(gen: &Generation, s: &Strs<'a>, id: u64) -> Option<&'a [u8]> {
@@ -927,6 +937,7 @@ impl Ordering {
                     typ: ev::PROC_STEAL,
                     time: e.time,
                     args: a,
+                    rel: 0,
                 },
                 cur,
             );

@@ -46,15 +46,39 @@ pub struct Stats {
 
 impl Stats {
     /// Accounts one event.
+    #[inline]
     pub fn add(&mut self, ev: &EventRef<'_>) {
+        use crate::spec::ev as wire;
         self.events += 1;
-        let kind = ev.kind();
-        self.by_kind[kind as usize] += 1;
-        let t = ev.time();
+        let r = ev.raw();
+        let t = r.time;
         if self.first_time.is_none() {
             self.first_time = Some(t);
         }
         self.last_time = t;
+        // The transitions that make up nearly every trace, straight from the
+        // record; everything else through the typed view.
+        match r.typ {
+            wire::GO_START | wire::GO_STOP => {
+                self.by_kind[EventKind::StateTransition as usize] += 1;
+            }
+            wire::GO_UNBLOCK => {
+                self.by_kind[EventKind::StateTransition as usize] += 1;
+                self.unblocked(r.args[0] as i64, t);
+            }
+            wire::GO_BLOCK => {
+                self.by_kind[EventKind::StateTransition as usize] += 1;
+                let rid = self.reason_index(ev);
+                self.block_start.insert(r.g, (t, rid));
+            }
+            _ => self.add_slow(ev),
+        }
+    }
+
+    fn add_slow(&mut self, ev: &EventRef<'_>) {
+        let kind = ev.kind();
+        self.by_kind[kind as usize] += 1;
+        let t = ev.time();
         if kind == EventKind::Sync {
             let g = ev.generation();
             if g != 0 && g != self.last_gen {
@@ -88,18 +112,23 @@ impl Stats {
             _ => {}
         }
         if to == GoState::Waiting && from == GoState::Running {
-            let rid = self.reason_index(ev, st.reason);
+            let rid = self.reason_index(ev);
             self.block_start.insert(id, (t, rid));
         } else if from == GoState::Waiting {
-            if let Some((t0, rid)) = self.block_start.remove(&id) {
-                let rid = rid as usize;
-                if self.blocked.len() <= rid {
-                    self.blocked.resize(rid + 1, (0, 0));
-                }
-                let e = &mut self.blocked[rid];
-                e.0 += 1;
-                e.1 += t - t0;
+            self.unblocked(id, t);
+        }
+    }
+
+    #[inline]
+    fn unblocked(&mut self, id: i64, t: i64) {
+        if let Some((t0, rid)) = self.block_start.remove(&id) {
+            let rid = rid as usize;
+            if self.blocked.len() <= rid {
+                self.blocked.resize(rid + 1, (0, 0));
             }
+            let e = &mut self.blocked[rid];
+            e.0 += 1;
+            e.1 += t - t0;
         }
     }
 
@@ -116,7 +145,9 @@ impl Stats {
         v
     }
 
-    fn reason_index(&mut self, ev: &EventRef<'_>, reason: &[u8]) -> u32 {
+    // Index of the event's block reason (a GoBlock's string id, cached per
+    // generation; other events through their typed view).
+    fn reason_index(&mut self, ev: &EventRef<'_>) -> u32 {
         // Reasons are string ids, stable within a generation: cache them.
         let sid = ev.raw().args[0] as usize;
         if ev.generation() != self.cache_gen {
@@ -131,6 +162,11 @@ impl Stats {
                 }
             }
         }
+        let reason = if ev.raw().typ == crate::spec::ev::GO_BLOCK {
+            ev.string(ev.raw().args[0])
+        } else {
+            ev.state_transition().map(|s| s.reason).unwrap_or(&[])
+        };
         let r = match self.reason_ids.get(reason) {
             Some(&r) => r,
             None => {
