@@ -116,6 +116,38 @@ impl Memory for ProcessMemory {
     }
 }
 
+/// Plans a gathered read: requests sorted by address (`order`), merged
+/// into `ranges`, request `order[k]` inside `ranges[range_of[k]]`.
+fn plan(
+    addrs: &[u64],
+    len: u64,
+    order: &mut Vec<(u64, u32)>,
+    ranges: &mut Vec<(u64, u64)>,
+    range_of: &mut Vec<u32>,
+) {
+    order.clear();
+    order.extend(
+        addrs
+            .iter()
+            .enumerate()
+            .filter(|(_, &a)| a != 0)
+            .map(|(i, &a)| (a, i as u32)),
+    );
+    order.sort_unstable();
+    ranges.clear();
+    range_of.clear();
+    for &(addr, _) in order.iter() {
+        let end = addr.saturating_add(len);
+        match ranges.last_mut() {
+            Some(r) if addr <= r.1.saturating_add(MERGE_GAP) && end - r.0 <= 1 << 20 => {
+                r.1 = r.1.max(end)
+            }
+            _ => ranges.push((addr, end)),
+        }
+        range_of.push(ranges.len() as u32 - 1);
+    }
+}
+
 /// Reusable buffers of [`ProcessMemory::read_gathered`].
 #[derive(Default)]
 pub struct Gathered {
@@ -126,6 +158,9 @@ pub struct Gathered {
     order: Vec<(u64, u32)>,
     ranges: Vec<(u64, u64)>,
     range_of: Vec<u32>,
+    /// The request of the previous call, with `len`: when a call asks for
+    /// the same (as samples of one `allgs` do), its plan is reused.
+    last: (Vec<u64>, usize),
 }
 
 impl Gathered {
@@ -149,31 +184,14 @@ impl ProcessMemory {
             order,
             ranges,
             range_of,
+            last,
         } = out;
-        order.clear();
-        order.extend(
-            addrs
-                .iter()
-                .enumerate()
-                .filter(|(_, &a)| a != 0)
-                .map(|(i, &a)| (a, i as u32)),
-        );
-        // `allgs` is mostly in address order already; sorting is cheap then.
-        if !order.windows(2).all(|w| w[0].0 <= w[1].0) {
-            order.sort_unstable();
-        }
-        ranges.clear();
-        range_of.clear();
         let len64 = len as u64;
-        for &(addr, _) in order.iter() {
-            let end = addr.saturating_add(len64);
-            match ranges.last_mut() {
-                Some(r) if addr <= r.1.saturating_add(MERGE_GAP) && end - r.0 <= 1 << 20 => {
-                    r.1 = r.1.max(end)
-                }
-                _ => ranges.push((addr, end)),
-            }
-            range_of.push(ranges.len() as u32 - 1);
+        if last.1 != len || last.0 != addrs {
+            plan(addrs, len64, order, ranges, range_of);
+            last.0.clear();
+            last.0.extend_from_slice(addrs);
+            last.1 = len;
         }
         let total: u64 = ranges.iter().map(|r| r.1 - r.0).sum();
         if total > u32::MAX as u64 / 2 {

@@ -634,6 +634,10 @@ pub(crate) struct SampleState {
     addrs: Vec<u64>,
     gathered: crate::mem::Gathered,
     gs: Vec<Option<G>>,
+    /// Per goroutine reported: (allgs index, stack reused).
+    live: Vec<(u32, bool)>,
+    /// Every channel wait: (record, channel, direction).
+    chans: Vec<(usize, u64, &'static str)>,
 }
 
 /// Whether a goroutine's kept stack, channels and labels still hold: its
@@ -747,7 +751,8 @@ fn take_with(
     st.kept.truncate(n);
 
     // Sort the goroutines: (allgs index, reused) for each one reported.
-    let mut live: Vec<(u32, bool)> = Vec::with_capacity(n);
+    let mut live = std::mem::take(&mut st.live);
+    live.clear();
     for i in 0..n {
         let Some(g) = &st.gs[i] else {
             stats.invalid += 1;
@@ -783,7 +788,8 @@ fn take_with(
     // Fresh waiters: (record, first sudog, direction).
     let mut waits: Vec<(usize, u64, &'static str)> = Vec::new();
     // Every channel wait: (record, channel, direction).
-    let mut chans: Vec<(usize, u64, &'static str)> = Vec::new();
+    let mut chans = std::mem::take(&mut st.chans);
+    chans.clear();
     let mut labelled: Vec<(usize, u64)> = Vec::new();
     let mut k = 0;
     for &(i, reused) in &live {
@@ -912,7 +918,9 @@ fn take_with(
         }
     }
     chans.extend(fresh_chans);
-    read_chans(a, &space, &mut records, chans, &mut stats)?;
+    read_chans(a, &space, &mut records, &chans, &mut stats)?;
+    st.chans = chans;
+    st.live = live;
     phase("waits and labels read");
     stats.reported = records.len() as u64;
     a.stats = stats;
@@ -1064,7 +1072,7 @@ fn read_chans(
     a: &Attacher,
     space: &AddrSpace,
     records: &mut [Record],
-    chans: Vec<(usize, u64, &'static str)>,
+    chans: &[(usize, u64, &'static str)],
     stats: &mut SampleStats,
 ) -> Result<(), AttachError> {
     let l = &a.bin.layout;
@@ -1077,7 +1085,17 @@ fn read_chans(
     addrs.dedup();
     let hz = l.hchan_read_len as usize;
     let (buf, ok) = read_structs(a, &addrs, hz, "reading channels", stats)?;
-    for (rec, c, direction) in chans {
+    // Exact capacities: a pushed-to empty Vec would take room for four.
+    let mut per_record = vec![0u8; records.len()];
+    for &(rec, _, _) in chans {
+        per_record[rec] = per_record[rec].saturating_add(1);
+    }
+    for (rec, &n) in per_record.iter().enumerate() {
+        if n > 0 {
+            records[rec].wait_on.reserve_exact(n as usize);
+        }
+    }
+    for &(rec, c, direction) in chans {
         let (len, cap, closed) = match addrs.binary_search(&c) {
             Ok(k) if ok[k] => {
                 let b = &buf[k * hz..(k + 1) * hz];
