@@ -380,7 +380,7 @@ impl TraceStream {
             bytes: backlog.clone(),
             cap: opts.max_decode_backlog,
         };
-        let ring = Arc::new(Mutex::new(TraceRing::new(opts.ring)));
+        let ring = Arc::new(Mutex::new(TraceRing::new(opts.ring.clone())));
         let stats = Arc::new(Mutex::new(StreamStats::default()));
         let stop = Arc::new(AtomicBool::new(false));
         let net = {

@@ -231,7 +231,7 @@ fn burst_of_goroutines_is_seen_within_about_a_generation() {
         let t = Target::start("1.27", &args);
         let rec = Recorder::default();
         let s = TraceStream::spawn(&t.url(), quick_opts(), Box::new(rec.clone()));
-        wait_for(&s, 10, "stream start", |e| {
+        wait_for(&s, 40, "stream start", |e| {
             matches!(e, TraceStreamEvent::StreamStarted { .. })
         });
         // Let the stream settle into its steady request length.
@@ -268,7 +268,7 @@ fn requests_are_renewed_back_to_back() {
         let rec = Recorder::default();
         let s = TraceStream::spawn(&t.url(), quick_opts(), Box::new(rec.clone()));
         let mut ended = 0;
-        wait_for(&s, 20, "four ended streams", |e| {
+        wait_for(&s, 60, "four ended streams", |e| {
             if let TraceStreamEvent::StreamEnded { error, .. } = e {
                 assert!(error.is_none(), "{error:?}");
                 ended += 1;
@@ -347,7 +347,7 @@ fn saved_ring_opens_in_go_tool_trace() {
         assert!(weft_parses(&mid) > 1000);
 
         // After a renewal the latest stream's generations are saved.
-        wait_for(&s, 15, "a generation of stream 2", |e| {
+        wait_for(&s, 40, "a generation of stream 2", |e| {
             matches!(e, TraceStreamEvent::Generation { stream: 2, .. })
         });
         let after = dir.join("after.trace");
@@ -393,13 +393,13 @@ fn target_dying_mid_stream_is_a_clear_error() {
         ..quick_opts()
     };
     let s = TraceStream::spawn(&t.url(), opts, Box::new(NoSink));
-    wait_for(&s, 15, "a generation", |e| {
+    wait_for(&s, 40, "a generation", |e| {
         matches!(e, TraceStreamEvent::Generation { .. })
     });
     let killed = Instant::now();
     let _ = t.child.kill();
     let _ = t.child.wait();
-    let ended = wait_for(&s, 10, "the stream to end", |e| {
+    let ended = wait_for(&s, 40, "the stream to end", |e| {
         matches!(e, TraceStreamEvent::StreamEnded { .. })
     });
     let TraceStreamEvent::StreamEnded {
@@ -415,7 +415,7 @@ fn target_dying_mid_stream_is_a_clear_error() {
     // The break is reported once (by StreamEnded above), not again as a
     // request error: the next error is the renewal finding nobody listening.
     let mut repeated = Vec::new();
-    let next = wait_for(&s, 10, "the next request's error", |e| match e {
+    let next = wait_for(&s, 40, "the next request's error", |e| match e {
         TraceStreamEvent::Error {
             error: TraceSourceError::Connect { .. },
             ..
@@ -456,7 +456,7 @@ fn first_error(url: &str) -> TraceSourceError {
         ..quick_opts()
     };
     let s = TraceStream::spawn(url, opts, Box::new(NoSink));
-    let ev = wait_for(&s, 10, "an error", |e| {
+    let ev = wait_for(&s, 40, "an error", |e| {
         matches!(e, TraceStreamEvent::Error { .. })
     });
     s.join();

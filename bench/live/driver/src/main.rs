@@ -192,16 +192,22 @@ fn live(url: &str, secs: u64, every: u64) {
         if start.elapsed().as_secs() >= next {
             next += every;
             let st = s.stats();
-            let ring = s.ring().lock().unwrap().bytes();
+            let (ring, ring_mem) = {
+                let r = s.ring();
+                let r = r.lock().unwrap();
+                (r.bytes(), r.memory_bytes())
+            };
             println!(
-                "t={:>4}s rss={} MB ring={} MB model~{} MB received={} MB events={} streams={}",
+                "t={:>4}s rss={} MB ring={} MB (in memory {} MB) model~{} MB received={} MB events={} streams={} lagged={}",
                 start.elapsed().as_secs(),
                 status_kb("VmRSS:") / 1024,
                 ring >> 20,
+                ring_mem >> 20,
                 *heap.lock().unwrap() >> 20,
                 st.bytes >> 20,
                 st.events,
-                st.streams
+                st.streams,
+                st.lagged_streams
             );
         }
     }
@@ -227,13 +233,19 @@ fn live(url: &str, secs: u64, every: u64) {
         pct(&mut d, 1.0)
     );
     println!(
-        "memory at end: rss {} MB, peak rss {} MB, ring {} MB",
+        "memory at end: rss {} MB, peak rss {} MB, ring {} MB ({} MB of it in memory), {} of {} requests lagged",
         status_kb("VmRSS:") / 1024,
         status_kb("VmHWM:") / 1024,
-        s.ring().lock().unwrap().bytes() >> 20
+        s.ring().lock().unwrap().bytes() >> 20,
+        s.ring().lock().unwrap().memory_bytes() >> 20,
+        st.lagged_streams,
+        st.streams
     );
     s.stop();
 }
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     let a: Vec<String> = std::env::args().collect();

@@ -15,9 +15,19 @@
 //! The ring does its own batch framing (it never decodes events), so it
 //! costs a few comparisons per batch and can be fed straight from the
 //! socket.
+//!
+//! Where the bytes live: a busy program writes 10–20 MB of trace a second,
+//! so 30 seconds of it would be most of weft's memory. By default each
+//! completed generation is written to its own file in a spool directory on
+//! disk and only the generation being received stays in memory. The files
+//! are unlinked as soon as they are created (the ring keeps the open file
+//! handle), so the kernel reclaims them on any exit, Ctrl-C and crashes
+//! included, and nothing is left behind.
 use std::collections::VecDeque;
+use std::fs::File;
 use std::io::Write;
-use std::path::Path;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use weft_trace::spec::{ev, MAX_BATCH_SIZE};
@@ -27,31 +37,120 @@ use weft_trace::{uvarint, Varint};
 pub const HEADER_LEN: usize = 16;
 
 /// How much raw trace the ring keeps.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct RingOptions {
     /// Keep generations completed within this long of now.
     pub window: Duration,
     /// Never hold more than this many bytes (complete generations plus the
     /// one being received); the oldest generations go first.
     pub max_bytes: usize,
+    /// Directory for the completed generations (unlinked files, see the
+    /// module docs); `None` keeps them in memory.
+    pub spool_dir: Option<PathBuf>,
 }
 
 impl Default for RingOptions {
     fn default() -> Self {
         RingOptions {
             window: Duration::from_secs(30),
-            max_bytes: 256 << 20,
+            max_bytes: 1 << 30,
+            spool_dir: Some(default_spool_dir()),
         }
     }
+}
+
+/// Where completed generations go by default: `$WEFT_SPOOL_DIR`, else the
+/// user's cache directory (`$XDG_CACHE_HOME/weft`, `~/.cache/weft`), which
+/// is on disk on the common distributions (the temporary directory often is
+/// a tmpfs, that is memory), else the temporary directory.
+pub fn default_spool_dir() -> PathBuf {
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(d) = env("WEFT_SPOOL_DIR") {
+        return d;
+    }
+    if let Some(d) = env("XDG_CACHE_HOME") {
+        return d.join("weft");
+    }
+    if let Some(h) = env("HOME") {
+        return h.join(".cache").join("weft");
+    }
+    std::env::temp_dir()
 }
 
 /// One complete generation as it came off the wire.
 #[derive(Debug)]
 struct Gen {
     num: u64,
-    bytes: Vec<u8>,
+    data: GenData,
+    len: usize,
     done_at: Instant,
     done_wall: SystemTime,
+}
+
+#[derive(Debug)]
+enum GenData {
+    Memory(Vec<u8>),
+    /// An unlinked file holding exactly the generation's bytes.
+    Spooled(File),
+}
+
+impl Gen {
+    fn write_to<W: Write>(&self, w: &mut W) -> std::io::Result<()> {
+        match &self.data {
+            GenData::Memory(b) => w.write_all(b),
+            GenData::Spooled(f) => {
+                let mut buf = vec![0u8; (1 << 20).min(self.len.max(1))];
+                let mut at = 0usize;
+                while at < self.len {
+                    let n = buf.len().min(self.len - at);
+                    f.read_exact_at(&mut buf[..n], at as u64)?;
+                    w.write_all(&buf[..n])?;
+                    at += n;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Writes completed generations to unlinked files in one directory.
+#[derive(Debug)]
+struct Spool {
+    dir: PathBuf,
+    seq: u64,
+    /// Why the last spool write failed (the generation was dropped).
+    problem: Option<String>,
+}
+
+impl Spool {
+    fn store(&mut self, bytes: &[u8]) -> Result<File, String> {
+        let fail = |what: &str, e: std::io::Error, p: &Path| {
+            format!(
+                "cannot {what} {} for the raw-trace ring: {e}; set WEFT_SPOOL_DIR to a writable directory on disk",
+                p.display()
+            )
+        };
+        std::fs::create_dir_all(&self.dir).map_err(|e| fail("create", e, &self.dir))?;
+        self.seq += 1;
+        let path = self
+            .dir
+            .join(format!(".weft-ring-{}-{}", std::process::id(), self.seq));
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| fail("create", e, &path))?;
+        // Unlinked right away: the open handle keeps the data, and the
+        // kernel frees it whenever weft exits, however it exits.
+        let _ = std::fs::remove_file(&path);
+        f.write_all(bytes).map_err(|e| fail("write", e, &path))?;
+        Ok(f)
+    }
 }
 
 /// Framing state of one stream (one trace request, or one file).
@@ -127,23 +226,44 @@ pub struct TraceRing {
     opts: RingOptions,
     streams: VecDeque<Stream>,
     bytes: usize,
+    /// Of `bytes`, how many are in memory (the rest are spooled to disk).
+    memory_bytes: usize,
     dropped_gens: u64,
+    spool: Option<Spool>,
 }
 
 impl TraceRing {
     /// An empty ring.
     pub fn new(opts: RingOptions) -> TraceRing {
+        let spool = opts.spool_dir.clone().map(|dir| Spool {
+            dir,
+            seq: 0,
+            problem: None,
+        });
         TraceRing {
             opts,
             streams: VecDeque::new(),
             bytes: 0,
+            memory_bytes: 0,
             dropped_gens: 0,
+            spool,
         }
     }
 
-    /// Bytes held now (complete generations, open generations, partial batches).
+    /// Bytes held now (complete generations, open generations, partial
+    /// batches), in memory or spooled to disk.
     pub fn bytes(&self) -> usize {
         self.bytes
+    }
+
+    /// Of [`bytes`](Self::bytes), those held in memory.
+    pub fn memory_bytes(&self) -> usize {
+        self.memory_bytes
+    }
+
+    /// Why spooling to disk failed last (generations were dropped), if it did.
+    pub fn spool_problem(&self) -> Option<&str> {
+        self.spool.as_ref().and_then(|s| s.problem.as_deref())
     }
 
     /// Generations dropped so far because of the window or the byte cap.
@@ -205,9 +325,11 @@ impl TraceRing {
     pub fn push(&mut self, id: u64, mut data: &[u8], now: Instant) -> Vec<u64> {
         let wall = SystemTime::now();
         let cap = self.opts.max_bytes;
+        let mut spool = self.spool.take();
         let s = self.stream_mut(id);
         let mut done = Vec::new();
         let before = s.held();
+        let before_mem = s.held_in_memory();
         if s.broken.is_none() && !s.ended {
             if s.header.len() < HEADER_LEN {
                 let n = (HEADER_LEN - s.header.len()).min(data.len());
@@ -220,13 +342,21 @@ impl TraceRing {
             }
             if s.broken.is_none() {
                 s.pending.extend_from_slice(data);
-                s.frame(false, now, wall, cap, &mut done);
+                s.frame(false, now, wall, cap, &mut spool, &mut done);
             }
         }
-        let after = s.held();
-        self.bytes = self.bytes + after - before;
+        self.account(id, before, before_mem);
+        self.spool = spool;
         self.prune(now);
         done
+    }
+
+    // Updates the byte counts after stream `id` changed.
+    fn account(&mut self, id: u64, before: usize, before_mem: usize) {
+        let s = self.streams.iter().find(|s| s.id == id).unwrap();
+        let (after, after_mem) = (s.held(), s.held_in_memory());
+        self.bytes = self.bytes + after - before;
+        self.memory_bytes = self.memory_bytes + after_mem - before_mem;
     }
 
     /// Marks the end of stream `id`. A clean end completes the generation
@@ -235,20 +365,22 @@ impl TraceRing {
     pub fn end(&mut self, id: u64, clean: bool, now: Instant) -> Vec<u64> {
         let wall = SystemTime::now();
         let cap = self.opts.max_bytes;
+        let mut spool = self.spool.take();
         let s = self.stream_mut(id);
         let before = s.held();
+        let before_mem = s.held_in_memory();
         let mut done = Vec::new();
         if s.broken.is_none() && !s.ended {
-            s.frame(true, now, wall, cap, &mut done);
+            s.frame(true, now, wall, cap, &mut spool, &mut done);
             if clean && s.pending.is_empty() {
-                s.close_open(now, wall, &mut done);
+                s.close_open(now, wall, &mut spool, &mut done);
             }
         }
         s.ended = true;
         s.open = None;
         s.pending = Vec::new();
-        let after = s.held();
-        self.bytes = self.bytes + after - before;
+        self.account(id, before, before_mem);
+        self.spool = spool;
         self.prune(now);
         done
     }
@@ -260,7 +392,8 @@ impl TraceRing {
         for s in self.streams.iter_mut() {
             while let Some(g) = s.gens.front() {
                 if now.duration_since(g.done_at) > window {
-                    self.bytes -= g.bytes.len();
+                    self.bytes -= g.len;
+                    self.memory_bytes -= g.memory_len();
                     self.dropped_gens += 1;
                     s.gens.pop_front();
                 } else {
@@ -273,7 +406,8 @@ impl TraceRing {
                 break;
             };
             let g = s.gens.pop_front().unwrap();
-            self.bytes -= g.bytes.len();
+            self.bytes -= g.len;
+            self.memory_bytes -= g.memory_len();
             self.dropped_gens += 1;
         }
         // Keep the newest stream even when empty: it may be receiving.
@@ -281,6 +415,7 @@ impl TraceRing {
             let s = &self.streams[0];
             if s.gens.is_empty() && (s.ended || s.broken.is_some()) {
                 self.bytes -= s.held();
+                self.memory_bytes -= s.held_in_memory();
                 self.streams.pop_front();
             } else {
                 break;
@@ -307,8 +442,8 @@ impl TraceRing {
         w.write_all(&s.header).map_err(SaveError::Io)?;
         let mut bytes = s.header.len() as u64;
         for g in &s.gens {
-            w.write_all(&g.bytes).map_err(SaveError::Io)?;
-            bytes += g.bytes.len() as u64;
+            g.write_to(w).map_err(SaveError::Io)?;
+            bytes += g.len as u64;
         }
         let (first, last) = (s.gens.front().unwrap(), s.gens.back().unwrap());
         Ok(SavedTrace {
@@ -327,21 +462,50 @@ impl TraceRing {
 impl Stream {
     fn held(&self) -> usize {
         self.pending.len()
-            + self.gens.iter().map(|g| g.bytes.len()).sum::<usize>()
+            + self.gens.iter().map(|g| g.len).sum::<usize>()
             + self.open.as_ref().map(|o| o.1.len()).unwrap_or(0)
             + self.header.len()
     }
 
-    fn close_open(&mut self, now: Instant, wall: SystemTime, done: &mut Vec<u64>) {
-        if let Some((num, bytes)) = self.open.take() {
-            done.push(num);
-            self.gens.push_back(Gen {
-                num,
-                bytes,
-                done_at: now,
-                done_wall: wall,
-            });
-        }
+    fn held_in_memory(&self) -> usize {
+        self.pending.len()
+            + self.gens.iter().map(|g| g.memory_len()).sum::<usize>()
+            + self.open.as_ref().map(|o| o.1.len()).unwrap_or(0)
+            + self.header.len()
+    }
+
+    fn close_open(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        spool: &mut Option<Spool>,
+        done: &mut Vec<u64>,
+    ) {
+        let Some((num, bytes)) = self.open.take() else {
+            return;
+        };
+        let len = bytes.len();
+        let data = match spool {
+            None => GenData::Memory(bytes),
+            Some(sp) => match sp.store(&bytes) {
+                Ok(f) => GenData::Spooled(f),
+                Err(why) => {
+                    // Dropped rather than kept in memory: the memory bound
+                    // matters more than this generation. Later generations
+                    // retry (the disk may have room again).
+                    sp.problem = Some(why);
+                    return;
+                }
+            },
+        };
+        done.push(num);
+        self.gens.push_back(Gen {
+            num,
+            data,
+            len,
+            done_at: now,
+            done_wall: wall,
+        });
     }
 
     fn fail(&mut self, why: String) {
@@ -357,6 +521,7 @@ impl Stream {
         now: Instant,
         wall: SystemTime,
         cap: usize,
+        spool: &mut Option<Spool>,
         done: &mut Vec<u64>,
     ) {
         let mut at = 0;
@@ -373,7 +538,7 @@ impl Stream {
                         bytes.push(ev::END_OF_GENERATION);
                     }
                     self.skipping = None;
-                    self.close_open(now, wall, done);
+                    self.close_open(now, wall, spool, done);
                     self.last_eog = true;
                     at += 1;
                 }
@@ -384,7 +549,7 @@ impl Stream {
                             self.fail(format!("batch of generation {gen} after generation {g}"));
                             return;
                         }
-                        Some((g, _)) if gen > *g => self.close_open(now, wall, done),
+                        Some((g, _)) if gen > *g => self.close_open(now, wall, spool, done),
                         _ => {}
                     }
                     if self.skipping.is_some_and(|g| g != gen) {
@@ -412,6 +577,15 @@ impl Stream {
             // A partial batch at the end: the generation it belongs to is
             // incomplete and must not be saved.
             self.open = None;
+        }
+    }
+}
+
+impl Gen {
+    fn memory_len(&self) -> usize {
+        match self.data {
+            GenData::Memory(_) => self.len,
+            GenData::Spooled(_) => 0,
         }
     }
 }
@@ -492,11 +666,74 @@ mod tests {
         n
     }
 
+    fn spool_in(dir: &Path) -> RingOptions {
+        RingOptions {
+            spool_dir: Some(dir.to_path_buf()),
+            ..RingOptions::default()
+        }
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("weft-ring-test-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn spooled_generations_leave_memory_and_no_files() {
+        let dir = scratch("spool");
+        let t = trace(5);
+        let now = Instant::now();
+        let mut ring = TraceRing::new(spool_in(&dir));
+        ring.push(1, &t, now);
+        // Generations 1-4 are complete and spooled; 5 is still open.
+        assert_eq!(ring.generations(), 4);
+        assert_eq!(ring.bytes(), t.len());
+        let open = ring.memory_bytes();
+        assert!(
+            open < t.len() / 4,
+            "only the open generation and header stay in memory: {open}"
+        );
+        // The spool files are unlinked at once: nothing to clean up later.
+        let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+        assert!(left.is_empty(), "spool files left on disk: {left:?}");
+        ring.end(1, true, now);
+        assert_eq!(ring.memory_bytes(), HEADER_LEN, "only the header");
+        let mut out = vec![];
+        ring.write_to(&mut out).unwrap();
+        assert_eq!(out, t, "the spooled ring gives back the stream");
+        parses(&out);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn unwritable_spool_drops_generations_and_says_why() {
+        let file = scratch("not-a-dir");
+        std::fs::write(&file, b"x").unwrap();
+        let mut ring = TraceRing::new(spool_in(&file.join("sub")));
+        ring.push(1, &trace(3), Instant::now());
+        assert_eq!(ring.generations(), 0);
+        let why = ring.spool_problem().unwrap();
+        assert!(why.contains("WEFT_SPOOL_DIR"), "{why}");
+        assert!(matches!(ring.write_to(&mut vec![]), Err(SaveError::Empty)));
+        std::fs::remove_file(&file).unwrap();
+    }
+
     #[test]
     fn any_chunking_gives_the_same_generations() {
         let t = trace(4);
+        let dir = scratch("chunking");
         for chunk in [1, 2, 3, 7, 16, 17, 64, t.len()] {
-            let mut ring = TraceRing::new(RingOptions::default());
+            // Alternate memory and disk: both must give the stream back.
+            let opts = if chunk % 2 == 0 {
+                spool_in(&dir)
+            } else {
+                RingOptions {
+                    spool_dir: None,
+                    ..RingOptions::default()
+                }
+            };
+            let mut ring = TraceRing::new(opts);
             let now = Instant::now();
             let mut done = vec![];
             for c in t.chunks(chunk) {
@@ -534,6 +771,7 @@ mod tests {
         let mut ring = TraceRing::new(RingOptions {
             window: Duration::from_secs(3),
             max_bytes: 1 << 20,
+            spool_dir: None,
         });
         // One chunk per second of arrival time.
         let per = t.len() / 6;
@@ -558,6 +796,7 @@ mod tests {
         let mut ring = TraceRing::new(RingOptions {
             window: Duration::from_secs(60),
             max_bytes: gen_len * 2 + HEADER_LEN - 1,
+            spool_dir: None,
         });
         ring.push(1, &t, start);
         ring.end(1, true, start);

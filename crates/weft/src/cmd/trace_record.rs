@@ -46,13 +46,14 @@ pub fn run(a: RecordArgs) -> anyhow::Result<ExitCode> {
     let ring_opts = RingOptions {
         window: a.window,
         max_bytes: a.max_bytes,
+        ..RingOptions::default()
     };
     let saved = match parse_trace_source(&a.source)? {
         TraceSpec::Live(base) => live(&base, &a, ring_opts)?,
         spec => {
             let mut ring = TraceRing::new(RingOptions {
                 window: Duration::from_secs(u64::MAX / 4),
-                ..ring_opts
+                ..ring_opts.clone()
             });
             read_trace(&spec, a.timeout, 4 << 30, &mut NoSink, Some(&mut ring))
                 .with_context(|| format!("reading {}", a.source))?;
