@@ -663,6 +663,46 @@ impl Decoder {
         std::mem::swap(&mut out, &mut order.queue);
         let mut last_ts = self.last_ts;
         'fill: while order.queue.len() < FILL {
+            // The hot loop: the earliest thread's next event is a common
+            // goroutine transition that can be taken and whose ids exist.
+            // Same steps and outcome as the general path below, minus its
+            // dispatch and bookkeeping. Anything else falls through to it.
+            while order.queue.len() < FILL && !frontier.is_empty() {
+                if let Some(s) = gen.cpu_samples.get(self.cpu_next) {
+                    if s.time < frontier.min_time() {
+                        break;
+                    }
+                }
+                let slot = &mut frontier.heap[0];
+                let c = &mut frontier.cursors[slot.idx as usize];
+                let e = &c.evs[c.pos as usize];
+                if !ids_known(gen, e.typ, &e.args) {
+                    break;
+                }
+                order.cur_off = c.ev_off() as u64;
+                if !order.advance_fast(e, gen.num, c.m, c.mslot) {
+                    break;
+                }
+                match c.next_event(gen, buf, base) {
+                    Ok(true) => {
+                        slot.time = c.ev().time;
+                        sift_down(&mut frontier.heap, 0);
+                    }
+                    Ok(false) => heap_remove(&mut frontier.heap, 0),
+                    Err(e) => {
+                        self.pending_err = Some(e);
+                        break 'fill;
+                    }
+                }
+                let q = order.queue.last_mut().expect("just queued");
+                if q.time <= last_ts {
+                    q.time = last_ts.wrapping_add(1);
+                }
+                last_ts = q.time;
+            }
+            if order.queue.len() >= FILL {
+                break;
+            }
             let start = order.queue.len();
             if self.cpu_next < gen.cpu_samples.len() {
                 let s = gen.cpu_samples[self.cpu_next];
@@ -720,7 +760,7 @@ impl Decoder {
             }
             for i in start..order.queue.len() {
                 let e = &mut order.queue[i];
-                if e.typ != ev::SYNC_SYNTH && !ids_known(gen, e) {
+                if e.typ != ev::SYNC_SYNTH && !ids_known(gen, e.typ, &e.args) {
                     let err = validate_ids(gen, e).err().unwrap_or_else(|| {
                         Error::new("internal error: id check disagrees with itself")
                     });
@@ -1070,20 +1110,20 @@ impl Decoder {
 }
 
 // Cheap check that an event's stack and string ids exist in its generation.
-#[inline]
-fn ids_known(gen: &Generation, e: &RawEvent) -> bool {
-    let w = WIRE[e.typ as usize];
+#[inline(always)]
+fn ids_known(gen: &Generation, typ: u8, args: &[u64; 4]) -> bool {
+    let w = WIRE[typ as usize];
     let mut ok = true;
     let mut m = w.stack_mask;
     while m != 0 {
         let i = m.trailing_zeros() as usize;
-        ok &= gen.stacks.contains(e.args[i]);
+        ok &= gen.stacks.contains(args[i]);
         m &= m - 1;
     }
     let mut m = w.string_mask;
     while m != 0 {
         let i = m.trailing_zeros() as usize;
-        ok &= gen.strings.contains(e.args[i]);
+        ok &= gen.strings.contains(args[i]);
         m &= m - 1;
     }
     ok
@@ -1153,13 +1193,15 @@ fn try_advance(
 ) -> Result<bool> {
     let c = &mut frontier.cursors[frontier.heap[i].idx as usize];
     let (m, off) = (c.m, c.ev_off());
-    let strs = Strs { buf, base };
     order.cur_off = off as u64;
-    let ok = order
-        .advance(&mut c.evs[c.pos as usize], gen, &strs, m, &mut c.mslot)
-        .map_err(|e| e.at(off as u64).in_gen(gen.num))?;
-    if !ok {
-        return Ok(false);
+    if !order.advance_fast(&c.evs[c.pos as usize], gen.num, m, c.mslot) {
+        let strs = Strs { buf, base };
+        let ok = order
+            .advance(&mut c.evs[c.pos as usize], gen, &strs, m, &mut c.mslot)
+            .map_err(|e| e.at(off as u64).in_gen(gen.num))?;
+        if !ok {
+            return Ok(false);
+        }
     }
     if c.next_event(gen, buf, base)? {
         frontier.heap[i].time = c.ev().time;
@@ -1215,7 +1257,18 @@ impl<R: Read> Reader<R> {
         &self.dec
     }
     /// The next event, `None` at the end of the trace.
+    #[inline]
     pub fn next_event(&mut self) -> Result<Option<EventRef<'_>>> {
+        if self.dec.ready_pos < self.dec.ready.len() {
+            self.dec.ready_pos += 1;
+            self.dec.events += 1;
+            return Ok(Some(self.dec.event()));
+        }
+        self.next_event_slow()
+    }
+
+    #[inline(never)]
+    fn next_event_slow(&mut self) -> Result<Option<EventRef<'_>>> {
         loop {
             match self.dec.advance()? {
                 Status::Event => break,

@@ -321,6 +321,79 @@ impl Ordering {
         self.ms.len() - 1
     }
 
+    /// The common goroutine transitions (start, block, stop, unblock) when
+    /// they can be taken and are valid: updates the state, queues the event
+    /// and returns true. Anything else (not ready yet, an error to report,
+    /// an unknown thread, another event type) returns false with nothing
+    /// changed, and `advance` then decides exactly as for any event.
+    #[inline(always)]
+    pub fn advance_fast(&mut self, e: &Base, gnum: u64, m: i64, slot: u32) -> bool {
+        if slot == u32::MAX || self.initial_gen == 0 {
+            return false;
+        }
+        let ms = self.ms[slot as usize].1;
+        let cur = Ctx {
+            g: ms.g,
+            p: ms.p,
+            m,
+        };
+        let new_g = match e.typ {
+            ev::GO_START => {
+                let gid = e.args[0] as i64;
+                if cur.p == NO_P || cur.g != NO_G {
+                    return false;
+                }
+                let seq = Seq {
+                    gen: gnum,
+                    seq: e.args[1],
+                };
+                match self.gs.get_mut(&gid) {
+                    Some(st) if st.status == gstatus::RUNNABLE && seq.succeeds(st.seq) => {
+                        st.status = gstatus::RUNNING;
+                        st.seq = seq;
+                    }
+                    _ => return false,
+                }
+                gid
+            }
+            ev::GO_BLOCK | ev::GO_STOP => {
+                if cur.p == NO_P || cur.g == NO_G {
+                    return false;
+                }
+                match self.gs.get_mut(&cur.g) {
+                    Some(st) if st.status == gstatus::RUNNING => {
+                        st.status = if e.typ == ev::GO_STOP {
+                            gstatus::RUNNABLE
+                        } else {
+                            gstatus::WAITING
+                        };
+                    }
+                    _ => return false,
+                }
+                NO_G
+            }
+            ev::GO_UNBLOCK => {
+                let gid = e.args[0] as i64;
+                let seq = Seq {
+                    gen: gnum,
+                    seq: e.args[1],
+                };
+                match self.gs.get_mut(&gid) {
+                    Some(st) if st.status == gstatus::WAITING && seq.succeeds(st.seq) => {
+                        st.status = gstatus::RUNNABLE;
+                        st.seq = seq;
+                    }
+                    _ => return false,
+                }
+                cur.g
+            }
+            _ => return false,
+        };
+        self.push(e, cur);
+        self.ms[slot as usize].1.g = new_g;
+        true
+    }
+
     /// Tries to take `e`, the next event of thread `m`. Ok(false): not yet.
     /// `slot` caches where thread `m`'s state lives (u32::MAX: unknown yet).
     pub fn advance(
