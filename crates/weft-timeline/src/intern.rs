@@ -123,31 +123,46 @@ impl Interner {
                 file,
                 line: f.line.min(u32::MAX as u64) as u32,
             };
-            let fid = match self.frame_map.get(&rec) {
-                Some(&x) => x,
-                None => {
-                    let x = self.frames.len() as FrameId;
-                    self.frames.push(rec);
-                    self.frame_map.insert(rec, x);
-                    x
-                }
-            };
-            scratch.push(fid);
+            scratch.push(self.frame_id(rec));
         }
-        let id = match self.stack_map.get(&scratch[..]) {
+        let id = self.stack_id(&scratch);
+        self.scratch = scratch;
+        self.gen_stacks.insert(st.id, id);
+        id
+    }
+
+    /// A stack given by its frames (sampled sources), innermost first.
+    pub fn stack_of(&mut self, frames: &[FrameRec]) -> StackId {
+        let ids: Vec<FrameId> = frames.iter().map(|&r| self.frame_id(r)).collect();
+        self.stack_id(&ids)
+    }
+
+    #[inline]
+    fn frame_id(&mut self, rec: FrameRec) -> FrameId {
+        match self.frame_map.get(&rec) {
+            Some(&x) => x,
+            None => {
+                let x = self.frames.len() as FrameId;
+                self.frames.push(rec);
+                self.frame_map.insert(rec, x);
+                x
+            }
+        }
+    }
+
+    #[inline]
+    fn stack_id(&mut self, frames: &[FrameId]) -> StackId {
+        match self.stack_map.get(frames) {
             Some(&x) => x,
             None => {
                 let x = self.stacks.len() as StackId;
                 self.stacks
-                    .push((self.stack_frames.len() as u32, scratch.len() as u32));
-                self.stack_frames.extend_from_slice(&scratch);
-                self.stack_map.insert(scratch[..].into(), x);
+                    .push((self.stack_frames.len() as u32, frames.len() as u32));
+                self.stack_frames.extend_from_slice(frames);
+                self.stack_map.insert(frames.into(), x);
                 x
             }
-        };
-        self.scratch = scratch;
-        self.gen_stacks.insert(st.id, id);
-        id
+        }
     }
 
     pub fn stack(&self, id: StackId) -> &[FrameId] {
