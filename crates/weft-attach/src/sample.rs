@@ -23,7 +23,6 @@ const G_RUNNING: u32 = 2;
 const G_SYSCALL: u32 = 3;
 const G_WAITING: u32 = 4;
 const G_DEAD: u32 = 6;
-const G_PREEMPTED: u32 = 9;
 const G_LEAKED: u32 = 10;
 const G_DEADEXTRA: u32 = 11;
 /// `gStatusStrings`, identical in Go 1.22–1.27 where both exist.
@@ -643,15 +642,19 @@ pub(crate) struct SampleState {
 /// Whether a goroutine's kept stack, channels and labels still hold: its
 /// `g` reads exactly as when they were read. That compares the saved
 /// pc/sp, stack bounds, status, wait reason, sudog, goid, and two fields
-/// the runtime changes whenever the goroutine runs: `waitsince` (zeroed by
-/// `execute`, set again only by a later GC cycle, so a non-zero unchanged
-/// value proves it has not run) and `trackingSeq` (incremented each time
-/// it stops running; unchanged says it ran a multiple of 256 times or not
-/// at all). Only parked (or never-started) goroutines qualify, and not
-/// while the GC holds their scan bit (it may be moving the stack).
-fn reusable(g: &G, kept: &Kept) -> bool {
-    matches!(g.status, G_RUNNABLE | G_WAITING | G_PREEMPTED | G_LEAKED)
+/// the runtime changes when the goroutine runs: `waitsince` (zeroed each
+/// time the scheduler runs it, set again only by a later GC cycle, so an
+/// unchanged non-zero value says it has not been scheduled) and
+/// `trackingSeq` (incremented by `casgstatus` each time it stops running;
+/// unchanged says it stopped a multiple of 256 times or not at all).
+/// Only parked or runnable goroutines qualify, not while the GC holds
+/// their scan bit (it may be moving the stack), and not the two waits the
+/// runtime enters without `casgstatus` (a coroutine switch, and a
+/// preemption for a stack scan), which neither field would notice.
+fn reusable(g: &G, kept: &Kept, untracked: &[u8]) -> bool {
+    matches!(g.status, G_RUNNABLE | G_WAITING | G_LEAKED)
         && !g.scan
+        && !untracked.contains(&g.waitreason)
         && kept.g.as_ref() == Some(g)
 }
 
@@ -750,6 +753,14 @@ fn take_with(
     st.kept.resize_with(n, Kept::default);
     st.kept.truncate(n);
 
+    // Wait reasons entered without `casgstatus` (see `reusable`).
+    let untracked: Vec<u8> = a
+        .wait_reasons
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| matches!(r.as_str(), "coroutine" | "preempted"))
+        .map(|(i, _)| i as u8)
+        .collect();
     // Sort the goroutines: (allgs index, reused) for each one reported.
     let mut live = std::mem::take(&mut st.live);
     live.clear();
@@ -770,7 +781,7 @@ fn take_with(
             stats.system += 1;
             continue;
         }
-        let reuse = opts.reuse_stacks && reusable(g, &st.kept[i]);
+        let reuse = opts.reuse_stacks && reusable(g, &st.kept[i], &untracked);
         live.push((i as u32, reuse));
     }
     let unwindable: Vec<&G> = live

@@ -597,6 +597,58 @@ fn reuse_follows_a_goroutine_that_ran_go1_24_stripped() {
     reuse_follows_a_goroutine_that_ran(24, true);
 }
 
+/// A coroutine switch (iter.Pull) parks a goroutine without touching the
+/// fields that prove it has not run, so such goroutines are always read
+/// afresh: the coroutine here yields from two functions in turn, at the
+/// same pc and sp, and every sample must show the current one.
+#[test]
+fn coroutines_are_never_reused_go1_24() {
+    let what = "go1.24 attach-coro";
+    let bin = build_program("attach-coro", 24, false, false);
+    let mut child = Reaped(
+        Command::new(&bin)
+            .env("GOMAXPROCS", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting target"),
+    );
+    let mut lines = BufReader::new(child.0.stdout.take().unwrap());
+    let mut stdin = child.0.stdin.take().unwrap();
+    let opts = AttachOptions::default();
+    let mut attacher = None;
+    for round in 0..8 {
+        let (said, via, not) = if round % 2 == 0 {
+            ("A", "main.yieldA", "main.yieldB")
+        } else {
+            ("B", "main.yieldB", "main.yieldA")
+        };
+        // Printed once next() returned: the coroutine is parked in `via`.
+        let mut line = String::new();
+        lines.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), said, "{what}: round {round}");
+        let a = attacher.get_or_insert_with(|| {
+            Attacher::new(child.0.id()).unwrap_or_else(|e| panic!("{what}: {e}"))
+        });
+        for sample in 0..3 {
+            let snap = a.snapshot(&opts).unwrap_or_else(|e| panic!("{what}: {e}"));
+            let coro = snap
+                .records
+                .iter()
+                .find(|r| r.stack.iter().any(|f| f.func == "main.seq"))
+                .unwrap_or_else(|| panic!("{what}: round {round}: no coroutine in {snap:?}"));
+            let funcs: Vec<&str> = coro.stack.iter().map(|f| f.func.as_str()).collect();
+            assert!(
+                funcs.contains(&via) && !funcs.contains(&not),
+                "{what}: round {round}, sample {sample}: {funcs:?} [{}]",
+                coro.status
+            );
+        }
+        writeln!(stdin, "next").unwrap();
+    }
+}
+
 #[test]
 fn missing_process_is_a_clear_error() {
     let err = Attacher::new(999_999_999).err().expect("no such pid");

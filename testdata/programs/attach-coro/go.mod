@@ -1,0 +1,3 @@
+module weft.test/attachcoro
+
+go 1.23
