@@ -288,6 +288,8 @@ pub struct Model {
     span_secs: VecDeque<u32>,
     span_secs_base: i64,
     pub(crate) detail_start_ns: i64,
+    // Newest span end or wake time a per-goroutine or wake cap dropped.
+    complete_from_ns: i64,
     pub(crate) first_ns: Option<i64>,
     // Start of the current capture (traces may be fed back to back).
     capture_start_ns: i64,
@@ -347,6 +349,7 @@ impl Model {
             span_secs: VecDeque::new(),
             span_secs_base: 0,
             detail_start_ns: i64::MIN,
+            complete_from_ns: i64::MIN,
             first_ns: None,
             capture_start_ns: 0,
             now_ns: 0,
@@ -822,6 +825,7 @@ impl Model {
             self.count_span(span.end, 1);
         }
         if let Some(d) = dropped {
+            self.complete_from_ns = self.complete_from_ns.max(d.end);
             self.uncount_span(d.end);
         }
     }
@@ -922,7 +926,9 @@ impl Model {
             kind,
         });
         if self.wakes.len() > self.cfg.max_wakes {
-            self.wakes.pop_front();
+            if let Some(w) = self.wakes.pop_front() {
+                self.complete_from_ns = self.complete_from_ns.max(w.time + 1);
+            }
         }
     }
 
@@ -1103,6 +1109,13 @@ impl Model {
             self.series_bucket_ns *= 2;
             self.next_sample = now - now.rem_euclid(self.series_bucket_ns) + self.series_bucket_ns;
         }
+    }
+
+    /// From when the spans and wakes held are complete: the later of
+    /// [`Model::detail_start_ns`] and the newest span or wake that a
+    /// per-goroutine or wake cap dropped.
+    pub fn detail_complete_ns(&self) -> i64 {
+        self.detail_start_ns().max(self.complete_from_ns)
     }
 
     /// Drops detail older than the window, or more than the caps allow, and

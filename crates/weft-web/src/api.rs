@@ -199,6 +199,9 @@ pub fn status_json(app: &Shared) -> Value {
     if let Some(s) = st.load_secs {
         v["load_secs"] = json!(s);
     }
+    if let Some(ix) = crate::index::status(app) {
+        v["index"] = ix;
+    }
     if st.mode == Mode::Live {
         if let Some(lag) = app.lag() {
             v["lag_ms"] = json!(lag.as_secs_f64() * 1e3);
@@ -280,7 +283,9 @@ pub fn summary_json(app: &Shared) -> Result<Arc<Value>, ApiError> {
             return Ok(val.clone());
         }
     }
-    let val = Arc::new(build_summary(&m));
+    let mut val = build_summary(&m);
+    crate::index::amend_summary(app, &m, &mut val);
+    let val = Arc::new(val);
     *cache = Some((version, Instant::now(), val.clone()));
     Ok(val)
 }
@@ -672,6 +677,10 @@ pub async fn timeline(State(app): State<App>, Query(q): Params) -> Result<Respon
     let offset: usize = num(&q, "row_offset")?.unwrap_or(0);
     let limit: usize = num::<usize>(&q, "row_limit")?.unwrap_or(200).min(5000);
     let res_q: Option<i64> = num(&q, "res_ns")?;
+    // A range before the resident detail: decoded from the indexed file.
+    if let Some(body) = crate::index::timeline(&app, &q, &f, res_q, offset, limit).await {
+        return Ok(([(header::CONTENT_TYPE, "application/octet-stream")], body).into_response());
+    }
     let m = ready(&app)?;
     let range = range_of(&m, &q)?;
     let res = res_q
@@ -708,6 +717,9 @@ pub async fn wakes(State(app): State<App>, Query(q): Params) -> Result<Json<Valu
     let ids: Option<BTreeSet<i64>> = id_list(&q, "goroutine")?;
     let groups: Option<BTreeSet<GroupId>> = id_list(&q, "group")?;
     let limit: usize = num::<usize>(&q, "limit")?.unwrap_or(2000).min(20_000);
+    if let Some(v) = crate::index::wakes(&app, &q, ids.clone(), groups.clone(), limit).await {
+        return Ok(Json(v));
+    }
     let m = ready(&app)?;
     let r = range_of(&m, &q)?;
     let f = weft_timeline::GoroutineFilter {

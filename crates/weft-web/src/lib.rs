@@ -27,6 +27,7 @@ server.wait();
 */
 
 mod api;
+pub mod index;
 mod load;
 pub mod rows;
 pub mod security;

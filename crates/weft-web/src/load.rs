@@ -18,10 +18,13 @@ use crate::state::{Counting, LoadState, Shared};
 /// the user wants to scroll through the whole capture (the caps still bound
 /// memory: at most `max_spans` × 24 bytes of spans).
 pub fn file_config() -> Config {
-    Config {
+    let mut cfg = Config {
         window_ns: i64::MAX / 4,
         ..Config::default()
-    }
+    };
+    // Tests and benchmarks may force small caps (see `index::TUNING_ENV`).
+    crate::index::tuning_from_env(&mut cfg);
+    cfg
 }
 
 /// Reads a whole trace into a private model (no lock per event), then

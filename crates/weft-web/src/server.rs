@@ -124,6 +124,7 @@ impl Server {
 
         let live = match source {
             Source::File(p) => {
+                crate::index::attach(&shared, p.clone());
                 load::spawn_file_loader(
                     shared.clone(),
                     Box::new(move || {

@@ -1,0 +1,3 @@
+module weft.test/churn
+
+go 1.22
