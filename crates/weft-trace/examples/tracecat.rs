@@ -23,7 +23,16 @@ fn main() {
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut st = weft_trace::stats::Stats::default();
-    loop {
+    if mode == "stats" {
+        // What `weft trace stats` runs.
+        if let Err(e) = r.for_each_event(|ev| {
+            n += 1;
+            st.add(ev)
+        }) {
+            eprintln!("error: {e}");
+        }
+    }
+    while mode != "stats" {
         match r.next_event() {
             Ok(Some(ev)) => {
                 n += 1;
@@ -48,6 +57,10 @@ fn main() {
                 break;
             }
         }
+    }
+    if mode == "stats" {
+        st.finish(r.decoder());
+        st.print(&mut out).unwrap();
     }
     out.flush().unwrap();
     let dt = t0.elapsed().as_secs_f64();

@@ -676,7 +676,15 @@ impl Decoder {
                 let slot = &mut frontier.heap[0];
                 let c = &mut frontier.cursors[slot.idx as usize];
                 let e = &c.evs[c.pos as usize];
-                if !ids_known(gen, e.typ, &e.args) {
+                let ids_ok = match e.typ {
+                    ev::GO_START => true,
+                    ev::GO_BLOCK | ev::GO_STOP => {
+                        gen.strings.contains(e.args[0]) & gen.stacks.contains(e.args[1])
+                    }
+                    ev::GO_UNBLOCK => gen.stacks.contains(e.args[2]),
+                    _ => false,
+                };
+                if !ids_ok {
                     break;
                 }
                 order.cur_off = c.ev_off() as u64;
@@ -1265,6 +1273,32 @@ impl<R: Read> Reader<R> {
             return Ok(Some(self.dec.event()));
         }
         self.next_event_slow()
+    }
+
+    /// Calls `f` with every remaining event, in order, until the end of the
+    /// trace or the first error. The fastest way to visit a whole trace:
+    /// events go from the decoder's ready buffer to `f` without being wrapped
+    /// and unwrapped one at a time.
+    ///
+    /// ```no_run
+    /// let f = std::fs::File::open("trace.out").unwrap();
+    /// let mut r = weft_trace::Reader::new(f);
+    /// let mut n = 0u64;
+    /// r.for_each_event(|_ev| n += 1).unwrap();
+    /// ```
+    pub fn for_each_event(&mut self, mut f: impl FnMut(&EventRef<'_>)) -> Result<()> {
+        loop {
+            let d = &mut self.dec;
+            while d.ready_pos < d.ready.len() {
+                d.ready_pos += 1;
+                d.events += 1;
+                f(&d.event());
+            }
+            match self.next_event_slow()? {
+                Some(ev) => f(&ev),
+                None => return Ok(()),
+            }
+        }
     }
 
     #[inline(never)]

@@ -104,6 +104,7 @@ impl<V> IdMap<V> {
     pub fn len(&self) -> usize {
         self.len
     }
+    #[inline]
     pub fn insert(&mut self, id: i64, v: V) {
         if let Some(i) = self.slot(id) {
             if self.dense[i].replace(v).is_none() {
@@ -111,6 +112,10 @@ impl<V> IdMap<V> {
             }
             return;
         }
+        self.insert_slow(id, v)
+    }
+    #[inline(never)]
+    fn insert_slow(&mut self, id: i64, v: V) {
         let u = id as u64;
         // Grow the vector only while that keeps it at least a quarter full.
         if u < (4 * (self.len as u64 + 1)).max(1024) {
@@ -135,6 +140,7 @@ impl<V> IdMap<V> {
             self.len += 1;
         }
     }
+    #[inline]
     pub fn remove(&mut self, id: &i64) -> Option<V> {
         let r = match self.slot(*id) {
             Some(i) => self.dense[i].take(),

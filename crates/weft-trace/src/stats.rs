@@ -68,7 +68,15 @@ impl Stats {
             }
             wire::GO_BLOCK => {
                 self.by_kind[EventKind::StateTransition as usize] += 1;
-                let rid = self.reason_index(ev);
+                let sid = r.args[0] as usize;
+                let cached = match self.reason_cache.get(sid) {
+                    Some(&c) if c != u32::MAX && ev.generation() == self.cache_gen => Some(c),
+                    _ => None,
+                };
+                let rid = match cached {
+                    Some(c) => c,
+                    None => self.reason_index(ev),
+                };
                 self.block_start.insert(r.g, (t, rid));
             }
             _ => self.add_slow(ev),
@@ -147,6 +155,7 @@ impl Stats {
 
     // Index of the event's block reason (a GoBlock's string id, cached per
     // generation; other events through their typed view).
+    #[inline(never)]
     fn reason_index(&mut self, ev: &EventRef<'_>) -> u32 {
         // Reasons are string ids, stable within a generation: cache them.
         let sid = ev.raw().args[0] as usize;
