@@ -46,6 +46,10 @@ pub const LINTS: &[Lint] = &[
         description: "many goroutines of one group wait on the same kind of lock",
     },
     Lint {
+        name: "stuck-channel",
+        description: "goroutines have waited a long time on one channel (address known: pid:N) and no goroutine waits on its other side",
+    },
+    Lint {
         name: "deadlock",
         description: "every goroutine is blocked on channels or locks and nothing can wake them (dumps and tracebacks)",
     },
@@ -114,6 +118,88 @@ fn group_finding(kind: &str, tg: &TrackedGroup, sentence: &str) -> Finding {
         groups: vec![g.key.clone()],
         goroutines: g.ids.clone(),
     }
+}
+
+/// `stuck-channel`: channels (known by address, from a `pid:N` read) whose
+/// waiters are all on one side (all sending, or all receiving), each
+/// waiting at least [`TrackerConfig::stuck_channel_secs`]: by the tracker's
+/// own observations (`since`: (address, goroutine) -> first seen, ms) or by
+/// the runtime's wait time when the source gives it. Goroutines in
+/// `select` are left out: another case may still fire.
+pub(crate) fn stuck_channels(
+    cfg: &TrackerConfig,
+    snap: &Snapshot,
+    groups: &[TrackedGroup],
+    now_ms: u64,
+    since: &std::collections::HashMap<(u64, u64), u64>,
+) -> Vec<Finding> {
+    use std::collections::BTreeMap;
+    // addr -> (cap, len, closed, [(goroutine, direction, waited ms)])
+    type Waiters<'a> = (
+        Option<u64>,
+        Option<u64>,
+        Option<bool>,
+        Vec<(u64, &'a str, u64)>,
+    );
+    let mut chans: BTreeMap<u64, Waiters> = BTreeMap::new();
+    for r in &snap.records {
+        for w in r.wait_on.iter().filter(|w| w.kind == "chan") {
+            let e = chans
+                .entry(w.addr)
+                .or_insert((w.cap, w.len, w.closed, Vec::new()));
+            for &id in &r.ids {
+                let seen = since
+                    .get(&(w.addr, id))
+                    .map_or(0, |&t| now_ms.saturating_sub(t));
+                let runtime = r.wait_ns.map_or(0, |ns| ns / 1_000_000);
+                e.3.push((id, w.direction.as_str(), seen.max(runtime)));
+            }
+        }
+    }
+    let group_of = |id: u64| {
+        groups
+            .iter()
+            .find(|g| g.group.ids.contains(&id))
+            .map(|g| g.group.key.clone())
+    };
+    let min_ms = cfg.stuck_channel_secs.saturating_mul(1000);
+    let mut out = Vec::new();
+    for (addr, (cap, len, closed, waiters)) in chans {
+        let sending = waiters.iter().all(|w| w.1 == "send");
+        let receiving = waiters.iter().all(|w| w.1 == "recv");
+        if waiters.is_empty() || !(sending || receiving) || closed == Some(true) {
+            continue;
+        }
+        let waited = waiters.iter().map(|w| w.2).min().unwrap_or(0);
+        if waited < min_ms {
+            continue;
+        }
+        let buffer = match (cap, len) {
+            (Some(0), _) => "unbuffered".to_string(),
+            (Some(c), Some(l)) => format!("buffer {l}/{c}"),
+            _ => "buffer unknown".to_string(),
+        };
+        let (doing, other) = if sending {
+            ("sending on", "receiving from")
+        } else {
+            ("receiving from", "sending on")
+        };
+        let mut keys: Vec<String> = waiters.iter().filter_map(|w| group_of(w.0)).collect();
+        keys.sort();
+        keys.dedup();
+        out.push(Finding {
+            kind: "stuck-channel".into(),
+            summary: format!(
+                "{} goroutine{} blocked {doing} channel {addr:#x} ({buffer}) for at least {}; no goroutine is {other} it",
+                waiters.len(),
+                if waiters.len() == 1 { " has been" } else { "s have been" },
+                crate::track::human_duration_ms(waited)
+            ),
+            groups: keys,
+            goroutines: waiters.iter().map(|w| w.0).take(64).collect(),
+        });
+    }
+    out
 }
 
 /// Last two path elements: `/home/x/svc/main.go` → `svc/main.go`.
@@ -255,5 +341,91 @@ mod tests {
         assert_eq!(short_file("/a/b/c.go"), "b/c.go");
         assert_eq!(short_file("c.go"), "c.go");
         assert_eq!(short_file("b/c.go"), "b/c.go");
+    }
+
+    fn chan_waiter(id: u64, func: &str, dir: &str, addr: u64) -> Record {
+        let status = if dir == "send" {
+            "chan send"
+        } else {
+            "chan receive"
+        };
+        let mut r = rec(func, 1, status, StateClass::Blocked);
+        r.ids = vec![id];
+        r.wait_on = vec![weft_model::WaitObject {
+            addr,
+            kind: "chan".into(),
+            direction: dir.into(),
+            cap: Some(2),
+            len: Some(2),
+            closed: Some(false),
+        }];
+        r
+    }
+
+    fn at(ms: u64, records: Vec<Record>) -> Snapshot {
+        Snapshot {
+            taken_at_ms: ms,
+            records,
+            ..Snapshot::default()
+        }
+    }
+
+    #[test]
+    fn stuck_channel_needs_one_sided_waiters_for_the_threshold() {
+        let cfg = TrackerConfig {
+            stuck_channel_secs: 60,
+            ..TrackerConfig::default()
+        };
+        let stuck = |f: &[Finding]| f.iter().filter(|f| f.kind == "stuck-channel").count();
+        let senders = || {
+            vec![
+                chan_waiter(7, "main.produce", "send", 0xc0001),
+                chan_waiter(8, "main.produce", "send", 0xc0001),
+            ]
+        };
+        let mut t = Tracker::new(cfg.clone());
+        assert_eq!(stuck(&t.observe(&at(1_000, senders())).findings), 0);
+        // 30 s later: not long enough yet.
+        assert_eq!(stuck(&t.observe(&at(31_000, senders())).findings), 0);
+        let r = t.observe(&at(62_000, senders()));
+        assert_eq!(stuck(&r.findings), 1, "{:?}", r.findings);
+        let f = r
+            .findings
+            .iter()
+            .find(|f| f.kind == "stuck-channel")
+            .unwrap();
+        assert_eq!(f.goroutines, vec![7, 8]);
+        assert!(
+            f.summary.contains("0xc0001") && f.summary.contains("buffer 2/2"),
+            "{}",
+            f.summary
+        );
+        assert!(
+            f.summary.contains("no goroutine is receiving from it"),
+            "{}",
+            f.summary
+        );
+        assert_eq!(f.groups.len(), 1);
+
+        // A goroutine that only now started waiting there resets nothing
+        // for the others, but the finding waits for it too.
+        let mut more = senders();
+        more.push(chan_waiter(9, "main.produce", "send", 0xc0001));
+        assert_eq!(stuck(&t.observe(&at(63_000, more)).findings), 0);
+
+        // Someone on the other side: not stuck (it is being served).
+        let mut t = Tracker::new(cfg.clone());
+        let mut both = senders();
+        both.push(chan_waiter(9, "main.consume", "recv", 0xc0001));
+        t.observe(&at(0, both.clone()));
+        assert_eq!(stuck(&t.observe(&at(120_000, both)).findings), 0);
+
+        // The runtime's own wait time counts on the first observation.
+        let mut t = Tracker::new(cfg);
+        let mut old = senders();
+        for r in &mut old {
+            r.wait_ns = Some(90_000_000_000);
+        }
+        assert_eq!(stuck(&t.observe(&at(0, old)).findings), 1);
     }
 }

@@ -25,6 +25,9 @@ pub struct TrackerConfig {
     pub long_wait_minutes: u64,
     /// `lock-pileup`: at least this many goroutines of one group wait on a lock.
     pub lock_pileup_min: u64,
+    /// `stuck-channel`: every waiter on a channel has waited at least this
+    /// long (seconds) with nobody on the other side.
+    pub stuck_channel_secs: u64,
     /// Lint names that are switched off (see [`crate::LINTS`]).
     pub silenced: BTreeSet<String>,
 }
@@ -38,6 +41,7 @@ impl Default for TrackerConfig {
             growth_min_steps: 3,
             long_wait_minutes: 10,
             lock_pileup_min: 50,
+            stuck_channel_secs: 60,
             silenced: BTreeSet::new(),
         }
     }
@@ -104,6 +108,8 @@ pub struct Tracker {
     since_baseline: usize,
     baseline_at: u64,
     last_counts: HashMap<String, u64>,
+    /// (channel address, goroutine id) -> when first seen waiting there.
+    chan_waits: HashMap<(u64, u64), u64>,
 }
 
 impl Tracker {
@@ -116,6 +122,7 @@ impl Tracker {
             since_baseline: 0,
             baseline_at: 0,
             last_counts: HashMap::new(),
+            chan_waits: HashMap::new(),
         }
     }
 
@@ -227,8 +234,33 @@ impl Tracker {
             groups: tracked,
             findings: Vec::new(),
         };
+        self.note_channel_waits(snap, now);
         report.findings = run_lints(&self.cfg, snap, &report.groups);
+        if !self.cfg.silenced.contains("stuck-channel") {
+            report.findings.extend(crate::lint::stuck_channels(
+                &self.cfg,
+                snap,
+                &report.groups,
+                now,
+                &self.chan_waits,
+            ));
+        }
         report
+    }
+
+    // Remembers since when each goroutine waits on each channel (only the
+    // pairs of this snapshot are kept, so the map stays its size).
+    fn note_channel_waits(&mut self, snap: &Snapshot, now: u64) {
+        let mut next = HashMap::new();
+        for r in &snap.records {
+            for w in r.wait_on.iter().filter(|w| w.kind == "chan") {
+                for &id in &r.ids {
+                    let since = self.chan_waits.get(&(w.addr, id)).copied().unwrap_or(now);
+                    next.insert((w.addr, id), since);
+                }
+            }
+        }
+        self.chan_waits = next;
     }
 
     /// Applies the leak rules to one group, filling `leak_suspect` and `why`.
