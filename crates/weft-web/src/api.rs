@@ -641,6 +641,9 @@ pub async fn rows_list(State(app): State<App>, Query(q): Params) -> Result<Json<
     let f = row_filter(&q)?;
     let offset: usize = num(&q, "offset")?.unwrap_or(0);
     let limit: usize = num::<usize>(&q, "limit")?.unwrap_or(200).min(5000);
+    if let Some(v) = crate::index::rows(&app, &q, &f, offset, limit).await {
+        return Ok(Json(v));
+    }
     let m = ready(&app)?;
     let lay = rows::layout(&m, &f);
     let groups: Vec<Value> = lay

@@ -639,12 +639,33 @@ fn groups_to_detail(d: &DetailModel, set: &BTreeSet<GroupId>) -> BTreeSet<GroupI
         .collect()
 }
 
-// Rewrites a WFTL buffer's row groups (detail ids) to resident ids: a
-// goroutine the resident model still knows gets its group there.
-fn patch_groups(body: &mut [u8], d: &DetailModel, resident_group: &dyn Fn(i64) -> Option<GroupId>) {
+/// Flag bit of a WFTL buffer (header bytes 6..8): the rows were decoded
+/// from the file for this range, not read from the resident model.
+pub const FLAG_FROM_FILE: u16 = 1;
+
+// A detail row's group in resident ids: the resident model's group for a
+// goroutine it still knows (its creation may lie before the decoded
+// generations), else the detail group mapped by key.
+fn resident_group(d: &DetailModel, m: &Model, goroutine: i64, detail_group: GroupId) -> GroupId {
+    let mapped = d
+        .to_resident
+        .get(detail_group as usize)
+        .copied()
+        .unwrap_or(0);
+    if goroutine < 0 {
+        return mapped;
+    }
+    m.goroutine_raw(goroutine).map_or(mapped, |g| g.group)
+}
+
+// Rewrites a WFTL buffer's row groups (detail ids) to resident ids and
+// sets [`FLAG_FROM_FILE`].
+fn patch_groups(body: &mut [u8], d: &DetailModel, m: &Model) {
     if body.len() < 48 {
         return;
     }
+    let flags = u16::from_le_bytes([body[6], body[7]]) | FLAG_FROM_FILE;
+    body[6..8].copy_from_slice(&flags.to_le_bytes());
     let rows = u32::from_le_bytes(body[8..12].try_into().unwrap()) as usize;
     for i in 0..rows {
         let o = 48 + i * 24;
@@ -653,13 +674,7 @@ fn patch_groups(body: &mut [u8], d: &DetailModel, resident_group: &dyn Fn(i64) -
         }
         let gid = i64::from_le_bytes(body[o..o + 8].try_into().unwrap());
         let dg = u32::from_le_bytes(body[o + 8..o + 12].try_into().unwrap());
-        let mapped = d.to_resident.get(dg as usize).copied().unwrap_or(0);
-        let g = if gid >= 0 {
-            resident_group(gid).unwrap_or(mapped)
-        } else {
-            mapped
-        };
-        body[o + 8..o + 12].copy_from_slice(&g.to_le_bytes());
+        body[o + 8..o + 12].copy_from_slice(&resident_group(d, m, gid, dg).to_le_bytes());
     }
 }
 
@@ -694,9 +709,70 @@ pub(crate) async fn timeline(
         f2.collapsed = groups_to_detail(&d, &f.collapsed);
         let lay = rows::layout(&d.model, &f2);
         let mut body = rows::encode_timeline(&d.model, &f2, &lay, range, res, offset, limit);
-        let m = app.model();
-        patch_groups(&mut body, &d, &|g| m.goroutine_raw(g).map(|x| x.group));
+        patch_groups(&mut body, &d, &app.model());
         Some(body)
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+/// `/api/rows` with `start_ns` and `end_ns` before the resident detail: the
+/// layout the timeline uses for that range (goroutines of the decoded
+/// generations), with `"from_file": true`.
+pub(crate) async fn rows(
+    app: &Arc<Shared>,
+    q: &HashMap<String, String>,
+    f: &RowFilter,
+    offset: usize,
+    limit: usize,
+) -> Option<Value> {
+    let range = range_param(q)?;
+    let plan = plan_for(app, range)?;
+    let (app, f) = (app.clone(), f.clone());
+    tokio::task::spawn_blocking(move || {
+        let d = match plan.ix.detail(&plan.gens, plan.first, plan.last) {
+            Ok(d) => d,
+            Err(e) => {
+                plan.ix.note_error(e);
+                return None;
+            }
+        };
+        let d = lock(&d);
+        let mut f2 = f.clone();
+        f2.groups = f.groups.as_ref().map(|s| groups_to_detail(&d, s));
+        f2.collapsed = groups_to_detail(&d, &f.collapsed);
+        let dm = &d.model;
+        let lay = rows::layout(dm, &f2);
+        let m = app.model();
+        let groups: Vec<Value> = lay
+            .groups
+            .iter()
+            .map(|g| {
+                let id = resident_group(&d, &m, -1, g.id);
+                let name = dm.group_raw(g.id).map(|x| dm.str(x.entry)).unwrap_or("");
+                json!({"id": id, "name": if id == 0 { "(unknown origin)" } else { name },
+                       "first_row": g.first_row, "row_count": g.row_count, "members": g.members,
+                       "collapsed": g.collapsed})
+            })
+            .collect();
+        let list: Vec<Value> = lay
+            .rows
+            .iter()
+            .enumerate()
+            .skip(offset)
+            .take(limit)
+            .map(|(i, r)| match *r {
+                rows::Row::Goroutine { id, group } => {
+                    let st = dm.goroutine_raw(id).map(|g| g.state);
+                    json!({"row": i, "goroutine": id, "group": resident_group(&d, &m, id, group), "state": st})
+                }
+                rows::Row::Group(g) => {
+                    json!({"row": i, "goroutine": -1, "group": resident_group(&d, &m, -1, g), "state": null})
+                }
+            })
+            .collect();
+        Some(json!({"total_rows": lay.rows.len(), "groups": groups, "rows": list, "from_file": true}))
     })
     .await
     .ok()

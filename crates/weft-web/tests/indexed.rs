@@ -283,6 +283,51 @@ fn early_windows_of_a_capped_trace_come_from_the_file_in_full_detail() {
         builds0 + 1
     );
 
+    // The buffer says it came from the file; `/api/rows` for the same range
+    // is its layout, and groups are the resident model's (the request
+    // goroutines, long gone from it, still land in main.request's group).
+    let page = |r: TimeRange| {
+        get_bytes(&format!(
+            "{b}/api/timeline?start_ns={}&end_ns={}&res_ns=1&row_limit=5000",
+            r.start_ns, r.end_ns
+        ))
+    };
+    let flags = |body: &[u8]| u16::from_le_bytes([body[6], body[7]]);
+    let body = page(early);
+    assert_eq!(flags(&body), weft_web::index::FLAG_FROM_FILE);
+    let tl = decode_timeline(&body);
+    let rows_v = get_json(&format!(
+        "{b}/api/rows?start_ns={}&end_ns={}&limit=5000",
+        early.start_ns, early.end_ns
+    ));
+    assert_eq!(rows_v["from_file"], true);
+    assert_eq!(rows_v["total_rows"].as_u64(), Some(tl.total_rows as u64));
+    let listed = rows_v["rows"].as_array().unwrap();
+    assert_eq!(listed.len(), tl.rows.len());
+    for (r, j) in tl.rows.iter().zip(listed) {
+        assert_eq!(j["goroutine"].as_i64(), Some(r.goroutine), "{j}");
+        assert_eq!(j["group"].as_u64(), Some(r.group as u64), "{j}");
+        assert_eq!(j["row"].as_u64(), Some(r.index as u64), "{j}");
+    }
+    let groups = get_json(&format!("{b}/api/groups"));
+    let request = groups
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "main.request")
+        .unwrap_or_else(|| panic!("no main.request group: {groups}"))["id"]
+        .as_u64()
+        .unwrap();
+    let requests = tl
+        .rows
+        .iter()
+        .filter(|r| r.group as u64 == request && !r.spans.is_empty())
+        .count();
+    assert!(
+        requests >= 10,
+        "{requests} request rows in the early window"
+    );
+
     // Wakes of the early window: the same list as with no caps.
     let wakes = get_json(&format!(
         "{b}/api/wakes?start_ns={}&end_ns={}&limit=20000",
@@ -308,6 +353,12 @@ fn early_windows_of_a_capped_trace_come_from_the_file_in_full_detail() {
         status(&b)["index"]["detail_builds"].as_u64().unwrap(),
         builds1
     );
+    assert_eq!(flags(&page(late)), 0);
+    let rows_late = get_json(&format!(
+        "{b}/api/rows?start_ns={}&end_ns={}&limit=1",
+        late.start_ns, late.end_ns
+    ));
+    assert!(rows_late.get("from_file").is_none(), "{rows_late}");
 
     // Bounded: windows all over the early part never keep more than two
     // detail models, each under its span cap; the resident model stays
