@@ -50,6 +50,7 @@ base="$(sed -n 's/^pprof: //p' "$out/schedgap.out" | head -1)"
 [ -n "$base" ] || { echo "schedgap did not start: $(cat "$out/schedgap.out")" >&2; exit 1; }
 window() { curl -s "$base/schedgap/window"; }
 field() { sed -E "s/.*\"$1\":([0-9.]+).*/\1/"; }
+ms() { field "$1" | xargs printf '%.1f'; }
 kv() { sed -E "s/.*(^| )$2=([^ ]+).*/\2/" "$out/$1.txt"; }
 sleep 2
 
@@ -101,8 +102,8 @@ row() { # label, kind
   local gaps="" p99s="" missed="" samples="" means="" cpus=""
   for r in $(seq 1 "$ROUNDS"); do
     local w="$out/w_$2_$r.window"
-    gaps+="$(field max_gap_ms < "$w") / "
-    p99s+="$(field p99_gap_ms < "$w") / "
+    gaps+="$(ms max_gap_ms < "$w") / "
+    p99s+="$(ms p99_gap_ms < "$w") / "
     missed+="$(field missed_ticks < "$w") / "
     if [ "$2" != idle ]; then
       samples+="$(kv "w_$2_$r" samples) / "
@@ -133,5 +134,5 @@ The target's 1 ms ticker, ${SECS} s windows, rounds 1 / 2 / ... (the order of th
 $(row "nothing" idle)
 $(row "weft-attach at 1 Hz (weft's default rate)" 1)
 $(row "weft-attach at 10 Hz" 10)
-| weft-attach at 10 Hz with stop_target (SIGSTOP/SIGCONT), once | $(field max_gap_ms < "$out/w_stop.window") | $(field p99_gap_ms < "$out/w_stop.window") | $(field missed_ticks < "$out/w_stop.window") | $(kv w_stop samples) | $(kv w_stop mean_ms) | $(kv w_stop mean_cpu_ms) |
+| weft-attach at 10 Hz with stop_target (SIGSTOP/SIGCONT), once | $(ms max_gap_ms < "$out/w_stop.window") | $(ms p99_gap_ms < "$out/w_stop.window") | $(field missed_ticks < "$out/w_stop.window") | $(kv w_stop samples) | $(kv w_stop mean_ms) | $(kv w_stop mean_cpu_ms) |
 EOF2

@@ -34,11 +34,17 @@ How it works, module by module:
   pcsp frame sizes, file/line, inlining tree), so stripped binaries unwind
   and symbolise too.
 - `mem`: `process_vm_readv` with many iovecs per call, neighbouring reads
-  merged, `/proc/PID/maps` to reject wild pointers.
+  merged (the 100k `g`s of a sample come in a few hundred ranges, decoded
+  where the kernel put them), `/proc/PID/maps` to reject wild pointers.
 - `sample`: one sample: the `allgs` array, the `g`s, the stacks from
   `sched.sp` (or `syscallsp`) upward, unwound with pcsp; `sudog` lists to
   channels. Reads race with the program: every value is validated, torn
-  entries are re-read once and counted in [`SampleStats`].
+  entries are re-read once and counted in [`SampleStats`]. An
+  [`Attacher`] keeps, per `allgs` slot, what it last read; a goroutine
+  whose `g` reads the same again, down to fields the runtime changes when
+  it runs (see [`AttachOptions::reuse_stacks`]), keeps its stack, channels
+  and labels, so a repeated sample of mostly parked goroutines reads
+  little more than the `g`s.
 
 Also read: pprof labels (Go 1.24+, where the label set is a slice),
 `locked to thread` (`g.lockedm`), the approximate wait time
