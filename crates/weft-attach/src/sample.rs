@@ -633,6 +633,7 @@ pub(crate) struct SampleState {
     addrs: Vec<u64>,
     gathered: crate::mem::Gathered,
     gs: Vec<Option<G>>,
+    sudogs: crate::mem::Gathered,
     /// Per goroutine reported: (allgs index, stack reused).
     live: Vec<(u32, bool)>,
     /// Every channel wait: (record, channel, direction).
@@ -750,8 +751,11 @@ fn take_with(
         st.kept.clear();
         st.kept_for = kept_for;
     }
-    st.kept.resize_with(n, Kept::default);
-    st.kept.truncate(n);
+    // Without reuse nothing is kept: `kept` stays empty.
+    if opts.reuse_stacks {
+        st.kept.resize_with(n, Kept::default);
+        st.kept.truncate(n);
+    }
 
     // Wait reasons entered without `casgstatus` (see `reusable`).
     let untracked: Vec<u8> = a
@@ -767,13 +771,15 @@ fn take_with(
     for i in 0..n {
         let Some(g) = &st.gs[i] else {
             stats.invalid += 1;
-            st.kept[i] = Kept::default();
+            if let Some(k) = st.kept.get_mut(i) {
+                *k = Kept::default();
+            }
             continue;
         };
         if g.status == G_DEAD || g.status == G_DEADEXTRA {
             stats.dead += 1;
-            if st.kept[i].g.is_some() {
-                st.kept[i] = Kept::default();
+            if let Some(k) = st.kept.get_mut(i).filter(|k| k.g.is_some()) {
+                *k = Kept::default();
             }
             continue;
         }
@@ -850,16 +856,18 @@ fn take_with(
             chans.extend(kept.chans.iter().map(|&(c, d)| (rec, c, d)));
         } else {
             // Kept for the next sample only when read whole and reusable.
-            st.kept[i] = if keep && opts.reuse_stacks {
-                Kept {
-                    g: Some(g.clone()),
-                    stack: stack.clone(),
-                    elided,
-                    ..Kept::default()
-                }
-            } else {
-                Kept::default()
-            };
+            if opts.reuse_stacks {
+                st.kept[i] = if keep {
+                    Kept {
+                        g: Some(g.clone()),
+                        stack: stack.clone(),
+                        elided,
+                        ..Kept::default()
+                    }
+                } else {
+                    Kept::default()
+                };
+            }
             if g.status == G_WAITING && g.waiting != 0 {
                 let dir = if status.starts_with("select") {
                     Some("select")
@@ -912,7 +920,7 @@ fn take_with(
     }
     *a.stackbuf.borrow_mut() = stacks.buf;
     phase("unwound");
-    let fresh_chans = walk_sudogs(a, &space, waits, &mut stats)?;
+    let fresh_chans = walk_sudogs(a, &space, waits, &mut st.sudogs, &mut stats)?;
     read_labels(a, &space, &mut records, &labelled, &mut stats)?;
     if opts.reuse_stacks {
         for &(rec, c, d) in &fresh_chans {
@@ -1043,6 +1051,7 @@ fn walk_sudogs(
     a: &Attacher,
     space: &AddrSpace,
     waits: Vec<(usize, u64, &'static str)>,
+    gathered: &mut crate::mem::Gathered,
     stats: &mut SampleStats,
 ) -> Result<Vec<(usize, u64, &'static str)>, AttachError> {
     let l = &a.bin.layout;
@@ -1056,13 +1065,15 @@ fn walk_sudogs(
             break;
         }
         let addrs: Vec<u64> = level.iter().map(|w| w.1).collect();
-        let (buf, ok) = read_structs(a, &addrs, sz, "reading sudogs", stats)?;
+        stats.bytes_read += a
+            .mem
+            .read_gathered(&addrs, sz, gathered)
+            .map_err(|e| os_error(a.pid, "reading sudogs", e))?;
         let mut next = Vec::new();
         for (k, (rec, _, dir)) in level.into_iter().enumerate() {
-            if !ok[k] {
+            let Some(b) = gathered.get(k, sz) else {
                 continue;
-            }
-            let b = &buf[k * sz..(k + 1) * sz];
+            };
             let c = le64(b, l.sudog_c);
             if c != 0 {
                 chans_of.push((rec, c, dir));
