@@ -6,8 +6,9 @@
 #     alternating; wall median, wall min, CPU median;
 #  2. the target's largest scheduling gap (its own 1 ms ticker) while
 #     unobserved, while sampled at weft's default rate (1 Hz, weft top's
-#     poll interval) and while sampled at 10 Hz, ROUNDS rounds with the
-#     order rotating, plus one window sampled at 10 Hz with stop_target.
+#     poll interval), sampled at 10 Hz, and sampled at 10 Hz with the reads
+#     split over 2 threads, ROUNDS rounds with the order rotating, plus one
+#     window sampled at 10 Hz with stop_target.
 #     Samplers open the target and take their first (full) sample before
 #     the window starts, so a window measures steady sampling.
 # Prints a markdown table with the machine's facts. Needs root (or
@@ -58,6 +59,7 @@ echo "timing snapshots (default / every stack re-read, alternating) ..." >&2
 for pass in 1 2; do
   "$bench" "$target" time 11 > "$out/time_default_$pass.txt"
   "$bench" "$target" time 11 noreuse > "$out/time_noreuse_$pass.txt"
+  "$bench" "$target" time 11 threads=2 > "$out/time_t2_$pass.txt"
 done
 
 rm -f "$out/ctl"
@@ -71,7 +73,9 @@ run_window() {
     sleep "$SECS"
     echo "samples=0" > "$out/$name.txt"
   else
-    "$bench" "$target" sample "$kind" "$SECS" "$@" gated <&3 > "$out/$name.txt" 2> "$out/$name.err" &
+    local hz="$kind"
+    [ "$kind" = 10t2 ] && { hz=10; set -- "$@" threads=2; }
+    "$bench" "$target" sample "$hz" "$SECS" "$@" gated <&3 > "$out/$name.txt" 2> "$out/$name.err" &
     sampler=$!
     for _ in $(seq 1 600); do
       grep -q '^ready' "$out/$name.err" 2>/dev/null && break
@@ -86,11 +90,11 @@ run_window() {
   fi
   window > "$out/$name.window"
 }
-kinds=(idle 1 10)
-echo "windows of ${SECS}s: unobserved / 1 Hz / 10 Hz, $ROUNDS rounds, rotating ..." >&2
+kinds=(idle 1 10 10t2)
+echo "windows of ${SECS}s: unobserved / 1 Hz / 10 Hz / 10 Hz on 2 threads, $ROUNDS rounds, rotating ..." >&2
 for r in $(seq 1 "$ROUNDS"); do
-  for j in 0 1 2; do
-    k="${kinds[$(( (j + r - 1) % 3 ))]}"
+  for j in 0 1 2 3; do
+    k="${kinds[$(( (j + r - 1) % 4 ))]}"
     echo "  round $r: $k" >&2
     run_window "w_${k}_$r" "$k"
   done
@@ -124,6 +128,7 @@ Machine: $(nproc) CPUs ($cpu), Linux $(uname -r); load average at start: $load_s
 | repeated snapshot (release build, 10 after a first), pass 1 / pass 2 | wall median | wall min | CPU (user+sys) median | bytes copied | goroutines |
 |---|---|---|---|---|---|
 | default options (unchanged parked goroutines' stacks reused) | $(kv time_default_1 warm_median_ms) / $(kv time_default_2 warm_median_ms) ms | $(kv time_default_1 warm_min_ms) / $(kv time_default_2 warm_min_ms) ms | $(kv time_default_1 warm_cpu_median_ms) / $(kv time_default_2 warm_cpu_median_ms) ms | $(kv time_default_1 bytes) | $(kv time_default_1 goroutines) |
+| default options, reads split over 2 threads (\`read_threads: 2\`) | $(kv time_t2_1 warm_median_ms) / $(kv time_t2_2 warm_median_ms) ms | $(kv time_t2_1 warm_min_ms) / $(kv time_t2_2 warm_min_ms) ms | $(kv time_t2_1 warm_cpu_median_ms) / $(kv time_t2_2 warm_cpu_median_ms) ms | $(kv time_t2_1 bytes) | $(kv time_t2_1 goroutines) |
 | every stack re-read (\`reuse_stacks: false\`) | $(kv time_noreuse_1 warm_median_ms) / $(kv time_noreuse_2 warm_median_ms) ms | $(kv time_noreuse_1 warm_min_ms) / $(kv time_noreuse_2 warm_min_ms) ms | $(kv time_noreuse_1 warm_cpu_median_ms) / $(kv time_noreuse_2 warm_cpu_median_ms) ms | $(kv time_noreuse_1 bytes) | $(kv time_noreuse_1 goroutines) |
 | first snapshot (cold: every stack read, symbols resolved) | $(kv time_default_1 first_ms) / $(kv time_default_2 first_ms) ms (+ $(kv time_default_1 open_ms) ms opening the binary) | | | | |
 
@@ -134,5 +139,6 @@ The target's 1 ms ticker, ${SECS} s windows, rounds 1 / 2 / ... (the order of th
 $(row "nothing" idle)
 $(row "weft-attach at 1 Hz (weft's default rate)" 1)
 $(row "weft-attach at 10 Hz" 10)
+$(row "weft-attach at 10 Hz, reads on 2 threads" 10t2)
 | weft-attach at 10 Hz with stop_target (SIGSTOP/SIGCONT), once | $(ms max_gap_ms < "$out/w_stop.window") | $(ms p99_gap_ms < "$out/w_stop.window") | $(field missed_ticks < "$out/w_stop.window") | $(kv w_stop samples) | $(kv w_stop mean_ms) | $(kv w_stop mean_cpu_ms) |
 EOF2

@@ -1,8 +1,9 @@
 //! Measures weft-attach against a running target (used by bench/attach/run.sh):
 //!
-//! `attach_bench PID time N [noreuse]` N back-to-back snapshots (default
-//! options, or every stack re-read); prints timings
-//! `attach_bench PID sample HZ SECS [stop] [gated]`  samples at HZ for SECS
+//! `attach_bench PID time N [noreuse] [threads=T]` N back-to-back snapshots
+//! (default options, or every stack re-read; reads split over T threads);
+//! prints timings
+//! `attach_bench PID sample HZ SECS [stop] [gated] [threads=T]`  samples at HZ for SECS
 //! seconds (`gated`: take one warm-up sample, print `ready` on stderr and
 //! wait for a line on stdin before starting)
 //!
@@ -25,9 +26,17 @@ fn cpu_ms() -> f64 {
 
 use weft_attach::{AttachOptions, Attacher};
 
+/// `threads=N` among the flags, else the default.
+fn threads(flags: &[String]) -> usize {
+    flags
+        .iter()
+        .find_map(|f| f.strip_prefix("threads=")?.parse().ok())
+        .unwrap_or(AttachOptions::default().read_threads)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: attach_bench PID (time N [noreuse] | sample HZ SECS [stop] [gated])";
+    let usage = "usage: attach_bench PID (time N [noreuse] [threads=T] | sample HZ SECS [stop] [gated] [threads=T])";
     let pid: u32 = args.first().and_then(|s| s.parse().ok()).expect(usage);
     let t0 = Instant::now();
     let mut a = Attacher::new(pid).unwrap_or_else(|e| panic!("{e}"));
@@ -35,8 +44,10 @@ fn main() {
     match args.get(1).map(String::as_str) {
         Some("time") => {
             let n: usize = args.get(2).and_then(|s| s.parse().ok()).expect(usage);
+            let flags = &args[3.min(args.len())..];
             let opts = AttachOptions {
-                reuse_stacks: args.get(3).map(String::as_str) != Some("noreuse"),
+                reuse_stacks: !flags.iter().any(|f| f == "noreuse"),
+                read_threads: threads(flags),
                 ..Default::default()
             };
             let mut times = Vec::new();
@@ -74,6 +85,7 @@ fn main() {
             let flags = &args[4.min(args.len())..];
             let opts = AttachOptions {
                 stop_target: flags.iter().any(|f| f == "stop"),
+                read_threads: threads(flags),
                 ..Default::default()
             };
             if flags.iter().any(|f| f == "gated") {

@@ -98,6 +98,10 @@ pub struct AttachOptions {
     /// sample of 100k parked goroutines then reads their `g`s and little
     /// else (bench/attach). Off: every stack and sudog list is read afresh.
     pub reuse_stacks: bool,
+    /// Threads the large reads of a sample (the `g`s, the stacks) are split
+    /// over. 1 by default: on a small machine a second reading thread
+    /// competes with the target for its cores.
+    pub read_threads: usize,
 }
 
 impl Default for AttachOptions {
@@ -108,6 +112,7 @@ impl Default for AttachOptions {
             max_stack_depth: 100,
             include_system: false,
             reuse_stacks: true,
+            read_threads: 1,
         }
     }
 }
@@ -193,6 +198,7 @@ impl Attacher {
         let mem = ProcessMemory {
             pid,
             scratch: Default::default(),
+            threads: 1,
         };
         // One read of the text start tells permission problems apart early.
         let mut probe = [0u8; 8];
@@ -257,6 +263,7 @@ impl Attacher {
         } else {
             None
         };
+        self.mem.threads = opts.read_threads;
         let records = sample::take(self, opts)?;
         self.stats.elapsed_us = started.elapsed().as_micros() as u64;
         let taken_at_ms = std::time::SystemTime::now()

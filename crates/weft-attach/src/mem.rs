@@ -43,7 +43,14 @@ pub struct ProcessMemory {
     /// Kept between calls: large buffers freed and reallocated every sample
     /// cost more in the allocator than the reads themselves.
     pub scratch: std::cell::RefCell<Vec<u8>>,
+    /// Threads a large batch of reads is split over (see
+    /// `AttachOptions::read_threads`); 1 reads on the caller's thread.
+    pub threads: usize,
 }
+
+/// Batches smaller than this are read on one thread: a thread costs more
+/// than the kernel takes to copy them.
+const SPLIT_MIN_BYTES: usize = 4 << 20;
 
 /// The kernel's limit on iovecs per call (IOV_MAX on Linux).
 const IOV_MAX: usize = 1024;
@@ -258,65 +265,117 @@ impl ProcessMemory {
         Ok(copied)
     }
 
-    /// One iovec per request, `IOV_MAX` per syscall.
+    /// One iovec per request, `IOV_MAX` per syscall; large batches split
+    /// over `threads` threads (the kernel's copy and page pinning are most
+    /// of a sample's cost, and they run in parallel).
     fn read_direct(&self, reqs: &mut [(u64, &mut [u8])]) -> io::Result<Vec<bool>> {
-        let mut ok = vec![false; reqs.len()];
-        let mut start = 0;
-        while start < reqs.len() {
-            let end = (start + IOV_MAX).min(reqs.len());
-            let chunk = &mut reqs[start..end];
-            let local: Vec<libc::iovec> = chunk
-                .iter_mut()
-                .map(|(_, b)| libc::iovec {
-                    iov_base: b.as_mut_ptr().cast(),
-                    iov_len: b.len(),
+        let threads = self.threads.clamp(1, 8);
+        let bytes: usize = reqs.iter().map(|r| r.1.len()).sum();
+        if threads == 1 || bytes < SPLIT_MIN_BYTES || reqs.len() < 2 {
+            return read_serial(self.pid, reqs);
+        }
+        // Split into parts of about equal bytes.
+        let per = bytes.div_ceil(threads);
+        let mut parts: Vec<&mut [(u64, &mut [u8])]> = Vec::with_capacity(threads);
+        let mut rest = reqs;
+        while !rest.is_empty() {
+            let mut n = 0;
+            let mut sum = 0;
+            while n < rest.len() && (sum < per || n == 0) {
+                sum += rest[n].1.len();
+                n += 1;
+            }
+            if parts.len() + 1 == threads {
+                n = rest.len();
+            }
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut(n);
+            parts.push(head);
+            rest = tail;
+        }
+        let results: Vec<io::Result<Vec<bool>>> = std::thread::scope(|scope| {
+            let mut parts = parts.into_iter();
+            let first = parts.next();
+            let handles: Vec<_> = parts
+                .map(|part| {
+                    let pid = self.pid;
+                    scope.spawn(move || read_serial(pid, part))
                 })
                 .collect();
-            let remote: Vec<libc::iovec> = chunk
-                .iter()
-                .map(|(a, b)| libc::iovec {
-                    iov_base: *a as usize as *mut libc::c_void,
-                    iov_len: b.len(),
-                })
-                .collect();
-            // SAFETY: `local` describes buffers we own for the duration of the
-            // call; `remote` is only interpreted by the kernel, in the target.
-            let n = unsafe {
-                libc::process_vm_readv(
-                    self.pid as libc::pid_t,
-                    local.as_ptr(),
-                    local.len() as _,
-                    remote.as_ptr(),
-                    remote.len() as _,
-                    0,
-                )
-            };
-            if n < 0 {
-                let err = io::Error::last_os_error();
-                if err.raw_os_error() == Some(libc::EFAULT) {
-                    // The first remote iovec is unmapped: mark it bad and go on.
-                    start += 1;
-                    continue;
-                }
-                return Err(err);
+            let mut out = vec![first.map_or(Ok(Vec::new()), |p| read_serial(self.pid, p))];
+            for h in handles {
+                out.push(
+                    h.join()
+                        .unwrap_or_else(|_| Err(io::Error::other("a read thread panicked"))),
+                );
             }
-            // The kernel stops at the first iovec it cannot read fully: the
-            // ones before it are complete, that one is bad, retry after it.
-            let mut left = n as usize;
-            let mut i = 0;
-            while i < chunk.len() && left >= chunk[i].1.len() {
-                left -= chunk[i].1.len();
-                ok[start + i] = true;
-                i += 1;
-            }
-            if i == chunk.len() {
-                start = end;
-            } else {
-                start += i + 1;
-            }
+            out
+        });
+        let mut ok = Vec::with_capacity(results.len());
+        for r in results {
+            ok.extend(r?);
         }
         Ok(ok)
     }
+}
+
+/// [`ProcessMemory::read_direct`] on the caller's thread.
+fn read_serial(pid: u32, reqs: &mut [(u64, &mut [u8])]) -> io::Result<Vec<bool>> {
+    let mut ok = vec![false; reqs.len()];
+    let mut start = 0;
+    while start < reqs.len() {
+        let end = (start + IOV_MAX).min(reqs.len());
+        let chunk = &mut reqs[start..end];
+        let local: Vec<libc::iovec> = chunk
+            .iter_mut()
+            .map(|(_, b)| libc::iovec {
+                iov_base: b.as_mut_ptr().cast(),
+                iov_len: b.len(),
+            })
+            .collect();
+        let remote: Vec<libc::iovec> = chunk
+            .iter()
+            .map(|(a, b)| libc::iovec {
+                iov_base: *a as usize as *mut libc::c_void,
+                iov_len: b.len(),
+            })
+            .collect();
+        // SAFETY: `local` describes buffers we own for the duration of the
+        // call; `remote` is only interpreted by the kernel, in the target.
+        let n = unsafe {
+            libc::process_vm_readv(
+                pid as libc::pid_t,
+                local.as_ptr(),
+                local.len() as _,
+                remote.as_ptr(),
+                remote.len() as _,
+                0,
+            )
+        };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            if err.raw_os_error() == Some(libc::EFAULT) {
+                // The first remote iovec is unmapped: mark it bad and go on.
+                start += 1;
+                continue;
+            }
+            return Err(err);
+        }
+        // The kernel stops at the first iovec it cannot read fully: the
+        // ones before it are complete, that one is bad, retry after it.
+        let mut left = n as usize;
+        let mut i = 0;
+        while i < chunk.len() && left >= chunk[i].1.len() {
+            left -= chunk[i].1.len();
+            ok[start + i] = true;
+            i += 1;
+        }
+        if i == chunk.len() {
+            start = end;
+        } else {
+            start += i + 1;
+        }
+    }
+    Ok(ok)
 }
 
 /// One line of `/proc/PID/maps`.
@@ -387,6 +446,62 @@ impl AddrSpace {
         i > 0 && {
             let (s, e) = self.ranges[i - 1];
             addr >= s && addr.saturating_add(len) <= e
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads of our own memory, split over threads or not, with unmapped
+    /// addresses among them: same bytes, same flags, in request order.
+    #[test]
+    fn split_reads_match_serial_reads() {
+        let src: Vec<u8> = (0..12 << 20).map(|i: u32| (i % 251) as u8).collect();
+        let base = src.as_ptr() as u64;
+        // Requests of varied sizes across the buffer, and unmapped ones.
+        let mut want: Vec<(u64, usize)> = Vec::new();
+        let mut off = 0u64;
+        let mut k = 0u64;
+        while off + 70_000 < src.len() as u64 {
+            let len = 100 + (k * 7919 % 60_000) as usize;
+            want.push((base + off, len));
+            if k % 97 == 5 {
+                want.push((8, 16)); // page zero: never mapped
+            }
+            off += len as u64 + k % 3 * 512;
+            k += 1;
+        }
+        let run = |threads: usize| {
+            let mem = ProcessMemory {
+                pid: std::process::id(),
+                scratch: Default::default(),
+                threads,
+            };
+            let mut bufs: Vec<Vec<u8>> = want.iter().map(|r| vec![0u8; r.1]).collect();
+            let mut reqs: Vec<(u64, &mut [u8])> = want
+                .iter()
+                .zip(bufs.iter_mut())
+                .map(|(r, b)| (r.0, b.as_mut_slice()))
+                .collect();
+            let ok = mem.read_direct(&mut reqs).unwrap();
+            drop(reqs);
+            (ok, bufs)
+        };
+        let (ok1, bufs1) = run(1);
+        for threads in [2, 3] {
+            let (ok, bufs) = run(threads);
+            assert_eq!(ok, ok1, "{threads} threads");
+            assert!(bufs == bufs1, "{threads} threads: bytes differ");
+        }
+        for (i, r) in want.iter().enumerate() {
+            if r.0 == 8 {
+                assert!(!ok1[i]);
+            } else {
+                let at = (r.0 - base) as usize;
+                assert!(ok1[i] && bufs1[i] == src[at..at + r.1], "request {i}");
+            }
         }
     }
 }
