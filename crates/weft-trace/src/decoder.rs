@@ -1351,6 +1351,59 @@ mod tests {
         }
     }
 
+    #[test]
+    fn fast_varint_equals_reference() {
+        // Every length 1..=10, every value class, at every slack to the end
+        // of the slice, plus pseudo-random bytes: read_uv agrees with uvarint.
+        let mut cases: Vec<Vec<u8>> = Vec::new();
+        for shift in 0..64 {
+            for v in [1u64 << shift, (1u64 << shift) - 1, (1u64 << shift) | 1] {
+                let mut b = Vec::new();
+                crate::varint::put_uvarint(&mut b, v);
+                cases.push(b);
+            }
+        }
+        cases.push(vec![0x80; 11]);
+        cases.push(vec![
+            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02,
+        ]);
+        cases.push(vec![
+            0x85, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00,
+        ]);
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            let mut b = Vec::new();
+            for _ in 0..12 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                // Mostly continuation bytes so long varints are common.
+                b.push(if x % 3 == 0 {
+                    x as u8 & 0x7f
+                } else {
+                    x as u8 | 0x80
+                });
+            }
+            cases.push(b);
+        }
+        for c in &cases {
+            for tail in 0..12 {
+                let mut data = c.clone();
+                data.extend(std::iter::repeat(0x7f).take(tail));
+                for cut in 0..=data.len() {
+                    let d = &data[..cut];
+                    let mut p = 0;
+                    let got = read_uv(d, &mut p);
+                    let want = match uvarint(d) {
+                        Varint::Ok(v, n) => Some((v, n)),
+                        _ => None,
+                    };
+                    assert_eq!(got.map(|v| (v, p)), want, "{d:x?}");
+                }
+            }
+        }
+    }
+
     const TAIL: &str = "EventBatch gen=1 m=18446744073709551615 time=0 size=5
 Frequency freq=15625000
 EventBatch gen=1 m=18446744073709551615 time=0 size=1
