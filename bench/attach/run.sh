@@ -132,7 +132,7 @@ Machine: $(nproc) CPUs ($cpu), Linux $(uname -r); load average at start: $load_s
 | every stack re-read (\`reuse_stacks: false\`) | $(kv time_noreuse_1 warm_median_ms) / $(kv time_noreuse_2 warm_median_ms) ms | $(kv time_noreuse_1 warm_min_ms) / $(kv time_noreuse_2 warm_min_ms) ms | $(kv time_noreuse_1 warm_cpu_median_ms) / $(kv time_noreuse_2 warm_cpu_median_ms) ms | $(kv time_noreuse_1 bytes) | $(kv time_noreuse_1 goroutines) |
 | first snapshot (cold: every stack read, symbols resolved) | $(kv time_default_1 first_ms) / $(kv time_default_2 first_ms) ms (+ $(kv time_default_1 open_ms) ms opening the binary) | | | | |
 
-The target's 1 ms ticker, ${SECS} s windows, rounds 1 / 2 / ... (the order of the three kinds rotates each round):
+The target's 1 ms ticker, ${SECS} s windows, rounds 1 / 2 / ... (the order of the four kinds rotates each round):
 
 | target observed by | max gap (ms) | p99 gap (ms) | missed ticks | samples taken in the window | wall per sample (ms, mean) | CPU per sample (ms, mean) |
 |---|---|---|---|---|---|---|
