@@ -74,6 +74,7 @@ mod hist;
 mod intern;
 mod model;
 mod query;
+mod sampled;
 mod rows;
 pub mod synth;
 mod table;
@@ -81,6 +82,7 @@ mod table;
 pub use hist::{Histogram, Percentiles};
 pub use intern::{is_runtime_func, is_system_entry, FrameInfo, StackId, StrId};
 pub use model::{
+pub use sampled::{ObjectWaiters, SampleApplied, WaitObjectNode};
     BlockAgg, Config, Flow, GState, Goroutine, Group, GroupId, Model, TaskRec, WakerKind,
 };
 pub use query::{

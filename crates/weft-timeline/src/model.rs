@@ -268,6 +268,7 @@ pub struct Model {
     pub(crate) stw: VecDeque<RangeRec>,
     pub(crate) regions: VecDeque<RangeRec>,
     pub(crate) tasks: IdMap<u64, TaskRec>,
+    pub(crate) sampled: crate::sampled::SampledState,
     pub(crate) procs: IdMap<i64, Proc>,
     pub(crate) heap: Vec<(i64, u64, u64)>,
     pub(crate) gomaxprocs: u64,
@@ -329,6 +330,7 @@ impl Model {
             gc: VecDeque::new(),
             stw: VecDeque::new(),
             regions: VecDeque::new(),
+            sampled: Default::default(),
             tasks: IdMap::default(),
             procs: IdMap::default(),
             heap: Vec::new(),
@@ -461,7 +463,7 @@ impl Model {
         Ok(m)
     }
 
-    fn group_for(&mut self, entry: StrId, site: Option<FrameId>, now: i64) -> GroupId {
+    pub(crate) fn group_for(&mut self, entry: StrId, site: Option<FrameId>, now: i64) -> GroupId {
         let key = (entry, site.map_or(0, |f| f + 1));
         if let Some(&g) = self.group_map.get(&key) {
             return g;
@@ -489,7 +491,7 @@ impl Model {
     }
 
     // First frame that is not the runtime's: the `go` statement's location.
-    fn site_of(&self, stack: StackId) -> Option<FrameId> {
+    pub(crate) fn site_of(&self, stack: StackId) -> Option<FrameId> {
         let frames = self.strs.stack(stack);
         frames
             .iter()
@@ -505,7 +507,7 @@ impl Model {
 
     // For goroutines whose creation was not seen: the outermost frame that
     // is not goexit/runtime.main stands for the entry function.
-    fn entry_of(&self, stack: StackId) -> StrId {
+    pub(crate) fn entry_of(&self, stack: StackId) -> StrId {
         let frames = self.strs.stack(stack);
         for &f in frames.iter().rev() {
             let func = self.strs.frame(f).func;
@@ -662,7 +664,7 @@ impl Model {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn new_goroutine(
+    pub(crate) fn new_goroutine(
         &mut self,
         id: i64,
         parent: i64,
@@ -1087,6 +1089,18 @@ impl Model {
                     task,
                 },
             );
+    // What every source does when its clock starts (see `ingest`).
+    pub(crate) fn set_capture_start(&mut self, now: i64) {
+        self.capture_start_ns = now;
+        self.next_sample = now - now.rem_euclid(self.series_bucket_ns) + self.series_bucket_ns;
+    }
+
+    pub(crate) fn sample_series_until(&mut self, now: i64) {
+        if now >= self.next_sample {
+            self.sample(now);
+        }
+    }
+
         }
     }
 

@@ -566,6 +566,10 @@ pub async fn goroutine(
 
 // ---------------------------------------------------------------- findings
 
+    drop(ready(app)?);
+    if let Some(v) = crate::sampled::findings_json(app) {
+        return Ok(Arc::new(v));
+    }
 pub fn findings_json(app: &Shared) -> Result<Arc<Value>, ApiError> {
     let m = ready(app)?;
     let version = m.version();

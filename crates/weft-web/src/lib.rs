@@ -31,6 +31,7 @@ pub mod index;
 mod load;
 pub mod rows;
 pub mod security;
+mod sampled;
 mod server;
 pub mod state;
 

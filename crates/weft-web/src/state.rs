@@ -63,6 +63,8 @@ pub struct Shared {
     pub closing: std::sync::atomic::AtomicBool,
     pub(crate) summary_cache: Mutex<Option<(u64, Instant, Arc<serde_json::Value>)>>,
     pub(crate) findings_cache: Mutex<Option<(u64, Instant, Arc<serde_json::Value>)>>,
+    /// `pid:N`: the profile lints of the latest sample (see `sampled`).
+    pub(crate) sampled_findings: Mutex<Option<Vec<weft_analysis::Finding>>>,
     /// The open file's generation index and detail cache (`weft open`).
     pub(crate) index: std::sync::OnceLock<Arc<crate::index::Index>>,
 }
@@ -79,6 +81,7 @@ impl Shared {
             closing: std::sync::atomic::AtomicBool::new(false),
             summary_cache: Mutex::new(None),
             findings_cache: Mutex::new(None),
+            sampled_findings: Mutex::new(None),
             index: std::sync::OnceLock::new(),
         })
     }

@@ -35,8 +35,13 @@ pub struct OpenArgs {
 #[derive(clap::Args)]
 pub struct WatchArgs {
     /// A pprof base URL (`http://127.0.0.1:6060`, `:6060`): its execution
-    /// trace is streamed live.
+    /// trace is streamed live. Or `pid:N`: the process's goroutine table is
+    /// read from its memory (no code change, no endpoint; states, stacks and
+    /// the channels goroutines wait on, without wake edges).
     pub source: String,
+    /// With `pid:N`: time between two reads of the goroutine table.
+    #[arg(long, default_value = "1s", value_parser = crate::cmd::snapshot::parse_duration)]
+    pub interval: Duration,
     #[command(flatten)]
     pub serve: ServeArgs,
 }
@@ -67,10 +72,18 @@ pub fn watch(a: WatchArgs) -> anyhow::Result<ExitCode> {
             p.display(),
             p.display()
         ),
-        SourceSpec::Pid(pid) => bail!(
-            "weft watch pid:{pid} is not supported yet (the web UI needs an execution trace); \
-             serve net/http/pprof in the program and give its URL, or use `weft top pid:{pid}`"
-        ),
+        SourceSpec::Pid(pid) => {
+            // Fail now, with the fix, rather than on a page that never loads.
+            weft_attach::Attacher::new(pid)
+                .with_context(|| format!("cannot read the goroutines of pid {pid}"))?;
+            serve(
+                Source::Pid {
+                    pid,
+                    interval: a.interval,
+                },
+                a.serve,
+            )
+        }
         SourceSpec::Stdin => bail!("weft watch needs a pprof URL, not `-`"),
     }
 }
@@ -86,7 +99,7 @@ pub fn demo(a: DemoArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn serve(source: Source, a: ServeArgs) -> anyhow::Result<ExitCode> {
-    let live = matches!(source, Source::Live(_));
+    let live = matches!(source, Source::Live(_) | Source::Pid { .. });
     let server = Server::start(
         source,
         Options {
