@@ -523,11 +523,15 @@ pub async fn goroutine(
         .parse()
         .map_err(|_| bad(format!("goroutine id {id:?} is not a number")))?;
     let m = ready(&app)?;
-    let g = m.goroutine(id).ok_or_else(|| {
-        not_found(format!(
-            "no goroutine {id} (never seen, or exited before the detail window)"
-        ))
-    })?;
+    let Some(g) = m.goroutine(id) else {
+        drop(m);
+        // Gone from the resident model: a detail model of the file may know it.
+        return crate::index::goroutine(&app, id).map(Json).ok_or_else(|| {
+            not_found(format!(
+                "no goroutine {id} (never seen, or exited before the detail window)"
+            ))
+        });
+    };
     let h = &g.history;
     let history: Vec<Value> = (0..h.start.len())
         .map(|i| json!({"start_ns": h.start[i], "end_ns": h.end[i], "state": h.state[i], "reason": m.str(h.reason[i])}))

@@ -812,6 +812,44 @@ pub(crate) async fn wakes(
     .flatten()
 }
 
+/// `/api/goroutine/:id` for a goroutine the resident model no longer knows
+/// (it exited before the resident detail): the answer from the newest
+/// cached detail model that knows it (no decode), in the same shape plus
+/// `"from_file": true`. The caller must not hold the model lock.
+pub(crate) fn goroutine(app: &Shared, id: i64) -> Option<Value> {
+    let ix = app.index.get()?;
+    let mut models: Vec<Arc<Mutex<DetailModel>>> = lock(&ix.cache).clone();
+    models.sort_by_key(|d| std::cmp::Reverse(lock(d).used));
+    for d in models {
+        let d = lock(&d);
+        let m = &d.model;
+        let Some(g) = m.goroutine(id) else { continue };
+        let group = d.to_resident.get(g.group as usize).copied().unwrap_or(0);
+        let h = &g.history;
+        let history: Vec<Value> = (0..h.start.len())
+            .map(|i| json!({"start_ns": h.start[i], "end_ns": h.end[i], "state": h.state[i], "reason": m.str(h.reason[i])}))
+            .collect();
+        let peers = |v: &[(i64, u32)]| -> Value {
+            v.iter()
+                .map(|&(g, n)| json!({"goroutine": g, "count": n}))
+                .collect()
+        };
+        let mut v = serde_json::to_value(&g).ok()?;
+        v["group"] = json!(group);
+        v["group_name"] = json!(m.group_raw(g.group).map(|x| m.str(x.entry)).unwrap_or(""));
+        v["creator"] = json!(g.parent);
+        v["history"] = Value::Array(history);
+        v["woken_by"] = peers(&g.woken_by);
+        v["woke"] = peers(&g.woke);
+        v["from_file"] = json!(true);
+        if let Some(o) = v.as_object_mut() {
+            o.remove("parent");
+        }
+        return Some(v);
+    }
+    None
+}
+
 /// The `index` object of `/api/status`, for an indexed file.
 pub(crate) fn status(app: &Shared) -> Option<Value> {
     let ix = app.index.get()?;

@@ -328,6 +328,44 @@ fn early_windows_of_a_capped_trace_come_from_the_file_in_full_detail() {
         "{requests} request rows in the early window"
     );
 
+    // The inspector of a request goroutine long gone from the resident
+    // model (one from the capture's first moments): from the detail model,
+    // with the same history as no caps give.
+    let start = TimeRange {
+        start_ns: first,
+        end_ns: first + 300_000_000,
+    };
+    let tl0 = decode_timeline(&page(start));
+    let gone = tl0
+        .rows
+        .iter()
+        .filter(|r| r.group as u64 == request && !r.spans.is_empty())
+        .map(|r| r.goroutine)
+        .find(|&id| capped.goroutine(id).is_none())
+        .expect("a request goroutine the capped model forgot");
+    let info = get_json(&format!("{b}/api/goroutine/{gone}"));
+    assert_eq!(info["from_file"], true, "{info}");
+    assert_eq!(info["group"].as_u64(), Some(request), "{info}");
+    assert_eq!(info["entry"], "main.request", "{info}");
+    let want_h = full.goroutine(gone).unwrap().history;
+    let got_h = info["history"].as_array().unwrap();
+    let got_se: Vec<(i64, i64)> = got_h
+        .iter()
+        .map(|x| {
+            (
+                x["start_ns"].as_i64().unwrap(),
+                x["end_ns"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let want_se: Vec<(i64, i64)> = want_h
+        .start
+        .iter()
+        .copied()
+        .zip(want_h.end.iter().copied())
+        .collect();
+    assert_eq!(got_se, want_se, "history of goroutine {gone}");
+
     // Wakes of the early window: the same list as with no caps.
     let wakes = get_json(&format!(
         "{b}/api/wakes?start_ns={}&end_ns={}&limit=20000",

@@ -5,6 +5,7 @@
 // indexed-trace test of weft-web needs.
 //
 //	churn -trace out.trace -d 6s -rate 500
+//	churn -trace big.trace -d 60s -rate 20000   # a big trace of many generations
 package main
 
 import (
@@ -42,14 +43,19 @@ func main() {
 		go worker(jobs)
 	}
 	var wg sync.WaitGroup
-	tick := time.NewTicker(time.Second / time.Duration(*rate))
+	// At most a tick a millisecond; higher rates start several per tick.
+	every := max(time.Second/time.Duration(max(*rate, 1)), time.Millisecond)
+	perTick := max(int(int64(*rate)*int64(every)/int64(time.Second)), 1)
+	tick := time.NewTicker(every)
 	deadline := time.Now().Add(*dur)
 	n := 0
 	for time.Now().Before(deadline) {
 		<-tick.C
-		n++
-		wg.Add(1)
-		go request(jobs, n, &wg)
+		for i := 0; i < perTick; i++ {
+			n++
+			wg.Add(1)
+			go request(jobs, n, &wg)
+		}
 	}
 	tick.Stop()
 	wg.Wait()
