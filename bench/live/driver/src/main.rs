@@ -232,12 +232,19 @@ fn live(url: &str, secs: u64, every: u64) {
         pct(&mut d, 0.9),
         pct(&mut d, 1.0)
     );
+    // One lock for both figures (a second lock in the same statement
+    // would wait on the first's guard).
+    let (ring, ring_mem) = {
+        let r = s.ring();
+        let r = r.lock().unwrap();
+        (r.bytes(), r.memory_bytes())
+    };
     println!(
         "memory at end: rss {} MB, peak rss {} MB, ring {} MB ({} MB of it in memory), {} of {} requests lagged",
         status_kb("VmRSS:") / 1024,
         status_kb("VmHWM:") / 1024,
-        s.ring().lock().unwrap().bytes() >> 20,
-        s.ring().lock().unwrap().memory_bytes() >> 20,
+        ring >> 20,
+        ring_mem >> 20,
         st.lagged_streams,
         st.streams
     );
