@@ -870,7 +870,7 @@ pub(crate) fn status(app: &Shared) -> Option<Value> {
         (cache.len(), heap, spans)
     };
     let mut v = json!({
-        "state": state,
+        "scan": state,
         "generations": gens,
         "file_bytes": bytes,
         "detail_models": models,

@@ -193,7 +193,7 @@ fn early_windows_of_a_capped_trace_come_from_the_file_in_full_detail() {
     let t0 = Instant::now();
     let st = loop {
         let st = status(&b);
-        if st["index"]["state"] == "ready" && st["index"]["resident_complete_ns"].is_i64() {
+        if st["index"]["scan"] == "ready" && st["index"]["resident_complete_ns"].is_i64() {
             break st;
         }
         // The summary reads the resident model's bounds into the index.
