@@ -4,6 +4,10 @@
 # one run so machine load hits both alike. Needs root (or CAP_SYS_PTRACE).
 #
 # usage: bench/attach/compare.sh BEFORE_REV [N] [SNAPSHOTS]
+#
+# Modes: "default" runs each revision's default options; "reuse" asks for
+# reuse_stacks, which revisions since 2026-11-23 use by default (their
+# attach_bench ignores the word), so for them both rows are the default.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 rev=${1:?usage: compare.sh BEFORE_REV [N] [SNAPSHOTS]}

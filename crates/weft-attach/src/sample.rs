@@ -579,6 +579,11 @@ fn read_stacks(
     // Reused between samples and only grown: every byte used is read
     // afresh (failed reads empty their span), so no need to zero it.
     let mut buf = std::mem::take(&mut *a.stackbuf.borrow_mut());
+    // Once stacks are reused, a sample reads few of them: give back the
+    // tens of MB the first sample needed.
+    if buf.len() > 4 * total.max(1 << 20) {
+        buf = Vec::new();
+    }
     if buf.len() < total {
         buf.resize(total, 0);
     }
