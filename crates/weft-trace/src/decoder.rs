@@ -503,8 +503,13 @@ impl Decoder {
         if let Some(b) = &self.build {
             k = k.min(b.start);
         }
+        // The installed generation's bytes are needed only while its events
+        // are being handed out: once it is drained, the next generation is
+        // read without keeping the last one (peak memory is one generation).
         if let Some(g) = &self.gen {
-            k = k.min(g.start);
+            if self.in_generation() || self.ready_pos < self.ready.len() {
+                k = k.min(g.start);
+            }
         }
         k
     }
@@ -561,7 +566,9 @@ impl Decoder {
         let gen = if cur.typ == ev::SYNC_SYNTH && cur.flags & FLAG_TABLE == 0 {
             None
         } else {
-            self.gen.as_ref()
+            // (Asked again after more input was read, the drained generation's
+            // bytes may be gone: no tables then rather than stale ones.)
+            self.gen.as_ref().filter(|g| g.start >= self.base)
         };
         EventRef::new(cur, gen, &self.buf, self.base)
     }
