@@ -5,9 +5,12 @@
 #
 #   bash bench/timeline/ab.sh OLD_REV          # e.g. ab.sh 1a70305
 #   RUNS=3 bash bench/timeline/ab.sh OLD_REV   # runs per side (default 3)
+#   bash bench/timeline/ab.sh /path/to/checkout # old side from a directory
 #
 # ingest_bench times decode-only and decode+model per second of its own
-# thread's CPU time; each side prints its summary line.
+# thread's CPU time; each side prints its summary line. Both sides run the
+# working tree's ingest_bench.rs (same harness and allocator), so only the
+# library code differs.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 old_rev="${1:?usage: ab.sh OLD_REV}"
@@ -28,7 +31,23 @@ fi
 # The old side: weft-trace and weft-timeline alone, in a two-member workspace.
 old_src="$out/old-src"
 rm -rf "$old_src" && mkdir -p "$old_src"
-git -C "$root" archive "$old_rev" crates/weft-trace crates/weft-timeline Cargo.toml | tar -x -C "$old_src"
+if [ -d "$old_rev" ]; then
+  mkdir -p "$old_src/crates"
+  cp -r "$old_rev/crates/weft-trace" "$old_rev/crates/weft-timeline" "$old_src/crates/"
+  cp "$old_rev/Cargo.toml" "$old_src/"
+else
+  git -C "$root" archive "$old_rev" crates/weft-trace crates/weft-timeline Cargo.toml | tar -x -C "$old_src"
+fi
+# Same harness on both sides: the working tree's example and dev-dependencies.
+mkdir -p "$old_src/crates/weft-timeline/examples"
+cp "$root/crates/weft-timeline/examples/ingest_bench.rs" "$old_src/crates/weft-timeline/examples/"
+python3 - "$old_src/crates/weft-timeline/Cargo.toml" "$root/crates/weft-timeline/Cargo.toml" <<'EOF2'
+import sys
+old, new = sys.argv[1], sys.argv[2]
+dev = open(new).read().split('[dev-dependencies]', 1)[1]
+s = open(old).read().split('[dev-dependencies]', 1)[0]
+open(old, 'w').write(s.rstrip() + '\n\n[dev-dependencies]' + dev)
+EOF2
 cp "$root/Cargo.lock" "$old_src/" 2>/dev/null || true
 python3 - "$old_src/Cargo.toml" <<'EOF'
 import re, sys

@@ -31,7 +31,7 @@ pub struct FrameInfo {
     pub line: u32,
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(crate) struct Interner {
     str_map: IdMap<Box<[u8]>, StrId>,
     strs: Vec<Box<str>>,
@@ -198,6 +198,67 @@ impl Interner {
     pub fn stack_count(&self) -> usize {
         self.stacks.len()
     }
+
+    /// How many strings, frames and stacks are interned (for [`Self::delta_since`]).
+    pub fn mark(&self) -> (usize, usize, usize) {
+        (self.strs.len(), self.frames.len(), self.stacks.len())
+    }
+
+    /// What was interned after `mark`, for a copy of this interner to append.
+    pub fn delta_since(&self, mark: (usize, usize, usize)) -> InternDelta {
+        let (s, f, k) = mark;
+        let mut d = InternDelta {
+            base: mark,
+            strs: self.strs[s..].to_vec(),
+            frames: self.frames[f..].to_vec(),
+            ..InternDelta::default()
+        };
+        for id in k..self.stacks.len() {
+            let frames = self.stack(id as StackId);
+            d.stack_lens.push(frames.len() as u32);
+            d.stack_frames.extend_from_slice(frames);
+        }
+        d
+    }
+
+    /// Appends what another copy of this interner added (see [`Self::delta_since`]).
+    pub fn append(&mut self, d: InternDelta) {
+        assert_eq!(
+            d.base,
+            self.mark(),
+            "interned ids out of step: batches must be applied in order to the model the feeder was made from"
+        );
+        for s in d.strs {
+            self.str_map
+                .insert(s.as_bytes().into(), self.strs.len() as StrId);
+            self.strs.push(s);
+        }
+        for f in d.frames {
+            self.frame_map.insert(f, self.frames.len() as FrameId);
+            self.frames.push(f);
+        }
+        let mut at = 0;
+        for n in d.stack_lens {
+            let frames = &d.stack_frames[at..at + n as usize];
+            at += n as usize;
+            let id = self.stacks.len() as StackId;
+            self.stacks
+                .push((self.stack_frames.len() as u32, frames.len() as u32));
+            self.stack_frames.extend_from_slice(frames);
+            self.stack_map.insert(frames.into(), id);
+        }
+    }
+}
+
+/// Strings, frames and stacks interned by one copy of an interner since a
+/// mark, in id order, so another copy can append them and hand out the same ids.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct InternDelta {
+    base: (usize, usize, usize),
+    strs: Vec<Box<str>>,
+    frames: Vec<FrameRec>,
+    stack_lens: Vec<u32>,
+    stack_frames: Vec<FrameId>,
 }
 
 /// True for functions of the Go runtime and standard plumbing a person does

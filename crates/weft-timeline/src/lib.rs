@@ -70,6 +70,8 @@ who woke it and whom it woke); [`Model::sched`], [`Model::ranges`],
 Analyses may read the raw records ([`Goroutine`], [`Group`], [`Flow`]).
 */
 
+mod chunked;
+mod digest;
 mod hist;
 mod intern;
 mod model;
@@ -79,12 +81,13 @@ mod rows;
 pub mod synth;
 mod table;
 
+pub use digest::{Batch, Feeder, Op, BATCH_EVENTS};
 pub use hist::{Histogram, Percentiles};
 pub use intern::{is_runtime_func, is_system_entry, FrameInfo, StackId, StrId};
 pub use model::{
-pub use sampled::{ObjectWaiters, SampleApplied, WaitObjectNode};
     BlockAgg, Config, Flow, GState, Goroutine, Group, GroupId, Model, TaskRec, WakerKind,
 };
+pub use sampled::{ObjectWaiters, SampleApplied, WaitObjectNode};
 pub use query::{
     BlockSite, Changes, GoroutineFilter, GoroutineInfo, GoroutineRow, GroupSummary, IntervalRow,
     Intervals, ModelStats, ProcOccupancy, RangeInfo, SchedSummary, Series, StackBucket,

@@ -4,8 +4,10 @@
 use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
-use weft_trace::{spec::ev, EventKind, EventRef, GoState, ProcState, RangeKind, Transition};
+use weft_trace::{spec::ev, EventKind, EventRef, GoState, ProcState};
 
+use crate::chunked::ChunkDeque;
+use crate::digest::{digest, Op, What, WireGen};
 use crate::hist::Histogram;
 use crate::intern::{is_runtime_func, is_system_entry, FrameId, IdMap, Interner, StackId, StrId};
 use crate::table::GoTable;
@@ -171,7 +173,7 @@ pub struct Goroutine {
     pub woke: Vec<(i64, u32)>,
     pub runnable_since: i64,
     pub(crate) changed: u64,
-    pub(crate) spans: VecDeque<Span>,
+    pub(crate) spans: ChunkDeque<Span, SPAN_CHUNK>,
     pub(crate) spans_dropped: u64,
     pub(crate) open_regions: Vec<(u64, StrId, i64)>,
 }
@@ -263,7 +265,7 @@ pub struct Model {
     group_map: IdMap<(StrId, u32), GroupId>,
     pub(crate) flows: IdMap<(GroupId, GroupId), Flow>,
     pub(crate) blocks: IdMap<(StrId, StackId), BlockAgg>,
-    pub(crate) wakes: VecDeque<Wake>,
+    pub(crate) wakes: ChunkDeque<Wake, WAKE_CHUNK>,
     pub(crate) gc: VecDeque<RangeRec>,
     pub(crate) stw: VecDeque<RangeRec>,
     pub(crate) regions: VecDeque<RangeRec>,
@@ -301,12 +303,18 @@ pub struct Model {
     pub(crate) events: u64,
     pub(crate) generations: u64,
     last_gen: u64,
+    // Which generation the interner's wire-id caches hold (for `ingest`).
+    pub(crate) wire_gen: WireGen,
 }
 
 // Span counts are kept per 50 ms of end time, the granularity of cap eviction.
 const SPAN_BUCKET_NS: i64 = 50_000_000;
 const MAX_PEERS: usize = 16;
 const EVICT_EVERY: u64 = 1 << 16;
+// Spans per full chunk of a goroutine's history (24 KiB).
+pub(crate) const SPAN_CHUNK: usize = 1024;
+// Wakes per full chunk (128 KiB).
+pub(crate) const WAKE_CHUNK: usize = 4096;
 
 impl Default for Model {
     fn default() -> Self {
@@ -326,7 +334,7 @@ impl Model {
             group_map: IdMap::default(),
             flows: IdMap::default(),
             blocks: IdMap::default(),
-            wakes: VecDeque::new(),
+            wakes: ChunkDeque::default(),
             gc: VecDeque::new(),
             stw: VecDeque::new(),
             regions: VecDeque::new(),
@@ -361,6 +369,7 @@ impl Model {
             events: 0,
             generations: 0,
             last_gen: u64::MAX,
+            wire_gen: WireGen::default(),
         };
         // Group 0: goroutines whose origin is not known yet.
         m.groups.push(Group {
@@ -388,7 +397,14 @@ impl Model {
     }
 
     /// Feeds one decoded event. Events must come in the decoder's order.
+    #[inline]
     pub fn ingest(&mut self, e: &EventRef<'_>) {
+        let op = digest(&mut self.strs, &mut self.wire_gen, e);
+        self.apply(&op);
+    }
+
+    /// The model half of [`Model::ingest`]: one digested event.
+    pub(crate) fn apply(&mut self, e: &Op) {
         let now = e.time();
         self.events += 1;
         self.now_ns = now;
@@ -400,52 +416,43 @@ impl Model {
         if now >= self.next_sample {
             self.sample(now);
         }
-        let gen = e.generation();
+        let gen = e.gen;
         if gen != 0 && gen != self.last_gen {
             self.last_gen = gen;
             self.generations += 1;
-            self.strs.set_generation(gen);
         }
-        match e.kind() {
-            EventKind::StateTransition => {
-                if let Some(st) = e.state_transition() {
-                    match st.transition {
-                        Transition::Goroutine { id, from, to } => {
-                            self.on_goroutine(e, &st, id, from, to)
-                        }
-                        Transition::Proc { id, from, to } => self.on_proc(now, id, from, to),
-                    }
-                }
+        match e.what {
+            What::Go {
+                id,
+                from,
+                to,
+                reason,
+                stack,
+                event_stack,
+            } => {
+                self.on_goroutine(e, id, from, to, reason, stack, event_stack);
             }
-            EventKind::Sync => {
-                if matches!(e.sync(), Some((1, _))) {
-                    // The first Sync of a trace: a new capture starts and
-                    // generation numbers (and their table ids) start over.
-                    self.strs.reset_generation();
+            What::Proc { id, from, to } => {
+                self.on_proc(now, id, from, to);
+            }
+            What::Sync { first } => {
+                if first {
+                    // The first Sync of a trace: a new capture starts.
                     self.last_gen = u64::MAX;
                     self.capture_start_ns = now;
                 }
                 self.evict()
             }
-            EventKind::RangeBegin | EventKind::RangeActive | EventKind::RangeEnd => {
-                self.on_range(e)
-            }
-            EventKind::Metric => {
-                if let Some(m) = e.metric() {
-                    self.on_metric(now, e.raw().typ, m.value)
+            What::GcMark | What::Stw { .. } => self.on_range(e),
+            What::Metric { value } => self.on_metric(now, e.typ, value),
+            What::Label { label } => {
+                if let Some(gr) = self.gs.get_mut(&e.g) {
+                    gr.label = label;
                 }
             }
-            EventKind::Label => {
-                if let Some((label, g)) = e.label() {
-                    let id = self.strs.wire_str(e.raw().args[0], || label.to_vec());
-                    if let Some(gr) = self.gs.get_mut(&g) {
-                        gr.label = id;
-                    }
-                }
-            }
-            EventKind::TaskBegin | EventKind::TaskEnd => self.on_task(e),
-            EventKind::RegionBegin | EventKind::RegionEnd => self.on_region(e),
-            _ => {}
+            What::Task { .. } => self.on_task(e),
+            What::Region { .. } => self.on_region(e),
+            What::Other => {}
         }
         if self.events % EVICT_EVERY == 0 {
             self.evict();
@@ -520,22 +527,24 @@ impl Model {
         0
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn on_goroutine(
         &mut self,
-        e: &EventRef<'_>,
-        st: &weft_trace::StateTransition<'_>,
+        e: &Op,
         id: i64,
         from: GoState,
         to: GoState,
+        reason: StrId,
+        st_stack: StackId,
+        event_stack: StackId,
     ) {
         let now = e.time();
-        let typ = e.raw().typ;
+        let typ = e.typ;
         let to_s = GState::from_go(to);
         match from {
             GoState::NotExist => {
                 // GoCreate / GoCreateBlocked / GoCreateSyscall.
-                let start = self.strs.wire_stack(st.stack);
-                let create = self.strs.wire_stack(e.stack());
+                let (start, create) = (st_stack, event_stack);
                 let entry = self
                     .strs
                     .stack(start)
@@ -574,12 +583,12 @@ impl Model {
                 if let Some(g) = self.gs.get(&id) {
                     if g.state != to_s {
                         // Changed between two captures: the reason is unknown.
-                        let stack = self.strs.wire_stack(st.stack);
+                        let stack = st_stack;
                         self.transition(id, to_s, now, 0, stack);
                     }
                     return;
                 }
-                let stack = self.strs.wire_stack(st.stack);
+                let stack = st_stack;
                 let entry = self.entry_of(stack);
                 let group = if entry == 0 {
                     0
@@ -605,7 +614,7 @@ impl Model {
                 Some(g) if g.state == to_s => return,
                 Some(_) => {}
                 None => {
-                    let stack = self.strs.wire_stack(st.stack);
+                    let stack = st_stack;
                     let entry = self.entry_of(stack);
                     let group = if entry == 0 {
                         0
@@ -622,11 +631,8 @@ impl Model {
             self.new_goroutine(id, -1, 0, 0, 0, None, GState::from_go(from), now, true, 0);
         }
         let (reason, stack) = match typ {
-            ev::GO_BLOCK | ev::GO_STOP => {
-                let r = self.strs.wire_str(e.raw().args[0], || st.reason.to_vec());
-                (r, self.strs.wire_stack(st.stack))
-            }
-            ev::GO_SYSCALL_BEGIN => (0, self.strs.wire_stack(st.stack)),
+            ev::GO_BLOCK | ev::GO_STOP => (reason, st_stack),
+            ev::GO_SYSCALL_BEGIN => (0, st_stack),
             _ => (0, 0),
         };
         if stack != 0 {
@@ -731,7 +737,7 @@ impl Model {
                 woke: Vec::new(),
                 runnable_since: now,
                 changed: self.version,
-                spans: VecDeque::new(),
+                spans: ChunkDeque::default(),
                 spans_dropped: 0,
                 open_regions: Vec::new(),
             },
@@ -861,12 +867,12 @@ impl Model {
     }
 
     fn drop_spans(&mut self, g: &Goroutine) {
-        for s in &g.spans {
+        for s in g.spans.iter() {
             self.uncount_span(s.end);
         }
     }
 
-    fn on_wake(&mut self, e: &EventRef<'_>, wakee: i64, now: i64, blocked: i64) {
+    fn on_wake(&mut self, e: &Op, wakee: i64, now: i64, blocked: i64) {
         let waker = e.goroutine();
         let (kind, from_group) = match self.gs.get_mut(&waker) {
             Some(w) if waker >= 0 && w.id != wakee => {
@@ -954,16 +960,15 @@ impl Model {
         }
     }
 
-    fn on_range(&mut self, e: &EventRef<'_>) {
-        let Some(r) = e.range() else { return };
+    fn on_range(&mut self, e: &Op) {
         let now = e.time();
-        match (r.kind, e.kind()) {
-            (RangeKind::GcMark, EventKind::RangeBegin | EventKind::RangeActive) => {
+        match (e.what, e.kind) {
+            (What::GcMark, EventKind::RangeBegin | EventKind::RangeActive) => {
                 if self.gc_open.is_none() {
                     self.gc_open = Some(now);
                 }
             }
-            (RangeKind::GcMark, EventKind::RangeEnd) => {
+            (What::GcMark, EventKind::RangeEnd) => {
                 let start = self.gc_open.take().unwrap_or(now);
                 self.gc_count += 1;
                 self.gc_total_ns += (now - start).max(0) as u64;
@@ -979,11 +984,10 @@ impl Model {
                     },
                 );
             }
-            (RangeKind::StopTheWorld(kind), EventKind::RangeBegin) => {
-                let k = self.strs.wire_str(e.raw().args[0], || kind.to_vec());
+            (What::Stw { kind: k }, EventKind::RangeBegin) => {
                 self.stw_open.insert(e.goroutine(), (now, k));
             }
-            (RangeKind::StopTheWorld(_), EventKind::RangeEnd) => {
+            (What::Stw { .. }, EventKind::RangeEnd) => {
                 if let Some((start, k)) = self.stw_open.remove(&e.goroutine()) {
                     let d = (now - start).max(0) as u64;
                     self.stw_count += 1;
@@ -1029,11 +1033,12 @@ impl Model {
         }
     }
 
-    fn on_task(&mut self, e: &EventRef<'_>) {
-        let Some(t) = e.task() else { return };
+    fn on_task(&mut self, e: &Op) {
+        let What::Task { id, parent, name } = e.what else {
+            return;
+        };
         let now = e.time();
-        if e.kind() == EventKind::TaskBegin {
-            let name = self.strs.wire_str(e.raw().args[2], || t.typ.to_vec());
+        if e.kind == EventKind::TaskBegin {
             if self.tasks.len() >= self.cfg.max_ranges {
                 // Forget the oldest finished tasks first.
                 let mut ended: Vec<(i64, u64)> = self
@@ -1048,10 +1053,10 @@ impl Model {
             }
             if self.tasks.len() < self.cfg.max_ranges {
                 self.tasks.insert(
-                    t.id,
+                    id,
                     TaskRec {
-                        id: t.id,
-                        parent: (t.parent != u64::MAX && t.parent != 0).then_some(t.parent),
+                        id,
+                        parent: (parent != u64::MAX && parent != 0).then_some(parent),
                         name,
                         goroutine: e.goroutine(),
                         start_ns: now,
@@ -1059,22 +1064,23 @@ impl Model {
                     },
                 );
             }
-        } else if let Some(task) = self.tasks.get_mut(&t.id) {
+        } else if let Some(task) = self.tasks.get_mut(&id) {
             task.end_ns = Some(now);
         }
     }
 
-    fn on_region(&mut self, e: &EventRef<'_>) {
-        let Some(r) = e.region() else { return };
+    fn on_region(&mut self, e: &Op) {
+        let What::Region { task, name } = e.what else {
+            return;
+        };
         let now = e.time();
-        let name = self.strs.wire_str(e.raw().args[1], || r.typ.to_vec());
         let gid = e.goroutine();
         let Some(g) = self.gs.get_mut(&gid) else {
             return;
         };
-        if e.kind() == EventKind::RegionBegin {
+        if e.kind == EventKind::RegionBegin {
             if g.open_regions.len() < 64 {
-                g.open_regions.push((r.task, name, now));
+                g.open_regions.push((task, name, now));
             }
         } else if let Some(i) = g.open_regions.iter().rposition(|x| x.1 == name) {
             let (task, name, start) = g.open_regions.remove(i);
@@ -1089,6 +1095,9 @@ impl Model {
                     task,
                 },
             );
+        }
+    }
+
     // What every source does when its clock starts (see `ingest`).
     pub(crate) fn set_capture_start(&mut self, now: i64) {
         self.capture_start_ns = now;
@@ -1098,9 +1107,6 @@ impl Model {
     pub(crate) fn sample_series_until(&mut self, now: i64) {
         if now >= self.next_sample {
             self.sample(now);
-        }
-    }
-
         }
     }
 
@@ -1162,9 +1168,7 @@ impl Model {
                 g.spans.pop_front();
             }
             // Give back ring space a burst left behind.
-            if g.spans.capacity() > 256 && g.spans.capacity() > 4 * g.spans.len() {
-                g.spans.shrink_to(2 * g.spans.len());
-            }
+            g.spans.trim();
             if matches!(g.ended_ns, Some(t) if t < cutoff) {
                 dead.push(g.id);
             }

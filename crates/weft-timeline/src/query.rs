@@ -479,10 +479,9 @@ impl Model {
         ));
         // Spans are sorted by start and do not overlap: skip those ending
         // before the range without looking at them.
-        let first = g.spans.partition_point(|s| s.end <= range.start_ns);
         let spans = g
             .spans
-            .range(first..)
+            .from_partition(|s| s.end <= range.start_ns)
             .take_while(|s| s.start < range.end_ns)
             .map(|s| (s.start, s.end, s.state(), s.reason(), s.stack))
             .chain(current);
@@ -526,7 +525,7 @@ impl Model {
     /// (either side), oldest first, at most `limit`.
     pub fn wakes(&self, range: TimeRange, f: &GoroutineFilter, limit: usize) -> Vec<WakeEvent> {
         let mut out = Vec::new();
-        for w in &self.wakes {
+        for w in self.wakes.iter() {
             if w.time < range.start_ns || w.time >= range.end_ns {
                 continue;
             }

@@ -45,23 +45,13 @@ pub(crate) fn spawn_file_loader(
                     shared: shared.clone(),
                 };
                 let mut model = Model::new(file_config());
-                let mut rd = weft_trace::Reader::new(counting);
-                let mut n = 0u64;
-                loop {
-                    match rd.next_event() {
-                        Ok(Some(e)) => {
-                            model.ingest(&e);
-                            n += 1;
-                            if n % 4096 == 0 {
-                                shared.events.store(n, Ordering::Relaxed);
-                            }
-                        }
-                        Ok(None) => break,
-                        Err(e) => {
-                            return Err(format!("{}: {e}", shared.status().source));
-                        }
-                    }
-                }
+                // Decoding on a second thread while this one builds the
+                // model: the load takes about as long as the slower half.
+                let n = model
+                    .ingest_reader_pipelined(counting, |n| {
+                        shared.events.store(n, Ordering::Relaxed)
+                    })
+                    .map_err(|e| format!("{}: {e}", shared.status().source))?;
                 shared.events.store(n, Ordering::Relaxed);
                 if n == 0 {
                     return Err(format!(
