@@ -40,6 +40,8 @@ const STATUS: [&str; 12] = [
     "leaked",
     "waiting for cgo callback",
 ];
+/// `g`s read and decoded at a time (about 1 MB of them).
+const G_SLICE: usize = 2048;
 /// Bytes of a goroutine's stack read in the first batch; deeper frames are
 /// read one by one.
 const STACK_READ_MAX: u64 = 64 << 10;
@@ -726,14 +728,19 @@ fn take_with(
             .iter()
             .map(|&p| if space.contains(p, glen as u64) { p } else { 0 }),
     );
-    stats.bytes_read += a
-        .mem
-        .read_gathered(&st.addrs, glen, &mut st.gathered)
-        .map_err(|e| os_error(a.pid, "reading goroutines", e))?;
+    // In slices of `allgs`: each slice's bytes are decoded while still in
+    // the cache, and the buffer stays at about a megabyte.
     st.gs.clear();
-    for (i, &p) in st.ptrs.iter().enumerate() {
-        let g = st.gathered.get(i, glen).and_then(|b| decode_g(a, p, b));
-        st.gs.push(g);
+    for (c, addrs) in st.addrs.chunks(G_SLICE).enumerate() {
+        stats.bytes_read += a
+            .mem
+            .read_gathered(addrs, glen, &mut st.gathered)
+            .map_err(|e| os_error(a.pid, "reading goroutines", e))?;
+        let ptrs = &st.ptrs[c * G_SLICE..c * G_SLICE + addrs.len()];
+        for (i, &p) in ptrs.iter().enumerate() {
+            let g = st.gathered.get(i, glen).and_then(|b| decode_g(a, p, b));
+            st.gs.push(g);
+        }
     }
     // Entries that looked torn get one more read.
     let bad: Vec<usize> = (0..n).filter(|&i| st.gs[i].is_none()).collect();
