@@ -527,6 +527,9 @@ impl Index {
             touch(&d);
             return Ok(d);
         }
+        // Make room before decoding, so memory never holds more detail
+        // models than the cap, not even while one is built.
+        self.drop_lru(self.tuning.detail_models.saturating_sub(1));
         let t0 = Instant::now();
         let model = self.decode(g, first, last)?;
         let res = self
@@ -552,14 +555,25 @@ impl Index {
             let x = lock(x);
             !(x.first >= first && x.last <= last)
         });
-        while cache.len() >= self.tuning.detail_models {
+        drop(cache);
+        self.drop_lru(self.tuning.detail_models.saturating_sub(1));
+        lock(&self.cache).push(d.clone());
+        Ok(d)
+    }
+
+    // Drops least recently used detail models until at most `keep` remain.
+    fn drop_lru(&self, keep: usize) {
+        let mut cache = lock(&self.cache);
+        while cache.len() > keep {
             let oldest = (0..cache.len())
                 .min_by_key(|&i| lock(&cache[i]).used)
                 .unwrap_or(0);
-            cache.remove(oldest);
+            // Dropped outside the cache lock (a big model takes a while to free).
+            let gone = cache.remove(oldest);
+            drop(cache);
+            drop(gone);
+            cache = lock(&self.cache);
         }
-        cache.push(d.clone());
-        Ok(d)
     }
 
     // Decodes the header plus generations `[first, last]` of the file.
