@@ -34,11 +34,17 @@ rm -rf "$old_src" && mkdir -p "$old_src"
 if [ -d "$old_rev" ]; then
   mkdir -p "$old_src/crates"
   cp -r "$old_rev/crates/weft-trace" "$old_rev/crates/weft-timeline" "$old_src/crates/"
+  [ -d "$old_rev/crates/weft-model" ] && cp -r "$old_rev/crates/weft-model" "$old_src/crates/"
   cp "$old_rev/Cargo.toml" "$old_src/"
 else
   git -C "$root" archive "$old_rev" crates/weft-trace crates/weft-timeline Cargo.toml | tar -x -C "$old_src"
+  # weft-timeline depends on weft-model from 9dc2d9c on.
+  if git -C "$root" cat-file -e "$old_rev:crates/weft-model" 2>/dev/null; then
+    git -C "$root" archive "$old_rev" crates/weft-model | tar -x -C "$old_src"
+  fi
 fi
 # Same harness on both sides: the working tree's example and dev-dependencies.
+rm -rf "$old_src/crates/weft-timeline/examples"
 mkdir -p "$old_src/crates/weft-timeline/examples"
 cp "$root/crates/weft-timeline/examples/ingest_bench.rs" "$old_src/crates/weft-timeline/examples/"
 python3 - "$old_src/crates/weft-timeline/Cargo.toml" "$root/crates/weft-timeline/Cargo.toml" <<'EOF2'

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark: trace -> model ingest throughput (weft-timeline) vs the trace
-# decoder alone, on one large real trace, alternated in one process.
+# decoder alone, on one large real trace, alternated in one process; then
+# the whole-file load on one thread vs two (decoder thread + model thread).
 #
 #   bash bench/timeline/run.sh          # 5 runs
 #   RUNS=3 bash bench/timeline/run.sh
@@ -22,8 +23,11 @@ if [ ! -s "$trace" ] || [ "$(stat -c %s "$trace")" -lt 60000000 ]; then
   "$out/stress" -trace "$trace.tmp" -pairs 200 -rounds 2000000 >&2
   mv "$trace.tmp" "$trace"
 fi
-(cd "$root" && cargo build --release --quiet -p weft-timeline --example ingest_bench)
+(cd "$root" && cargo build --release --quiet -p weft-timeline --example ingest_bench --example load_bench)
 bin="${CARGO_TARGET_DIR:-$root/target}/release/examples/ingest_bench"
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -r)"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -r); load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "trace: $trace ($(stat -c %s "$trace") bytes), go $("$go" env GOVERSION)"
 "$bin" "$trace" "$runs"
+# Loading the file as weft open does: one thread vs decoder + model threads.
+"${bin%/*}/load_bench" "$trace" "$runs"
+echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -7,9 +7,6 @@
 //! makes wall time meaningless; both are printed). Prints one line per run
 //! and a summary with MB/s, the model/decoder
 //! time ratio, the model's own size estimate and the process's peak RSS.
-//! With PIPELINED=1 each run also loads the trace the way `weft open` does
-//! (decoder thread + model thread, `Model::ingest_reader_pipelined`) and
-//! prints its wall time and the process CPU time both threads used.
 use std::time::Instant;
 
 // The weft binary's allocator: the model's cost depends on it (fresh pages,
@@ -68,20 +65,6 @@ fn thread_cpu_ns() -> u64 {
         .unwrap_or(0)
 }
 
-// CPU time of the whole process (all threads), ns.
-fn process_cpu_ns() -> u64 {
-    let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which may hold spaces) start at ')'.
-    let f: Vec<&str> = s
-        .rsplit_once(')')
-        .map_or("", |x| x.1)
-        .split_whitespace()
-        .collect();
-    let ticks: u64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
-        + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    ticks * 10_000_000
-}
-
 fn peak_rss_kb() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -126,22 +109,6 @@ fn main() {
             mb / a,
             mb / b
         );
-        if std::env::var("PIPELINED").is_ok() {
-            let (t, c) = (Instant::now(), process_cpu_ns());
-            let mut pm = Model::new(Config::default());
-            pm.ingest_reader_pipelined(&bytes[..], |_| {})
-                .expect("decode");
-            let (w, cpu) = (
-                t.elapsed().as_secs_f64(),
-                (process_cpu_ns() - c) as f64 / 1e9,
-            );
-            assert_eq!(pm.stats().events, m.stats().events);
-            println!(
-                "run {i}: pipelined wall {w:.3}s ({:.0} MB/s), CPU of both threads {cpu:.2}s",
-                mb / w
-            );
-            drop(pm);
-        }
         dec.push(a);
         model.push(b);
         last = Some(m);
