@@ -74,6 +74,7 @@ impl<T: Copy, const MAX: usize> ChunkDeque<T, MAX> {
         self.chunks.front().and_then(|c| c.get(self.head))
     }
 
+    #[inline]
     pub fn pop_front(&mut self) -> Option<T> {
         let c = self.chunks.front()?;
         let x = *c.get(self.head)?;

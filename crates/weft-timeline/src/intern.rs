@@ -43,8 +43,8 @@ pub(crate) struct Interner {
     stack_frames: Vec<FrameId>,
     // per generation: wire id -> model id
     gen: u64,
-    gen_stacks: IdMap<u64, StackId>,
-    gen_strs: IdMap<u64, StrId>,
+    gen_stacks: WireMap,
+    gen_strs: WireMap,
     scratch: Vec<FrameId>,
 }
 
@@ -95,7 +95,7 @@ impl Interner {
         if wire == 0 {
             return 0;
         }
-        if let Some(&id) = self.gen_strs.get(&wire) {
+        if let Some(id) = self.gen_strs.get(wire) {
             return id;
         }
         let id = self.str_id(&resolve());
@@ -110,7 +110,7 @@ impl Interner {
         if st.id == 0 {
             return 0;
         }
-        if let Some(&id) = self.gen_stacks.get(&st.id) {
+        if let Some(id) = self.gen_stacks.get(st.id) {
             return id;
         }
         let mut scratch = std::mem::take(&mut self.scratch);
@@ -192,7 +192,8 @@ impl Interner {
             + self.frames.capacity() * 12 * 2
             + self.stack_frames.capacity() * 4 * 2
             + self.stacks.capacity() * (8 + 40)
-            + (self.gen_stacks.capacity() + self.gen_strs.capacity()) * 16
+            + self.gen_stacks.heap_bytes()
+            + self.gen_strs.heap_bytes()
     }
 
     pub fn stack_count(&self) -> usize {
@@ -247,6 +248,53 @@ impl Interner {
             self.stack_frames.extend_from_slice(frames);
             self.stack_map.insert(frames.into(), id);
         }
+    }
+}
+
+/// Wire id (one generation's string or stack id) -> model id. Go numbers a
+/// generation's strings and stacks densely from 1, so small ids index a
+/// vector (no hashing on the ingest path); larger ones go to a map.
+#[derive(Clone, Default)]
+pub(crate) struct WireMap {
+    // id + 1 per wire id (0: not resolved yet).
+    dense: Vec<u32>,
+    sparse: IdMap<u64, u32>,
+}
+
+// Wire ids below this are indexed (4 bytes each, at most 4 MiB).
+const DENSE_WIRE_IDS: u64 = 1 << 20;
+
+impl WireMap {
+    #[inline]
+    fn get(&self, wire: u64) -> Option<u32> {
+        if wire < DENSE_WIRE_IDS {
+            self.dense
+                .get(wire as usize)
+                .and_then(|&v| v.checked_sub(1))
+        } else {
+            self.sparse.get(&wire).copied()
+        }
+    }
+
+    fn insert(&mut self, wire: u64, id: u32) {
+        if wire < DENSE_WIRE_IDS {
+            let i = wire as usize;
+            if self.dense.len() <= i {
+                self.dense.resize(i + 1, 0);
+            }
+            self.dense[i] = id + 1;
+        } else {
+            self.sparse.insert(wire, id);
+        }
+    }
+
+    fn clear(&mut self) {
+        self.dense.clear();
+        self.sparse.clear();
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.dense.capacity() * 4 + self.sparse.capacity() * 16
     }
 }
 
