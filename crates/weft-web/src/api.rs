@@ -570,11 +570,11 @@ pub async fn goroutine(
 
 // ---------------------------------------------------------------- findings
 
+pub fn findings_json(app: &Shared) -> Result<Arc<Value>, ApiError> {
     drop(ready(app)?);
     if let Some(v) = crate::sampled::findings_json(app) {
         return Ok(Arc::new(v));
     }
-pub fn findings_json(app: &Shared) -> Result<Arc<Value>, ApiError> {
     let m = ready(app)?;
     let version = m.version();
     let mut cache = app.findings_cache.lock().unwrap_or_else(|e| e.into_inner());

@@ -37,9 +37,9 @@ pub enum Source {
     /// A trace held in memory (the bundled demo).
     Bytes { name: String, data: &'static [u8] },
     /// A pprof base URL: `/debug/pprof/trace` streamed live.
+    Live(String),
     /// A process: its goroutine table read from memory every `interval`.
     Pid { pid: u32, interval: Duration },
-    Live(String),
 }
 
 /// How to serve.
@@ -66,20 +66,20 @@ pub struct Server {
     addr: SocketAddr,
     token: Option<String>,
     shared: Arc<Shared>,
-    _sampling: Option<crate::sampled::Sampling>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<thread::JoinHandle<()>>,
     _live: Option<load::Live>,
+    _sampling: Option<crate::sampled::Sampling>,
 }
 
-        let source_pid = match &source {
-            Source::Pid { pid, interval } => Some((*pid, *interval)),
-            _ => None,
-        };
 impl Server {
     /// Binds, starts answering at once (`/api/status` says `loading`), and
     /// starts reading the source in the background.
     pub fn start(source: Source, opts: Options) -> anyhow::Result<Server> {
+        let source_pid = match &source {
+            Source::Pid { pid, interval } => Some((*pid, *interval)),
+            _ => None,
+        };
         let (mode, name, total, collecting, cost) = match &source {
             Source::File(p) => {
                 let len = std::fs::metadata(p)
@@ -93,6 +93,14 @@ impl Server {
                 data.len() as u64,
                 vec!["bundled demo capture".to_string()],
                 "none: a recorded capture".to_string(),
+            ),
+            Source::Live(url) => (
+                Mode::Live,
+                url.clone(),
+                0,
+                vec!["execution trace (/debug/pprof/trace, renewed back to back, one request at a time)".to_string()],
+                "runtime tracing on while connected: typically a few percent CPU for a busy program; no stop-the-world polling".to_string(),
+            ),
             Source::Pid { pid, interval } => (
                 Mode::Live,
                 format!("pid:{pid}"),
@@ -102,14 +110,6 @@ impl Server {
                     interval.as_secs_f64()
                 )],
                 "no stop and no code change: reads of its memory, about 0.2 s of weft's CPU per read at 100k goroutines".to_string(),
-            ),
-            ),
-            Source::Live(url) => (
-                Mode::Live,
-                url.clone(),
-                0,
-                vec!["execution trace (/debug/pprof/trace, renewed back to back, one request at a time)".to_string()],
-                "runtime tracing on while connected: typically a few percent CPU for a busy program; no stop-the-world polling".to_string(),
             ),
         };
         let model_cfg = match mode {
@@ -140,11 +140,6 @@ impl Server {
         let token = guard.token.clone();
 
         let live = match source {
-            Source::Pid { .. } => None,
-        };
-        let sampling = match source_pid {
-            Some((pid, interval)) => Some(crate::sampled::spawn_pid(shared.clone(), pid, interval)),
-            None => None,
             Source::File(p) => {
                 crate::index::attach(&shared, p.clone());
                 load::spawn_file_loader(
@@ -163,6 +158,11 @@ impl Server {
                 None
             }
             Source::Live(url) => Some(load::spawn_live(shared.clone(), &url)),
+            Source::Pid { .. } => None,
+        };
+        let sampling = match source_pid {
+            Some((pid, interval)) => Some(crate::sampled::spawn_pid(shared.clone(), pid, interval)),
+            None => None,
         };
 
         let app = router(shared.clone(), guard);
@@ -184,7 +184,6 @@ impl Server {
                 };
                 rt.block_on(async move {
                     let l = match tokio::net::TcpListener::from_std(listener) {
-            _sampling: sampling,
                         Ok(l) => l,
                         Err(e) => {
                             eprintln!("weft: cannot serve: {e}");
@@ -208,6 +207,7 @@ impl Server {
             shutdown: Some(tx),
             thread: Some(thread),
             _live: live,
+            _sampling: sampling,
         })
     }
 
@@ -250,7 +250,6 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        .route("/api/objects", get(crate::sampled::objects))
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -275,6 +274,7 @@ fn router(shared: Arc<Shared>, guard: Arc<Guard>) -> Router {
         .route("/api/bands", get(api::bands))
         .route("/api/wakes", get(api::wakes))
         .route("/api/procs", get(api::procs))
+        .route("/api/objects", get(crate::sampled::objects))
         .route("/api/live", get(live))
         .route("/api/*rest", get(unknown_api))
         .fallback(asset)
