@@ -66,7 +66,8 @@ sparklines; [`Model::wake_flows`] for the communication graph;
 [`Model::goroutine`] for the inspector (stack, creator, children, history,
 who woke it and whom it woke); [`Model::sched`], [`Model::ranges`],
 [`Model::heap_series`], [`Model::tasks`] for scheduler/GC/heap views;
-[`Model::block_sites`] for contention; [`Model::stats`] for memory.
+[`Model::block_sites`] for contention; [`Model::proc_lanes`] for P lanes
+(which goroutine ran on each P over time); [`Model::stats`] for memory.
 Analyses may read the raw records ([`Goroutine`], [`Group`], [`Flow`]).
 */
 
@@ -75,9 +76,10 @@ mod digest;
 mod hist;
 mod intern;
 mod model;
+mod procs;
 mod query;
-mod sampled;
 mod rows;
+mod sampled;
 pub mod synth;
 mod table;
 
@@ -87,6 +89,7 @@ pub use intern::{is_runtime_func, is_system_entry, FrameInfo, StackId, StrId};
 pub use model::{
     BlockAgg, Config, Flow, GState, Goroutine, Group, GroupId, Model, TaskRec, WakerKind,
 };
+pub use procs::{ProcLane, ProcLanes};
 pub use sampled::{ObjectWaiters, SampleApplied, WaitObjectNode};
 pub use query::{
     BlockSite, Changes, GoroutineFilter, GoroutineInfo, GoroutineRow, GroupSummary, IntervalRow,

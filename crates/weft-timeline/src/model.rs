@@ -270,8 +270,9 @@ pub struct Model {
     pub(crate) stw: VecDeque<RangeRec>,
     pub(crate) regions: VecDeque<RangeRec>,
     pub(crate) tasks: IdMap<u64, TaskRec>,
-    pub(crate) sampled: crate::sampled::SampledState,
     pub(crate) procs: IdMap<i64, Proc>,
+    pub(crate) lanes: crate::procs::LaneStore,
+    pub(crate) sampled: crate::sampled::SampledState,
     pub(crate) heap: Vec<(i64, u64, u64)>,
     pub(crate) gomaxprocs: u64,
     gc_open: Option<i64>,
@@ -338,9 +339,10 @@ impl Model {
             gc: VecDeque::new(),
             stw: VecDeque::new(),
             regions: VecDeque::new(),
-            sampled: Default::default(),
             tasks: IdMap::default(),
             procs: IdMap::default(),
+            lanes: Default::default(),
+            sampled: Default::default(),
             heap: Vec::new(),
             gomaxprocs: 0,
             gc_open: None,
@@ -431,9 +433,11 @@ impl Model {
                 event_stack,
             } => {
                 self.on_goroutine(e, id, from, to, reason, stack, event_stack);
+                self.lane_after_goroutine(e.proc(), id, now);
             }
             What::Proc { id, from, to } => {
                 self.on_proc(now, id, from, to);
+                self.lane_after_proc(id, now, to == ProcState::Running);
             }
             What::Sync { first } => {
                 if first {
@@ -1157,6 +1161,7 @@ impl Model {
             return;
         }
         self.detail_start_ns = cutoff;
+        self.lanes.evict(cutoff);
         let mut dead = Vec::new();
         let mut freed: Vec<i64> = Vec::new();
         for g in self.gs.values_mut() {

@@ -62,11 +62,12 @@ export function weftBin() {
 }
 
 /**
- * Starts `weft ARGS --no-browser --listen 127.0.0.1:0`, reads the URL it
- * prints, waits for /api/status state "ready" and returns {proc, url, base}.
+ * Starts `weft ARGS --no-browser --listen 127.0.0.1:0` (`bin`: another weft
+ * binary than WEFT_BIN), reads the URL it prints, waits for /api/status
+ * state "ready" and returns {proc, url, base}.
  */
-export async function startWeft(args, name, readyMs = 120000) {
-  const proc = start(weftBin(), [...args, '--no-browser', '--listen', '127.0.0.1:0'], { name });
+export async function startWeft(args, name, readyMs = 120000, bin = weftBin()) {
+  const proc = start(bin, [...args, '--no-browser', '--listen', '127.0.0.1:0'], { name });
   const url = await waitFor(`weft (${name}) to print its URL (log: ${proc.log})`, () => {
     if (proc.exitCode !== null) throw new Error(`weft exited with ${proc.exitCode}: ${fs.readFileSync(proc.log, 'utf8').slice(-2000)}`);
     const m = fs.readFileSync(proc.log, 'utf8').match(/https?:\/\/[^\s]+/);
@@ -95,6 +96,16 @@ export async function launchBrowser() {
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
       '--use-gl=angle', '--use-angle=swiftshader', '--enable-unsafe-swiftshader'],
   });
+  // WEFT_E2E_ASSETS=dir: serve the UI files from disk instead of the
+  // binary's embedded copy (to try a front change without a rebuild).
+  if (process.env.WEFT_E2E_ASSETS) {
+    const dir = process.env.WEFT_E2E_ASSETS;
+    const types = { js: 'text/javascript', css: 'text/css' };
+    await browser.route(/\/(js\/[^?#]+\.js|style\.css)([?#].*)?$/, (route) => {
+      const rel = new URL(route.request().url()).pathname.slice(1);
+      route.fulfill({ body: fs.readFileSync(path.join(dir, rel)), contentType: types[rel.split('.').pop()] });
+    });
+  }
   const close = browser.close.bind(browser);
   browser.close = async () => { try { await close(); } finally { fs.rmSync(profile, { recursive: true, force: true }); } };
   return browser;

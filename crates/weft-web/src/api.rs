@@ -757,3 +757,19 @@ pub async fn procs(State(app): State<App>) -> Result<Json<Value>, ApiError> {
         "heap_alloc": s.heap_alloc, "heap_goal": s.heap_goal,
     })))
 }
+
+/// `/api/proc_lanes`: which goroutine ran on each P, binary (see
+/// `docs/web-api.md`, "P lanes").
+pub async fn proc_lanes(State(app): State<App>, Query(q): Params) -> Result<Response, ApiError> {
+    let res_q: Option<i64> = num(&q, "res_ns")?;
+    let m = ready(&app)?;
+    let range = range_of(&m, &q)?;
+    let res = res_q
+        .unwrap_or((range.end_ns - range.start_ns) / 2000)
+        .max(1);
+    let lanes = m.proc_lanes(range, res);
+    let gomaxprocs = m.sched().gomaxprocs;
+    drop(m);
+    let body = rows::encode_proc_lanes(&lanes, range, gomaxprocs);
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], body).into_response())
+}

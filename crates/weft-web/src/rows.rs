@@ -4,7 +4,7 @@
 //! compact little-endian buffers the front uploads to the GPU as is.
 use std::collections::{BTreeSet, HashMap};
 
-use weft_timeline::{GState, GroupId, Model, TimeRange};
+use weft_timeline::{GState, GroupId, Model, ProcLanes, TimeRange};
 
 /// Which goroutines the rows cover (the query parameters of `/api/rows`
 /// and `/api/timeline`).
@@ -318,4 +318,52 @@ fn collapsed_row(
         }
     }
     out
+}
+
+/// Encodes P lanes (see `docs/web-api.md`, "P lanes"): a 48-byte header,
+/// one 16-byte entry per lane, then four columns over all runs (goroutine
+/// f64, start f32, end f32, group u32; times in ns from `range.start_ns`).
+/// Columns rather than records keep every column aligned for typed arrays.
+pub fn encode_proc_lanes(lanes: &ProcLanes, range: TimeRange, gomaxprocs: u64) -> Vec<u8> {
+    let n: usize = lanes.lanes.iter().map(|l| l.start.len()).sum();
+    let mut b = Vec::with_capacity(48 + lanes.lanes.len() * 16 + n * 20);
+    b.extend_from_slice(b"WFPL");
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&0u16.to_le_bytes());
+    b.extend_from_slice(&(lanes.lanes.len() as u32).to_le_bytes());
+    b.extend_from_slice(&(n as u32).to_le_bytes());
+    b.extend_from_slice(&range.start_ns.to_le_bytes());
+    b.extend_from_slice(&range.end_ns.to_le_bytes());
+    b.extend_from_slice(&lanes.resolution_ns.to_le_bytes());
+    b.extend_from_slice(&(gomaxprocs.min(u32::MAX as u64) as u32).to_le_bytes());
+    b.extend_from_slice(&0u32.to_le_bytes());
+    let mut first = 0u32;
+    for l in &lanes.lanes {
+        b.extend_from_slice(&l.proc.to_le_bytes());
+        b.extend_from_slice(&first.to_le_bytes());
+        b.extend_from_slice(&(l.start.len() as u32).to_le_bytes());
+        first += l.start.len() as u32;
+    }
+    let rel = |t: i64| (t - range.start_ns) as f32;
+    for l in &lanes.lanes {
+        for &g in &l.goroutine {
+            b.extend_from_slice(&(g as f64).to_le_bytes());
+        }
+    }
+    for l in &lanes.lanes {
+        for &t in &l.start {
+            b.extend_from_slice(&rel(t).to_le_bytes());
+        }
+    }
+    for l in &lanes.lanes {
+        for &t in &l.end {
+            b.extend_from_slice(&rel(t).to_le_bytes());
+        }
+    }
+    for l in &lanes.lanes {
+        for &g in &l.group {
+            b.extend_from_slice(&g.to_le_bytes());
+        }
+    }
+    b
 }

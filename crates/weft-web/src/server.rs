@@ -274,6 +274,7 @@ fn router(shared: Arc<Shared>, guard: Arc<Guard>) -> Router {
         .route("/api/bands", get(api::bands))
         .route("/api/wakes", get(api::wakes))
         .route("/api/procs", get(api::procs))
+        .route("/api/proc_lanes", get(api::proc_lanes))
         .route("/api/objects", get(crate::sampled::objects))
         .route("/api/live", get(live))
         .route("/api/*rest", get(unknown_api))

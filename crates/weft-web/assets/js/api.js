@@ -93,6 +93,50 @@ export function decodeTimeline(buf) {
   return { version, rowCount, spanCount, startNs, endNs, resNs, totalRows, rowIds, rowGroup, rowFirst, rowLen, rowIndex, start, end, state, reason, strings };
 }
 
+/**
+ * Decodes a WFPL buffer (docs/web-api.md, "P lanes"): a 48-byte header, a
+ * 16-byte entry per lane (P id, first run, run count), then four columns
+ * over all runs: goroutine (f64, -1 = several merged), start and end (f32,
+ * ns from start_ns) and group (u32).
+ */
+export function decodeProcLanes(buf) {
+  const dv = new DataView(buf);
+  const need = (end, what) => {
+    if (end > buf.byteLength) throw new Error(`proc lanes: ${what} needs ${end} bytes, the buffer has ${buf.byteLength}`);
+  };
+  need(48, 'the header');
+  const magic = String.fromCharCode(dv.getUint8(0), dv.getUint8(1), dv.getUint8(2), dv.getUint8(3));
+  if (magic !== 'WFPL') throw new Error(`proc lanes: bad magic ${JSON.stringify(magic)} at byte 0`);
+  const version = dv.getUint16(4, true);
+  if (version !== 1) throw new Error(`proc lanes: format version ${version} at byte 4, this page reads version 1`);
+  const laneCount = dv.getUint32(8, true);
+  const runCount = dv.getUint32(12, true);
+  const startNs = Number(dv.getBigInt64(16, true));
+  const endNs = Number(dv.getBigInt64(24, true));
+  const resNs = Number(dv.getBigInt64(32, true));
+  const gomaxprocs = dv.getUint32(40, true);
+  let off = 48;
+  need(off + laneCount * 16 + runCount * 20, `${laneCount} lanes and ${runCount} runs`);
+  const laneProc = new Float64Array(laneCount);
+  const laneFirst = new Uint32Array(laneCount);
+  const laneLen = new Uint32Array(laneCount);
+  for (let i = 0; i < laneCount; i++, off += 16) {
+    laneProc[i] = Number(dv.getBigInt64(off, true));
+    laneFirst[i] = dv.getUint32(off + 8, true);
+    laneLen[i] = dv.getUint32(off + 12, true);
+    if (laneFirst[i] + laneLen[i] > runCount) {
+      throw new Error(`proc lanes: lane ${i} (byte ${off}) runs ${laneFirst[i]}+${laneLen[i]} past run_count ${runCount}`);
+    }
+  }
+  // Columns are aligned (the header and lane table are multiples of 8), so
+  // typed-array views copy them out without a per-run loop.
+  const goroutine = new Float64Array(buf.slice(off, off + runCount * 8)); off += runCount * 8;
+  const start = new Float32Array(buf.slice(off, off + runCount * 4)); off += runCount * 4;
+  const end = new Float32Array(buf.slice(off, off + runCount * 4)); off += runCount * 4;
+  const group = new Uint32Array(buf.slice(off, off + runCount * 4));
+  return { version, laneCount, runCount, startNs, endNs, resNs, gomaxprocs, laneProc, laneFirst, laneLen, goroutine, start, end, group };
+}
+
 // ---- formatting ----
 
 export function fmtNs(ns) {

@@ -57,3 +57,23 @@ export function paletteFloats() {
   });
   return out;
 }
+
+// Group colours of the P lanes (a lane shows which group ran, not a state):
+// 16 hues far enough apart on a dark background; group id modulo 16, so
+// neighbouring groups never share a colour.
+export const GROUP_PALETTE = [
+  '#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7',
+  '#9c755f', '#bab0ac', '#86bcb6', '#d37295', '#fabfd2', '#b6992d', '#499894', '#a0cbe8',
+];
+
+export function groupSlot(group) { return ((group % 16) + 16) % 16; }
+
+/** RGBA floats of the group palette, for the WebGL palette uniform. */
+export function groupPaletteFloats() {
+  const out = new Float32Array(16 * 4);
+  GROUP_PALETTE.forEach((c, i) => {
+    const v = (k) => parseInt(c.slice(1 + k, 3 + k), 16) / 255;
+    out.set([v(0), v(2), v(4), 1], i * 4);
+  });
+  return out;
+}

@@ -3,10 +3,12 @@
 // The server does level of detail: for the visible time range and rows we
 // ask /api/timeline at about one pixel of resolution and draw whatever
 // buffer we have while the next one loads (a Worker fetches and decodes),
-// so panning and zooming never wait for the network. Text, axis, GC/STW
-// bands, regions and wake arrows go on a 2D overlay canvas.
-import { getJSON, withParams, fmtNs, shortFunc } from './api.js';
-import { PALETTE, paletteFloats, STATE_NAMES } from './colors.js';
+// so panning and zooming never wait for the network. Above the rows, one
+// lane per P (processor) shows which goroutine ran on it, coloured by group
+// (/api/proc_lanes, same range and resolution, drawn by the same shader).
+// Text, axis, GC/STW bands, regions and wake arrows go on a 2D overlay canvas.
+import { getJSON, getBinary, withParams, fmtNs, shortFunc, decodeProcLanes } from './api.js';
+import { PALETTE, paletteFloats, STATE_NAMES, GROUP_PALETTE, groupSlot, groupPaletteFloats } from './colors.js';
 
 const ROW_H = 16;
 const AXIS_H = 22;
@@ -18,6 +20,7 @@ let ROW_MARGIN = 40;      // rows fetched above and below the visible ones (the 
 let app, wrap, glCanvas, ov, octx, scrollEl, spacer, tip;
 let gl = null, prog = null, vao = null, bufs = {}, uni = {};
 let renderer = 'none';
+let soft = null;                      // software renderer's pixel buffer {img, px, w, h}
 let W = 0, H = 0, dpr = 1;
 let full = { start: 0, end: 1 };     // whole capture
 let view = { start: 0, end: 1 };     // visible time range
@@ -33,6 +36,8 @@ let reqSeq = 0;
 let worker = null;
 let bands = { gc: [], stw: [], regions: [] }, bandsKey = '';
 let procs = null;
+let lanes = null, lanesKey = '', lanesWant = null, lanesInFlight = false; // P lanes (decoded WFPL)
+let laneVao = null, laneBufs = {}, statePal = null, groupPal = null;
 let wakes = [], wakesKey = '';
 let showWakes = false, showProcs = true;
 let hoverRow = -1, drag = null, selected = null;
@@ -57,13 +62,36 @@ export function init(a) {
   app.on('select', (s) => { selected = s && s.kind === 'goroutine' ? s.id : null; dirty = true; });
   app.on('timeline-filter', (f) => { setFilter(f); app.showTab('timeline'); });
   window.addEventListener('resize', () => { resize(); dirty = true; });
+  // The inspector or the header may resize the plot without a window resize.
+  if (window.ResizeObserver) new ResizeObserver(() => { resize(); }).observe(wrap);
   bindInput();
   window.weft.timeline = {
-    stats: () => ({ ...stats, view: { ...view }, full: { ...full }, scrollRow, totalRows, filter: { ...filter } }),
+    stats: () => ({ ...stats, view: { ...view }, full: { ...full }, scrollRow, totalRows, filter: { ...filter }, lanesPending: lanesInFlight || !!lanesWant }),
     setView, getView: () => ({ ...view }), scrollTo: (r) => { setScroll(r); }, reset: () => setView(full.start, full.end),
     visibleRowIds,
     // The frame benchmark fetches thousands of rows at once to put a million spans on the GPU.
     configure: (o) => { if (o.rowMargin !== undefined) ROW_MARGIN = o.rowMargin; invalidate(); },
+    // P lanes as decoded, and where they are drawn (CSS px inside #tl-gl).
+    lanes: () => lanes && {
+      laneCount: lanes.laneCount, runCount: lanes.runCount, startNs: lanes.startNs, endNs: lanes.endNs, resNs: lanes.resNs,
+      laneProc: [...lanes.laneProc], laneFirst: [...lanes.laneFirst], laneLen: [...lanes.laneLen],
+      goroutine: [...lanes.goroutine], start: [...lanes.start], end: [...lanes.end], group: [...lanes.group],
+    },
+    laneGeometry: () => ({ top: laneTop(), laneH: laneH(), gutter: GUTTER, plotW: plotW(), rowsTop: topY() }),
+    xOf: (t) => xOf(t),
+    groupColor: (g) => GROUP_PALETTE[groupSlot(g)],
+    // Draws now and reads one pixel of the span canvas (CSS px), in the same
+    // task, so it works whatever the canvas keeps after compositing.
+    pixelAt: (x, y) => {
+      drawSpans();
+      dirty = true; // the overlay comes back on the next frame
+      if (renderer === 'webgl2') {
+        const out = new Uint8Array(4);
+        gl.readPixels(Math.floor(x * dpr), Math.floor((H - y) * dpr) - 1, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, out);
+        return [...out];
+      }
+      return [...glCanvas.getContext('2d').getImageData(Math.floor(x * dpr), Math.floor(y * dpr), 1, 1).data];
+    },
   };
   requestAnimationFrame(frame);
 }
@@ -81,6 +109,8 @@ uniform float u_scale;   // px per ns
 uniform float u_scroll;  // first visible row
 uniform float u_rowh;
 uniform float u_top;
+uniform float u_pad;     // gap above a bar inside its row
+uniform float u_barh;    // bar height
 flat out int v_slot;
 void main() {
   int c = gl_VertexID;
@@ -90,7 +120,7 @@ void main() {
   float x1 = (u_off + a_end) * u_scale;
   x1 = max(x1, x0 + 1.0);                // keep sub-pixel spans visible
   float x = mix(x0, x1, fx);
-  float y = u_top + (a_row - u_scroll) * u_rowh + 1.0 + fy * (u_rowh - 3.0);
+  float y = u_top + (a_row - u_scroll) * u_rowh + u_pad + fy * u_barh;
   gl_Position = vec4(x / u_size.x * 2.0 - 1.0, 1.0 - y / u_size.y * 2.0, 0.0, 1.0);
   v_slot = int(a_slot);
 }`;
@@ -101,11 +131,35 @@ flat in int v_slot;
 out vec4 color;
 void main() { color = u_pal[v_slot]; }`;
 
-function initGL() {
+/**
+ * Is WebGL2 here rendered by the CPU (SwiftShader, llvmpipe: no usable GPU)?
+ * Then every frame costs the GPU process rasterising plus a read back of
+ * the whole canvas for the software compositor (measured: ~20 ms of a 33 ms
+ * frame at 1600x900 in Chromium), and writing pixels ourselves is faster.
+ */
+function softwareGL() {
   try {
-    gl = glCanvas.getContext('webgl2', { antialias: false, alpha: true, premultipliedAlpha: false, preserveDrawingBuffer: true });
-  } catch (_) { gl = null; }
-  if (!gl) { renderer = 'canvas2d'; stats.renderer = renderer; return; }
+    const g = document.createElement('canvas').getContext('webgl2');
+    if (!g) return { soft: true, name: 'no WebGL2' };
+    const ext = g.getExtension('WEBGL_debug_renderer_info');
+    const name = String(g.getParameter(ext ? ext.UNMASKED_RENDERER_WEBGL : g.RENDERER) || '');
+    const lose = g.getExtension('WEBGL_lose_context');
+    if (lose) lose.loseContext();
+    return { soft: /swiftshader|llvmpipe|softpipe|software|basic render/i.test(name), name };
+  } catch (e) { return { soft: true, name: String(e) }; }
+}
+
+function initGL() {
+  // ?renderer=webgl2 or ?renderer=canvas2d overrides the choice.
+  const forced = new URLSearchParams(location.search).get('renderer');
+  const probe = forced ? { soft: forced !== 'webgl2', name: `forced by ?renderer=${forced}` } : softwareGL();
+  stats.glRenderer = probe.name;
+  if (!probe.soft) {
+    try {
+      gl = glCanvas.getContext('webgl2', { antialias: false, alpha: true, premultipliedAlpha: false, preserveDrawingBuffer: true });
+    } catch (_) { gl = null; }
+  }
+  if (!gl) { useSoftware(); return; }
   const sh = (type, src) => {
     const s = gl.createShader(type);
     gl.shaderSource(s, src); gl.compileShader(s);
@@ -119,24 +173,38 @@ function initGL() {
     gl.linkProgram(prog);
     if (!gl.getProgramParameter(prog, gl.LINK_STATUS)) throw new Error(gl.getProgramInfoLog(prog));
   } catch (e) {
-    console.warn('WebGL2 shaders failed, drawing with Canvas2D', e);
-    gl = null; renderer = 'canvas2d'; stats.renderer = renderer; return;
+    // The canvas keeps its WebGL context: draw on a fresh one.
+    console.warn('WebGL2 shaders failed, drawing in software', e);
+    gl = null;
+    const c = document.createElement('canvas');
+    c.id = glCanvas.id;
+    glCanvas.replaceWith(c);
+    glCanvas = c;
+    useSoftware();
+    return;
   }
-  vao = gl.createVertexArray();
-  gl.bindVertexArray(vao);
-  ['start', 'end', 'row', 'slot'].forEach((name, loc) => {
-    const b = gl.createBuffer();
-    gl.bindBuffer(gl.ARRAY_BUFFER, b);
-    gl.enableVertexAttribArray(loc);
-    gl.vertexAttribPointer(loc, 1, gl.FLOAT, false, 0, 0);
-    gl.vertexAttribDivisor(loc, 1);
-    bufs[name] = b;
-  });
-  for (const u of ['u_size', 'u_off', 'u_scale', 'u_scroll', 'u_rowh', 'u_top', 'u_pal']) uni[u] = gl.getUniformLocation(prog, u);
+  // One vertex array for goroutine rows, one for P lanes: same attributes.
+  const makeVao = (into) => {
+    const v = gl.createVertexArray();
+    gl.bindVertexArray(v);
+    ['start', 'end', 'row', 'slot'].forEach((name, loc) => {
+      const b = gl.createBuffer();
+      gl.bindBuffer(gl.ARRAY_BUFFER, b);
+      gl.enableVertexAttribArray(loc);
+      gl.vertexAttribPointer(loc, 1, gl.FLOAT, false, 0, 0);
+      gl.vertexAttribDivisor(loc, 1);
+      into[name] = b;
+    });
+    return v;
+  };
+  vao = makeVao(bufs);
+  laneVao = makeVao(laneBufs);
+  for (const u of ['u_size', 'u_off', 'u_scale', 'u_scroll', 'u_rowh', 'u_top', 'u_pad', 'u_barh', 'u_pal']) uni[u] = gl.getUniformLocation(prog, u);
   gl.useProgram(prog);
-  const pal = new Float32Array(16 * 4);
-  pal.set(paletteFloats().subarray(0, 64));
-  gl.uniform4fv(uni.u_pal, pal);
+  statePal = new Float32Array(16 * 4);
+  statePal.set(paletteFloats().subarray(0, 64));
+  groupPal = groupPaletteFloats();
+  gl.uniform4fv(uni.u_pal, statePal);
   gl.enable(gl.BLEND);
   gl.blendFunc(gl.SRC_ALPHA, gl.ONE_MINUS_SRC_ALPHA);
   renderer = 'webgl2'; stats.renderer = renderer;
@@ -153,13 +221,26 @@ function uploadGL(d) {
 // ---------- layout & data ----------
 
 function plotW() { return Math.max(1, W - GUTTER - 14); }
-function topY() { return AXIS_H + BAND_H + (showProcs && procs ? procLaneH() : 0); }
-function procLaneH() { return Math.min(procs.procs.length, 16) * 7 + 4; }
+function topY() { return AXIS_H + BAND_H + procLaneH(); }
+/** Lanes shown: the Ps in the last lanes buffer, else the Ps /api/procs knows. */
+function laneCount() {
+  if (!showProcs) return 0;
+  if (lanes) return lanes.laneCount;
+  return procs ? Math.min(procs.procs.length, 256) : 0;
+}
+function laneH() { const n = laneCount(); return n <= 16 ? 10 : Math.max(2, Math.floor(160 / n)); }
+function laneTop() { return AXIS_H + BAND_H + 2; }
+function procLaneH() { const n = laneCount(); return n ? n * laneH() + 4 : 0; }
 function visibleRows() { return Math.max(1, Math.floor((H - topY()) / ROW_H)); }
+
+// The canvas's place on the page, read once per resize: reading it per
+// mouse move would force a layout whenever the toolbar text just changed.
+let wrapRect = null;
+function canvasRect() { return wrapRect || (wrapRect = wrap.getBoundingClientRect()); }
 
 function resize() {
   dpr = window.devicePixelRatio || 1;
-  const r = wrap.getBoundingClientRect();
+  const r = wrapRect = wrap.getBoundingClientRect();
   W = Math.max(1, Math.floor(r.width)); H = Math.max(1, Math.floor(r.height));
   for (const c of [glCanvas, ov]) {
     c.style.width = `${W}px`; c.style.height = `${H}px`;
@@ -264,6 +345,64 @@ function maybeFetch() {
   maybeFetchBandsAndWakes();
 }
 
+// P lanes follow the view on their own (the row buffer may still be good
+// when the lanes are not): same margins and resolution as the rows.
+let lanesReqAt = -1e9;
+function maybeFetchLanes() {
+  if (!showProcs || !app.status || app.status.state !== 'ready') return;
+  const now = performance.now();
+  if (lanes && now - lanesReqAt < MIN_REFETCH_MS) return;
+  const span = view.end - view.start;
+  const res = Math.max(1, Math.floor(span / plotW()));
+  if (lanes && lanesKey.endsWith(`:${app.version}`)) {
+    const covers = lanes.startNs <= view.start + 1 && lanes.endNs >= Math.min(view.end, full.end) - 1;
+    const resOk = lanes.resNs <= res * 1.6 && lanes.resNs >= res / 2.5;
+    if (covers && resOk) return;
+  }
+  lanesReqAt = now;
+  const s = Math.max(full.start, view.start - span / 2), e = Math.min(full.end, view.end + span / 2);
+  fetchLanes({ start_ns: Math.floor(s), end_ns: Math.ceil(e), res_ns: res });
+}
+
+// P lanes for the timeline request's range and resolution; one request in
+// flight, the newest wanted one follows it.
+function fetchLanes(req) {
+  if (!showProcs) return;
+  const key = `${req.start_ns}:${req.end_ns}:${req.res_ns}:${app.version}`;
+  if (key === lanesKey) return;
+  lanesWant = { start_ns: req.start_ns, end_ns: req.end_ns, res_ns: req.res_ns, key };
+  if (lanesInFlight) return;
+  const w = lanesWant;
+  lanesWant = null;
+  lanesInFlight = true;
+  getBinary('/api/proc_lanes', { start_ns: w.start_ns, end_ns: w.end_ns, res_ns: w.res_ns })
+    .then((buf) => { setLanes(decodeProcLanes(buf)); lanesKey = w.key; })
+    .catch((e) => { stats.errors++; stats.lastLaneError = String(e.message || e); console.warn(e); })
+    .finally(() => {
+      lanesInFlight = false;
+      if (lanesWant) { const n = lanesWant; lanesWant = null; fetchLanes(n); }
+    });
+}
+
+function setLanes(d) {
+  const before = laneCount();
+  const row = new Float32Array(d.runCount), slot = new Float32Array(d.runCount);
+  for (let l = 0; l < d.laneCount; l++) {
+    for (let i = d.laneFirst[l]; i < d.laneFirst[l] + d.laneLen[l]; i++) { row[i] = l; slot[i] = groupSlot(d.group[i]); }
+  }
+  d.row = row; d.slot = slot;
+  lanes = d;
+  if (gl) {
+    for (const name of ['start', 'end', 'row', 'slot']) {
+      gl.bindBuffer(gl.ARRAY_BUFFER, laneBufs[name]);
+      gl.bufferData(gl.ARRAY_BUFFER, d[name], gl.STATIC_DRAW);
+    }
+  }
+  stats.laneCount = d.laneCount; stats.laneRuns = d.runCount; stats.laneFetches = (stats.laneFetches || 0) + 1;
+  if (laneCount() !== before) updateSpacer();
+  dirty = true;
+}
+
 function onWorker(ev) {
   const m = ev.data;
   const p = pending;
@@ -360,24 +499,24 @@ function bindInput() {
   document.getElementById('tl-zoom-out').onclick = () => zoomAt(plotW() / 2, 2);
   document.getElementById('tl-reset').onclick = () => setView(full.start, full.end);
   document.getElementById('tl-wakes').onchange = (e) => { showWakes = e.target.checked; wakesKey = ''; maybeFetchBandsAndWakes(); dirty = true; };
-  document.getElementById('tl-procs').onchange = (e) => { showProcs = e.target.checked; updateSpacer(); dirty = true; };
+  document.getElementById('tl-procs').onchange = (e) => { showProcs = e.target.checked; lanesKey = ''; if (!showProcs) lanes = null; updateSpacer(); invalidate(); };
   document.getElementById('tl-grouped').onchange = (e) => { collapseAll = e.target.checked; collapsed.clear(); data = null; loadRows().then(invalidate); };
   document.getElementById('tl-filter').onclick = () => setFilter({});
   scrollEl.addEventListener('scroll', () => { scrollRow = scrollEl.scrollTop / ROW_H; dirty = true; });
   glCanvas.addEventListener('wheel', (ev) => {
     ev.preventDefault();
-    const r = glCanvas.getBoundingClientRect();
+    const r = canvasRect();
     const px = ev.clientX - r.left - GUTTER;
     if (ev.shiftKey || px < 0) setScroll(scrollRow + ev.deltaY / ROW_H);
     else if (Math.abs(ev.deltaX) > Math.abs(ev.deltaY)) panBy(-ev.deltaX);
     else zoomAt(Math.max(0, px), Math.exp(ev.deltaY * 0.002));
   }, { passive: false });
   glCanvas.addEventListener('mousedown', (ev) => {
-    const r = glCanvas.getBoundingClientRect();
+    const r = wrapRect = wrap.getBoundingClientRect();
     drag = { x: ev.clientX, y: ev.clientY, row: scrollRow, moved: false, px: ev.clientX - r.left, py: ev.clientY - r.top };
   });
   window.addEventListener('mousemove', (ev) => {
-    const r = glCanvas.getBoundingClientRect();
+    const r = canvasRect();
     const px = ev.clientX - r.left, py = ev.clientY - r.top;
     if (drag) {
       const dx = ev.clientX - drag.x, dy = ev.clientY - drag.y;
@@ -440,7 +579,54 @@ function groupOfRow(row) {
   return null;
 }
 
+/** The P lane under y, or -1. */
+function laneAtY(py) {
+  const n = laneCount();
+  if (!lanes || !n || py < laneTop() || py >= laneTop() + n * laneH()) return -1;
+  return Math.min(n - 1, Math.floor((py - laneTop()) / laneH()));
+}
+
+/** Index of lane `l`'s run covering time t, or the nearest within `slop` ns; -1 if none. */
+function laneRunAt(l, t, slop = 0) {
+  const rel = t - lanes.startNs;
+  const first = lanes.laneFirst[l], end = first + lanes.laneLen[l];
+  // First run ending after rel - slop (runs are sorted and disjoint).
+  let lo = first, hi = end;
+  while (lo < hi) { const mid = (lo + hi) >> 1; if (lanes.end[mid] <= rel - slop) lo = mid + 1; else hi = mid; }
+  let best = -1, dist = Infinity;
+  for (let i = lo; i < end && lanes.start[i] <= rel + slop; i++) {
+    const d = rel < lanes.start[i] ? lanes.start[i] - rel : (rel >= lanes.end[i] ? rel - lanes.end[i] : 0);
+    if (d < dist) { dist = d; best = i; }
+    if (d === 0) break;
+  }
+  return best;
+}
+
+function placeTip(px, py, lines) {
+  tip.textContent = lines.join('\n');
+  tip.style.left = `${Math.min(px + 14, W - 260)}px`;
+  tip.style.top = `${py + 16}px`;
+  tip.classList.remove('hidden');
+}
+
 function hover(px, py) {
+  const lane = laneAtY(py);
+  if (lane >= 0) {
+    hoverRow = -1; dirty = true;
+    const lines = [`P${lanes.laneProc[lane]}`];
+    if (px >= GUTTER) {
+      const t = timeAtX(px);
+      const i = laneRunAt(lane, t, 2 * (view.end - view.start) / plotW()); // runs are often under a pixel
+      if (i >= 0) {
+        const g = lanes.goroutine[i];
+        lines.push(g >= 0 ? `goroutine ${g}` : 'several goroutines (below the resolution)');
+        lines.push(`${shortFunc(app.groupName(lanes.group[i]))} for ${fmtNs(lanes.end[i] - lanes.start[i])}`);
+      } else lines.push('idle');
+      lines.push(`at ${fmtNs(t - full.start)}`);
+    } else lines.push('which goroutine ran on this P, coloured by group');
+    placeTip(px, py, lines);
+    return;
+  }
   const row = rowAtY(py);
   hoverRow = row;
   dirty = true;
@@ -468,6 +654,13 @@ function hover(px, py) {
 }
 
 function click(px, py) {
+  const lane = laneAtY(py);
+  if (lane >= 0 && px >= GUTTER) {
+    const i = laneRunAt(lane, timeAtX(px), 2 * (view.end - view.start) / plotW());
+    if (i >= 0 && lanes.goroutine[i] >= 0) app.select('goroutine', lanes.goroutine[i]);
+    else if (i >= 0) app.select('group', lanes.group[i]);
+    return;
+  }
   const row = rowAtY(py);
   if (row < 0) return;
   const g = groupOfRow(row);
@@ -499,6 +692,7 @@ function frame() {
   requestAnimationFrame(frame);
   if (app.tab !== 'timeline') return;
   maybeFetch();
+  maybeFetchLanes();
   if (!dirty) return;
   dirty = false;
   const t0 = performance.now();
@@ -507,8 +701,23 @@ function frame() {
   stats.frames++;
   stats.lastDrawMs = performance.now() - t0;
   if (window.weftDrawTimes) window.weftDrawTimes.push(stats.lastDrawMs);
-  document.getElementById('tl-range').textContent = `${fmtNs(view.start - full.start)} – ${fmtNs(view.end - full.start)}  (${fmtNs(view.end - view.start)} wide)`;
-  document.getElementById('tl-stats').textContent = data ? `${totalRows} rows · ${data.spanCount} spans in buffer · ${renderer}` : renderer;
+  updateToolbar();
+}
+
+// Toolbar text at most every 100 ms and only when it changed: a DOM text
+// change costs a style, layout and paint pass, which at 60 Hz while panning
+// showed up as whole frames in Chromium traces.
+let toolbarAt = 0, toolbarTimer = null;
+function updateToolbar() {
+  const now = performance.now();
+  if (now - toolbarAt < 100) {
+    if (!toolbarTimer) toolbarTimer = setTimeout(() => { toolbarTimer = null; updateToolbar(); }, 100);
+    return;
+  }
+  toolbarAt = now;
+  const set = (id, t) => { const el = document.getElementById(id); if (el.textContent !== t) el.textContent = t; };
+  set('tl-range', `${fmtNs(view.start - full.start)} – ${fmtNs(view.end - full.start)}  (${fmtNs(view.end - view.start)} wide)`);
+  set('tl-stats', data ? `${totalRows} rows · ${data.spanCount} spans in buffer · ${renderer}` : renderer);
 }
 
 function drawSpans() {
@@ -516,58 +725,142 @@ function drawSpans() {
     gl.viewport(0, 0, glCanvas.width, glCanvas.height);
     gl.clearColor(0, 0, 0, 0);
     gl.clear(gl.COLOR_BUFFER_BIT);
-    if (!data || !data.spanCount) { stats.spansDrawn = 0; return; }
     // Plot area only: the gutter and the axis stay clear.
     gl.enable(gl.SCISSOR_TEST);
     const top = topY();
-    gl.scissor(Math.round(GUTTER * dpr), 0, Math.round(plotW() * dpr), Math.max(0, Math.round((H - top) * dpr)));
     gl.useProgram(prog);
     gl.bindVertexArray(vao);
     gl.uniform2f(uni.u_size, plotW(), H);
     // The vertex shader works in plot pixels; shift the viewport to the plot.
     gl.viewport(Math.round(GUTTER * dpr), 0, Math.round(plotW() * dpr), Math.round(H * dpr));
-    gl.uniform1f(uni.u_off, data.startNs - view.start);
     gl.uniform1f(uni.u_scale, plotW() / (view.end - view.start));
-    gl.uniform1f(uni.u_scroll, scrollRow);
-    gl.uniform1f(uni.u_rowh, ROW_H);
-    gl.uniform1f(uni.u_top, top);
-    // Submit only the spans of the visible rows (rows are contiguous in the
-    // span table): software GL pays for every instance, even off screen.
-    const [s0, s1] = visibleSpanRange();
-    if (s1 > s0) {
-      ['start', 'end', 'row', 'slot'].forEach((name, loc) => {
-        gl.bindBuffer(gl.ARRAY_BUFFER, bufs[name]);
-        gl.vertexAttribPointer(loc, 1, gl.FLOAT, false, 0, s0 * 4);
-      });
-      gl.drawArraysInstanced(gl.TRIANGLES, 0, 6, s1 - s0);
+    let s0 = 0, s1 = 0;
+    if (data && data.spanCount) {
+      gl.scissor(Math.round(GUTTER * dpr), 0, Math.round(plotW() * dpr), Math.max(0, Math.round((H - top) * dpr)));
+      gl.uniform1f(uni.u_off, data.startNs - view.start);
+      gl.uniform1f(uni.u_scroll, scrollRow);
+      gl.uniform4fv(uni.u_pal, statePal);
+      gl.uniform1f(uni.u_rowh, ROW_H);
+      gl.uniform1f(uni.u_top, top);
+      gl.uniform1f(uni.u_pad, 1);
+      gl.uniform1f(uni.u_barh, ROW_H - 3);
+      // Submit only the spans of the visible rows (rows are contiguous in the
+      // span table): software GL pays for every instance, even off screen.
+      [s0, s1] = visibleSpanRange();
+      if (s1 > s0) {
+        ['start', 'end', 'row', 'slot'].forEach((name, loc) => {
+          gl.bindBuffer(gl.ARRAY_BUFFER, bufs[name]);
+          gl.vertexAttribPointer(loc, 1, gl.FLOAT, false, 0, s0 * 4);
+        });
+        gl.drawArraysInstanced(gl.TRIANGLES, 0, 6, s1 - s0);
+      }
     }
-    gl.disable(gl.SCISSOR_TEST);
     stats.spansDrawn = s1 - s0;
+    drawLanesGL();
+    gl.disable(gl.SCISSOR_TEST);
     return;
   }
-  // Canvas2D fallback: same data, visible rows only.
-  const ctx = glCanvas.getContext('2d');
-  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-  ctx.clearRect(0, 0, W, H);
-  if (!data) return;
-  const scale = plotW() / (view.end - view.start), off = data.startNs - view.start, top = topY();
+  drawSpansSoft();
+}
+
+// ---------- software renderer ----------
+// Without a GPU the spans are written straight into a pixel buffer: one
+// scan line per row from its spans, copied down to the bar's height, then
+// one putImageData. The cost is bounded by the pixels on screen, whatever
+// the number of spans; the overlay is then drawn on the same canvas so the
+// compositor takes a single layer per frame.
+
+/** Canvas colour '#rrggbb[aa]' as a little-endian RGBA pixel (ABGR u32). */
+function pixelOf(css) {
+  const v = (k) => parseInt(css.slice(1 + k, 3 + k), 16);
+  const a = css.length > 7 ? v(6) : 255;
+  return ((a << 24) | (v(4) << 16) | (v(2) << 8) | v(0)) >>> 0;
+}
+const STATE_PIXELS = Uint32Array.from(PALETTE, ([c]) => pixelOf(c));
+const GROUP_PIXELS = Uint32Array.from(GROUP_PALETTE, pixelOf);
+
+function useSoftware() {
+  renderer = 'canvas2d';
+  stats.renderer = renderer;
+  octx = glCanvas.getContext('2d');
+  ov.style.display = 'none';
+}
+
+/** Paints spans i0..i1 as bars on device lines [yA, yB) of the plot. */
+function paintBars(S, yA, yB, starts, ends, slots, pal, i0, i1, off, scale) {
+  if (yB <= yA || i1 <= i0) return 0;
+  const { px, w } = S;
+  const xl = Math.round(GUTTER * dpr), xr = Math.min(w, Math.round((GUTTER + plotW()) * dpr));
+  const base = yA * w;
+  const k = scale * dpr, o = (GUTTER + off * scale) * dpr;
   let n = 0;
-  ctx.save();
-  ctx.beginPath(); ctx.rect(GUTTER, top, plotW(), H - top); ctx.clip();
-  for (let r = Math.floor(scrollRow); r < scrollRow + visibleRows() + 1; r++) {
-    const i = data.rowPos.get(r);
-    if (i === undefined) continue;
-    const y = top + (r - scrollRow) * ROW_H + 1;
-    for (let s = data.rowFirst[i]; s < data.rowFirst[i] + data.rowLen[i]; s++) {
-      const x0 = GUTTER + (off + data.start[s]) * scale, x1 = GUTTER + (off + data.end[s]) * scale;
-      if (x1 < GUTTER || x0 > W) continue;
-      ctx.fillStyle = PALETTE[data.slot[s]][0];
-      ctx.fillRect(x0, y, Math.max(1, x1 - x0), ROW_H - 3);
-      n++;
+  for (let i = i0; i < i1; i++) {
+    // Pixels whose centre the span covers, as GPU rasterisation does (edges
+    // from the server's bucket grid land a hair below whole pixels).
+    let a = Math.round(o + starts[i] * k), b = Math.round(o + ends[i] * k);
+    if (b <= a) b = a + 1; // keep sub-pixel spans visible
+    if (b <= xl || a >= xr) continue;
+    if (a < xl) a = xl;
+    if (b > xr) b = xr;
+    px.fill(pal[slots[i]], base + a, base + b);
+    n++;
+  }
+  for (let y = yA + 1; y < yB; y++) px.copyWithin(y * w + xl, base + xl, base + xr);
+  return n;
+}
+
+function drawSpansSoft() {
+  const ctx = octx;
+  const w = glCanvas.width, h = glCanvas.height;
+  if (!soft || soft.w !== w || soft.h !== h) {
+    const img = ctx.createImageData(w, h);
+    soft = { img, px: new Uint32Array(img.data.buffer), w, h };
+  }
+  const S = soft;
+  S.px.fill(0);
+  const scale = plotW() / (view.end - view.start), top = topY();
+  const clipTop = Math.round(top * dpr);
+  let n = 0;
+  if (data) {
+    const off = data.startNs - view.start;
+    for (let r = Math.floor(scrollRow); r < scrollRow + visibleRows() + 1; r++) {
+      const i = data.rowPos.get(r);
+      if (i === undefined) continue;
+      const y = top + (r - scrollRow) * ROW_H + 1;
+      const yA = Math.max(clipTop, Math.round(y * dpr)), yB = Math.min(h, Math.round((y + ROW_H - 3) * dpr));
+      n += paintBars(S, yA, yB, data.start, data.end, data.slot, STATE_PIXELS, data.rowFirst[i], data.rowFirst[i] + data.rowLen[i], off, scale);
     }
   }
-  ctx.restore();
   stats.spansDrawn = n;
+  let runs = 0;
+  if (showProcs && lanes) {
+    const lh = laneH(), lt = laneTop(), off = lanes.startNs - view.start, barh = lh - (lh >= 8 ? 2 : 1);
+    for (let l = 0; l < lanes.laneCount; l++) {
+      const y = lt + l * lh;
+      const yA = Math.round(y * dpr), yB = Math.min(clipTop, Math.round((y + barh) * dpr));
+      runs += paintBars(S, yA, yB, lanes.start, lanes.end, lanes.slot, GROUP_PIXELS, lanes.laneFirst[l], lanes.laneFirst[l] + lanes.laneLen[l], off, scale);
+    }
+  }
+  stats.laneRunsDrawn = runs;
+  ctx.putImageData(S.img, 0, 0);
+}
+
+/** P lanes with the span shader: lane index as the row, group colours as the palette. */
+function drawLanesGL() {
+  if (!showProcs || !lanes || !lanes.runCount) { stats.laneRunsDrawn = 0; return; }
+  const lh = laneH(), lt = laneTop(), n = lanes.laneCount;
+  gl.scissor(Math.round(GUTTER * dpr), Math.round((H - (lt + n * lh)) * dpr), Math.round(plotW() * dpr), Math.round(n * lh * dpr));
+  gl.uniform4fv(uni.u_pal, groupPal);
+  gl.uniform1f(uni.u_off, lanes.startNs - view.start);
+  gl.uniform1f(uni.u_scroll, 0);
+  gl.uniform1f(uni.u_rowh, lh);
+  gl.uniform1f(uni.u_top, lt);
+  gl.uniform1f(uni.u_pad, 0);
+  gl.uniform1f(uni.u_barh, lh - (lh >= 8 ? 2 : 1));
+  gl.bindVertexArray(laneVao);
+  gl.drawArraysInstanced(gl.TRIANGLES, 0, 6, lanes.runCount);
+  gl.bindVertexArray(vao);
+  stats.laneRunsDrawn = lanes.runCount;
 }
 
 /** [first, end) span indices of the rows on screen (binary search in the row table). */
@@ -595,7 +888,7 @@ function niceStep(span, px) {
 function drawOverlay() {
   const c = octx;
   c.setTransform(dpr, 0, 0, dpr, 0, 0);
-  c.clearRect(0, 0, W, H);
+  if (renderer === 'webgl2') c.clearRect(0, 0, W, H); // in software the spans are on this canvas already
   const top = topY();
   const vr = visibleRows();
   // GC / STW bands across the rows (translucent) and in the band strip.
@@ -606,7 +899,7 @@ function drawOverlay() {
       const x0 = xOf(b.start_ns), x1 = xOf(b.end_ns);
       if (x1 < GUTTER || x0 > W) continue;
       c.fillStyle = color;
-      c.fillRect(x0, strip ? AXIS_H + 2 : top, Math.max(1, x1 - x0), strip ? BAND_H - 4 : H - top);
+      c.fillRect(x0, strip ? AXIS_H + 2 : AXIS_H + BAND_H, Math.max(1, x1 - x0), strip ? BAND_H - 4 : H - AXIS_H - BAND_H);
     }
   };
   band(bands.gc, '#f0883e18', false);
@@ -623,16 +916,17 @@ function drawOverlay() {
     if (x1 - x0 > 60) { c.fillStyle = '#d2a8ff'; c.fillText(r.name || 'region', Math.max(x0, GUTTER) + 2, AXIS_H + 9); }
   }
   c.restore();
-  // P lanes: per-P utilisation (the server keeps busy time per P, not spans).
-  if (showProcs && procs) {
-    const ps = procs.procs.slice(0, 16);
-    ps.forEach((p, i) => {
-      const y = AXIS_H + BAND_H + i * 7 + 1;
-      c.fillStyle = '#21262d'; c.fillRect(GUTTER, y, plotW(), 5);
-      c.fillStyle = '#3fb76b99'; c.fillRect(GUTTER, y, plotW() * Math.min(1, p.utilization || 0), 5);
-    });
-    c.fillStyle = '#8b949e'; c.font = '10px sans-serif';
-    c.fillText(`P lanes: ${procs.gomaxprocs ?? ps.length} Ps, busy share`, 6, AXIS_H + BAND_H + 9);
+  // P lanes: labels in the gutter, a rule under the last lane.
+  const nl = laneCount();
+  if (nl) {
+    const lh = laneH(), lt = laneTop();
+    c.fillStyle = '#161b22'; c.fillRect(0, AXIS_H + BAND_H, GUTTER, procLaneH());
+    c.font = '10px sans-serif'; c.fillStyle = '#8b949e';
+    if (lanes && lh >= 9) {
+      for (let l = 0; l < lanes.laneCount; l++) c.fillText(`P${lanes.laneProc[l]}`, GUTTER - 34, lt + l * lh + 8);
+    }
+    c.fillText(`P lanes (${lanes ? lanes.laneCount : nl} Ps)`, 6, lt + 9);
+    c.strokeStyle = '#30363d'; c.beginPath(); c.moveTo(0, top - 1.5); c.lineTo(W, top - 1.5); c.stroke();
   }
   c.fillStyle = '#8b949e'; c.font = '10px sans-serif';
   c.fillText('GC / STW / regions', 6, AXIS_H + 10);

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { HERE, OUT, tempDir, startWeft, launchBrowser, openPage, canvasInk, waitFor, buildGo } from '../lib.mjs';
+import { decodeTimeline, decodeProcLanes } from '../../assets/js/api.js';
 
 let weft, browser, page, traceFile;
 
@@ -68,7 +69,10 @@ test('timeline draws spans with WebGL2 and zooms', async () => {
     const s = await page.evaluate(() => window.weft.timeline.stats());
     return s.bufferSpans > 0 && s.spansDrawn > 0 ? s : null;
   }, 60000);
-  assert.equal(s0.renderer, 'webgl2', 'WebGL2 works in headless chromium (SwiftShader)');
+  // Headless chromium has no GPU: WebGL2 is SwiftShader, so the page draws
+  // in software (faster there); the WebGL2 path is checked below with ?renderer=webgl2.
+  assert.match(s0.glRenderer, /swiftshader/i, `WebGL2 renderer: ${s0.glRenderer}`);
+  assert.equal(s0.renderer, 'canvas2d', 'software GL detected, pixels written directly');
   assert.ok(s0.totalRows > 1, `rows: ${s0.totalRows}`);
   assert.ok(await canvasInk(page, 'tl-gl') > 5000, 'span canvas has ink');
   await shot('timeline');
@@ -104,6 +108,113 @@ test('timeline draws spans with WebGL2 and zooms', async () => {
   // Wake arrows on demand.
   await page.check('#tl-wakes');
   await shot('timeline-wakes');
+});
+
+/**
+ * Checks the P lanes of `pg` against the server: the decoded buffer holds
+ * real runs, the widest run's pixel has its group's colour, its goroutine
+ * was running then (inspector API), and hovering it names the P.
+ */
+async function checkLanes(pg, label) {
+  await pg.click('#tabs button[data-tab=timeline]');
+  await pg.evaluate(() => window.weft.timeline.reset()); // whole capture
+  const lanesFor = async (what) => waitFor(`${label}: P lanes of ${what}`, async () => {
+    // Lanes fetched for this view (not a buffer left from an earlier one).
+    const l = await pg.evaluate(() => window.weft.timeline.lanes());
+    const s = await pg.evaluate(() => window.weft.timeline.stats());
+    const covers = l && l.startNs <= s.view.start && l.endNs >= s.view.end - 1;
+    const fineEnough = l && l.resNs <= Math.max(1, (s.view.end - s.view.start) / 990) * 1.6;
+    if (covers && fineEnough && !s.lanesPending && l.runCount > 0 && s.laneRunsDrawn > 0) return { L: l, view: s.view };
+    throw new Error(`lanes ${l && `${l.startNs}..${l.endNs} res ${l.resNs} runs ${l.runCount}`}, view ${JSON.stringify(s.view)}, pending ${s.lanesPending}, drawn ${s.laneRunsDrawn}, fetches ${s.laneFetches}, errors ${s.errors} ${s.lastLaneError || ''}, tab ${await pg.evaluate(() => window.weft.app.tab)}`);
+  }, 60000);
+  let { L, view } = await lanesFor('the whole capture');
+  const procs = await api('/api/procs');
+  assert.ok(L.laneCount >= 1 && L.laneCount <= Math.max(1, procs.gomaxprocs), `${L.laneCount} lanes, GOMAXPROCS ${procs.gomaxprocs}`);
+  const geo = await pg.evaluate(() => window.weft.timeline.laneGeometry());
+  // Pixels of a run: those whose centre it covers (as drawn), inside the plot.
+  const pixels = (i) => {
+    const pxOf = (t) => Math.round(geo.gutter + ((t - view.start) / (view.end - view.start)) * geo.plotW);
+    const xa = pxOf(L.startNs + L.start[i]), xb = Math.max(xa + 1, pxOf(L.startNs + L.end[i]));
+    return xa >= geo.gutter && xb <= geo.gutter + geo.plotW ? [xa, xb] : null;
+  };
+  const widest = (single) => {
+    let best = -1, lane = -1;
+    for (let l = 0; l < L.laneCount; l++) {
+      for (let i = L.laneFirst[l]; i < L.laneFirst[l] + L.laneLen[l]; i++) {
+        if ((single && L.goroutine[i] < 0) || !pixels(i)) continue;
+        if (best < 0 || L.end[i] - L.start[i] > L.end[best] - L.start[best]) { best = i; lane = l; }
+      }
+    }
+    return { best, lane };
+  };
+  // The widest run's middle pixel has its group's colour.
+  const colourCheck = async ({ best, lane }) => {
+    const [xa, xb] = pixels(best);
+    const x = xa + Math.floor((xb - xa - 1) / 2) + 0.5, y = geo.top + lane * geo.laneH + 3;
+    const px = await pg.evaluate(([a, b]) => window.weft.timeline.pixelAt(a, b), [x, y]);
+    const want = await pg.evaluate((gr) => window.weft.timeline.groupColor(gr), L.group[best]);
+    const rgb = [1, 3, 5].map((k) => parseInt(want.slice(k, k + 2), 16));
+    assert.ok(rgb.every((v, k) => Math.abs(v - px[k]) <= 3) && px[3] > 200, `${label}: pixel ${px} at (${x}, ${y}) is the group colour ${want} of run [${L.start[best]}, ${L.end[best]}) in lane ${lane}`);
+    return [x, y];
+  };
+  const any = widest(false);
+  assert.ok(any.best >= 0, 'some run on screen');
+  await colourCheck(any);
+  // The whole capture merges most runs: ask the server at its finest for
+  // the widest run of one goroutine and zoom the view onto it.
+  const fine = decodeProcLanes(await (await fetch(`${weft.base}/api/proc_lanes?start_ns=${Math.floor(view.start)}&end_ns=${Math.ceil(view.end)}&res_ns=1`)).arrayBuffer());
+  let f = -1;
+  for (let i = 0; i < fine.runCount; i++) if (fine.goroutine[i] >= 0 && (f < 0 || fine.end[i] - fine.start[i] > fine.end[f] - fine.start[f])) f = i;
+  assert.ok(f >= 0, 'the server has runs of single goroutines');
+  const fs0 = fine.startNs + fine.start[f], fe0 = fine.startNs + fine.end[f], fw = fe0 - fs0;
+  await pg.evaluate(([a, b]) => window.weft.timeline.setView(a, b), [fs0 - 2 * fw, fe0 + 2 * fw]);
+  ({ L, view } = await lanesFor('a view around one run'));
+  const pick = widest(true);
+  if (pick.best < 0) {
+    const singles = [];
+    for (let i = 0; i < L.runCount; i++) if (L.goroutine[i] >= 0) singles.push([L.start[i], L.end[i], pixels(i)]);
+    assert.fail(`zoomed onto [${fs0}, ${fe0}) (goroutine ${fine.goroutine[f]}): no single-goroutine run on screen; view ${JSON.stringify(view)}, lanes ${L.startNs}..${L.endNs} res ${L.resNs}, ${L.runCount} runs, singles ${JSON.stringify(singles.slice(0, 8))}, geo ${JSON.stringify(geo)}`);
+  }
+  const { best, lane } = pick;
+  const [x, y] = await colourCheck(pick);
+  // Its goroutine was running then: the rows of its group at full
+  // resolution over the run (the server's own timeline, decoded).
+  const g = L.goroutine[best], s = Math.round(L.startNs + L.start[best]), e = Math.round(L.startNs + L.end[best]);
+  const tol = L.resNs + 1000;
+  const res = await fetch(`${weft.base}/api/timeline?group=${L.group[best]}&system=1&start_ns=${s - tol}&end_ns=${e + tol}&res_ns=1&row_limit=5000`);
+  const tl = decodeTimeline(await res.arrayBuffer());
+  const row = [...tl.rowIds].indexOf(g);
+  assert.ok(row >= 0, `goroutine ${g} is a row of the group ${L.group[best]} its run is coloured by`);
+  let ran = false;
+  for (let i = tl.rowFirst[row]; i < tl.rowFirst[row] + tl.rowLen[row]; i++) {
+    if (tl.state[i] === 1 && tl.startNs + tl.start[i] <= s + tol && tl.startNs + tl.end[i] >= e - tol) ran = true;
+  }
+  assert.ok(ran, `goroutine ${g} was running during its P-lane run [${s}, ${e})`);
+  // Hovering names the P and the goroutine.
+  const box = await pg.locator('#tl-gl').boundingBox();
+  await pg.mouse.move(box.x + x, box.y + y);
+  await waitFor(`${label}: lane tooltip naming P${L.laneProc[lane]} and goroutine ${g}`, async () => {
+    const t = await pg.locator('#tl-tip').textContent();
+    if (!(t.includes(`P${L.laneProc[lane]}`) && t.includes(`goroutine ${g}`))) throw new Error(`tooltip reads ${JSON.stringify(t)}`);
+    return true;
+  }, 15000);
+  return L;
+}
+
+test('P lanes show which goroutine ran on each P, coloured by group', async () => {
+  const L = await checkLanes(page, 'software');
+  await new Promise((r) => setTimeout(r, 300));
+  await shot('timeline-plane');
+  // The WebGL2 path draws the same lanes.
+  const gl = await openPage(browser, `${weft.url}?renderer=webgl2#timeline`);
+  try {
+    const L2 = await checkLanes(gl, 'webgl2');
+    assert.equal((await gl.evaluate(() => window.weft.timeline.stats())).renderer, 'webgl2');
+    assert.ok(L2.runCount > 0);
+    assert.ok(await canvasInk(gl, 'tl-gl') > 5000, 'WebGL span canvas has ink');
+    await gl.screenshot({ path: path.join(OUT, 'timeline-plane-webgl2.png') });
+    assert.deepEqual(gl.errors, []);
+  } finally { await gl.close(); }
 });
 
 test('table filters narrow the goroutines and selecting one shows its stack', async () => {
