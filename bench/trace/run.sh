@@ -39,10 +39,10 @@ say "building weft (release)"
 weft="${CARGO_TARGET_DIR:-$root/target}/release/weft"
 
 # (c) alternate the two so drift on a shared machine hits both alike
-measure() { # name cmd... ; appends "wall_s peak_kb" to $out/<name>.runs
+measure() { # name cmd... ; appends "wall_s peak_kb cpu_s" to $out/<name>.runs
   local name=$1; shift
-  if /usr/bin/time -f "%e %M" -o "$out/$name.time" "$@" >"$out/$name.stdout" 2>"$out/$name.stderr"; then
-    cat "$out/$name.time" >>"$out/$name.runs"
+  if /usr/bin/time -f "%e %M %U %S" -o "$out/$name.time" "$@" >"$out/$name.stdout" 2>"$out/$name.stderr"; then
+    awk '{printf "%s %s %.2f\n", $1, $2, $3 + $4}' "$out/$name.time" >>"$out/$name.runs"
   else
     say "$name failed: $(head -c 300 "$out/$name.stderr")"
     return 1
@@ -70,16 +70,20 @@ echo "Trace: $mb MB, $events events (testdata/programs/stress, $("$go" env GOVER
 echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), Linux $(uname -r); load average $load_before before, $(cut -d' ' -f1-3 /proc/loadavg) after."
 echo "Command: RUNS=$runs bash bench/trace/run.sh (weft at $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo "a tree without git")); medians of $runs alternating runs."
 echo
-echo "| reader | wall (s), median | wall (s), best | MB/s (median) | peak RSS (MB) |"
-echo "|---|---|---|---|---|"
+echo "| reader | wall (s), median | wall (s), best | CPU (s), median | MB/s (median wall) | MB per CPU-s | peak RSS (MB) |"
+echo "|---|---|---|---|---|---|---|"
 best() { awk '{print $1}' "$1" | sort -n | head -1; }
-row() { awk -v n="$1" -v w="$2" -v b="$3" -v r="$4" -v s="$size" 'BEGIN {printf "| %s | %.2f | %.2f | %.0f | %.0f |\n", n, w, b, s/1e6/w, r/1024}'; }
-row "golang.org/x/exp/trace ReadEvent loop (anchor)" "$a_wall" "$(best "$out/anchor.runs")" "$a_rss"
+row() { awk -v n="$1" -v w="$2" -v b="$3" -v r="$4" -v c="$5" -v s="$size" 'BEGIN {printf "| %s | %.2f | %.2f | %.2f | %.0f | %.0f | %.0f |\n", n, w, b, c, s/1e6/w, s/1e6/c, r/1024}'; }
+a_cpu=$(stat_of "$out/anchor.runs" 3)
+row "golang.org/x/exp/trace ReadEvent loop (anchor)" "$a_wall" "$(best "$out/anchor.runs")" "$a_rss" "$a_cpu"
 if [ $weft_ok = 1 ] && [ -s "$out/weft.runs" ]; then
-  w_wall=$(stat_of "$out/weft.runs" 1); w_rss=$(stat_of "$out/weft.runs" 2)
-  row "weft trace stats" "$w_wall" "$(best "$out/weft.runs")" "$w_rss"
-  awk -v aw="$a_wall" -v ww="$w_wall" -v ar="$a_rss" -v wr="$w_rss" 'BEGIN {
-    printf "\nweft is %.1fx the anchor'"'"'s speed and uses %.2fx its peak RSS.\n", aw/ww, wr/ar }'
+  w_wall=$(stat_of "$out/weft.runs" 1); w_rss=$(stat_of "$out/weft.runs" 2); w_cpu=$(stat_of "$out/weft.runs" 3)
+  row "weft trace stats" "$w_wall" "$(best "$out/weft.runs")" "$w_rss" "$w_cpu"
+  # weft reads on one thread; the Go reader's CPU time also counts its
+  # runtime's other threads (GC), so the CPU ratio compares total work and
+  # the wall ratio speed. On a loaded machine the CPU ratio is the steadier.
+  awk -v aw="$a_wall" -v ww="$w_wall" -v ar="$a_rss" -v wr="$w_rss" -v ac="$a_cpu" -v wc="$w_cpu" 'BEGIN {
+    printf "\nweft is %.1fx the anchor'"'"'s speed by wall time, %.1fx by CPU time, and uses %.2fx its peak RSS.\n", aw/ww, ac/wc, wr/ar }'
 else
   echo "| weft trace stats | failed: $(head -c 200 "$out/weft.stderr" | tr '\n' ' ') | | | |"
 fi

@@ -71,13 +71,7 @@ fn dump(file: &str) -> anyhow::Result<ExitCode> {
 fn stats(file: &str) -> anyhow::Result<ExitCode> {
     let mut r = Reader::new(open(file)?);
     let mut st = Stats::default();
-    let res = loop {
-        match r.next_event() {
-            Ok(Some(ev)) => st.add(&ev),
-            Ok(None) => break Ok(()),
-            Err(e) => break Err(e),
-        }
-    };
+    let res = r.for_each_event(|ev| st.add(ev));
     st.finish(r.decoder());
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
