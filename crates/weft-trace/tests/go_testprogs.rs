@@ -2,9 +2,12 @@
 //! (`internal/trace/testdata/testprog/*.go` of each installed toolchain,
 //! 1.22 to 1.27) write a trace to stdout; `weft`'s dump of it must be
 //! byte-identical to `go tool trace -d=parsed` (Go 1.27), and so must the
-//! output and the failure of truncated copies.
+//! output and the failure of truncated copies. The same traces check that
+//! `Stats` (what `weft trace stats` prints), fed by `for_each_event` and by
+//! `next_event`, agrees with a count made here over the typed view.
 mod common;
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -56,6 +59,96 @@ fn compare(label: &str, bytes: &[u8], file: &Path, problems: &mut Vec<String>) {
     } else if got != want {
         problems.push(format!("{label}: {}", first_diff(&got, &want)));
     }
+    if let Err(p) = check_stats(bytes) {
+        problems.push(format!("{label}: stats: {p}"));
+    }
+}
+
+// Stats through both reader loops, and the totals recounted from each
+// event's typed state transition (the slow, obvious way).
+fn check_stats(bytes: &[u8]) -> Result<(), String> {
+    use weft_trace::stats::Stats;
+    use weft_trace::{GoState, Reader, Transition};
+    let print = |st: &mut Stats, r: &Reader<&[u8]>| {
+        st.finish(r.decoder());
+        let mut out = Vec::new();
+        st.print(&mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    };
+    let mut r = Reader::new(bytes);
+    let mut fast = Stats::default();
+    let fast_err = r
+        .for_each_event(|ev| fast.add(ev))
+        .err()
+        .map(|e| e.to_string());
+    let fast_out = print(&mut fast, &r);
+
+    let mut r = Reader::new(bytes);
+    let mut slow = Stats::default();
+    // Reference totals: (created, ended, at start, max alive) and per
+    // reason (count, ns blocked).
+    let (mut created, mut ended, mut at_start, mut alive, mut max_alive) =
+        (0u64, 0u64, 0u64, 0i64, 0i64);
+    let mut blocked: BTreeMap<Vec<u8>, (u64, i64)> = BTreeMap::new();
+    let mut since: BTreeMap<i64, (i64, Vec<u8>)> = BTreeMap::new();
+    let slow_err = loop {
+        match r.next_event() {
+            Ok(Some(ev)) => {
+                slow.add(&ev);
+                let Some(st) = ev.state_transition() else {
+                    continue;
+                };
+                let Transition::Goroutine { id, from, to } = st.transition else {
+                    continue;
+                };
+                match (from, to) {
+                    (GoState::Undetermined, _) => (at_start, alive) = (at_start + 1, alive + 1),
+                    (GoState::NotExist, _) => (created, alive) = (created + 1, alive + 1),
+                    (_, GoState::NotExist) => (ended, alive) = (ended + 1, alive - 1),
+                    _ => {}
+                }
+                max_alive = max_alive.max(alive);
+                if from == GoState::Running && to == GoState::Waiting {
+                    since.insert(id, (ev.time(), st.reason.to_vec()));
+                } else if from == GoState::Waiting {
+                    if let Some((t0, reason)) = since.remove(&id) {
+                        let e = blocked.entry(reason).or_default();
+                        e.0 += 1;
+                        e.1 += ev.time() - t0;
+                    }
+                }
+            }
+            Ok(None) => break None,
+            Err(e) => break Some(e.to_string()),
+        }
+    };
+    let slow_out = print(&mut slow, &r);
+    if fast_out != slow_out || fast_err != slow_err {
+        return Err(format!(
+            "for_each_event and next_event disagree:\n{fast_out}{fast_err:?}\nvs\n{slow_out}{slow_err:?}"
+        ));
+    }
+    let got = (
+        fast.created,
+        fast.ended,
+        fast.at_start,
+        fast.max_alive as i64,
+    );
+    let want = (created, ended, at_start, max_alive);
+    if got != want {
+        return Err(format!(
+            "goroutines (created, ended, at start, max alive) {got:?}, recounted {want:?}"
+        ));
+    }
+    let got: BTreeMap<Vec<u8>, (u64, i64)> = fast
+        .block_reasons()
+        .into_iter()
+        .map(|(r, n, ns)| (r.to_vec(), (n, ns)))
+        .collect();
+    if got != blocked {
+        return Err(format!("block reasons {got:?}, recounted {blocked:?}"));
+    }
+    Ok(())
 }
 
 #[test]
