@@ -67,8 +67,10 @@ pub(crate) fn spawn_pid(shared: Arc<Shared>, pid: u32, interval: Duration) -> Sa
                         PollEvent::Snapshot(snap) | PollEvent::Detail(snap) => {
                             let report = tracker.observe(&snap);
                             shared.model().ingest_snapshot(&snap, unix_ns());
-                            *shared.sampled_findings.lock().unwrap_or_else(|e| e.into_inner()) =
-                                Some(report.findings);
+                            *shared
+                                .sampled_findings
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner()) = Some(report.findings);
                             samples += 1;
                             shared.events.store(samples, Ordering::Relaxed);
                             shared.touch();

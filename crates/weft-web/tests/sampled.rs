@@ -32,7 +32,10 @@ fn pid_mode_shows_groups_stacks_and_channels() {
     let mut line = String::new();
     while !line.starts_with("PORT ") {
         line.clear();
-        assert!(r.read_line(&mut line).unwrap() > 0, "the program exited early");
+        assert!(
+            r.read_line(&mut line).unwrap() > 0,
+            "the program exited early"
+        );
     }
 
     let s = Server::start(
@@ -49,7 +52,10 @@ fn pid_mode_shows_groups_stacks_and_channels() {
     assert_eq!(st["mode"], "live");
     assert_eq!(st["source"], format!("pid:{pid}"));
     assert!(
-        st["collecting"][0].as_str().unwrap().contains("process memory"),
+        st["collecting"][0]
+            .as_str()
+            .unwrap()
+            .contains("process memory"),
         "{st}"
     );
 
@@ -66,7 +72,11 @@ fn pid_mode_shows_groups_stacks_and_channels() {
     let deadline = Instant::now() + Duration::from_secs(30);
     let (recv, send) = loop {
         let groups = get_json(&format!("{b}/api/groups"));
-        let groups = if groups.is_array() { groups } else { groups["groups"].clone() };
+        let groups = if groups.is_array() {
+            groups
+        } else {
+            groups["groups"].clone()
+        };
         let r = group(&groups, "main.receiver");
         let s = group(&groups, "main.sender");
         if let (Some(r), Some(s)) = (&r, &s) {
@@ -94,19 +104,30 @@ fn pid_mode_shows_groups_stacks_and_channels() {
             .map(|w| w["count"].as_u64().unwrap())
             .sum()
     };
-    let recv_chans: Vec<&Value> = list.iter().filter(|o| waiting_group(o, &recv, "recv") > 0).collect();
+    let recv_chans: Vec<&Value> = list
+        .iter()
+        .filter(|o| waiting_group(o, &recv, "recv") > 0)
+        .collect();
     assert_eq!(recv_chans.len(), 1, "receivers share one channel: {objs}");
     assert_eq!(waiting_group(recv_chans[0], &recv, "recv"), 5);
     assert_eq!(recv_chans[0]["kind"], "chan");
     assert_eq!(recv_chans[0]["cap"], 0);
-    let send_chans: Vec<&Value> = list.iter().filter(|o| waiting_group(o, &send, "send") > 0).collect();
+    let send_chans: Vec<&Value> = list
+        .iter()
+        .filter(|o| waiting_group(o, &send, "send") > 0)
+        .collect();
     assert_eq!(send_chans.len(), 1, "senders share one channel: {objs}");
     assert_eq!(waiting_group(send_chans[0], &send, "send"), 4);
-    assert_eq!((send_chans[0]["cap"].as_u64(), send_chans[0]["len"].as_u64()), (Some(3), Some(3)));
+    assert_eq!(
+        (send_chans[0]["cap"].as_u64(), send_chans[0]["len"].as_u64()),
+        (Some(3), Some(3))
+    );
     assert_ne!(recv_chans[0]["addr"], send_chans[0]["addr"]);
 
     // The inspector: a receiver's stack, as read from memory.
-    let id = recv_chans[0]["waiters"][0]["goroutines"][0].as_i64().unwrap();
+    let id = recv_chans[0]["waiters"][0]["goroutines"][0]
+        .as_i64()
+        .unwrap();
     let g = get_json(&format!("{b}/api/goroutine/{id}"));
     assert_eq!(g["reason"], "chan receive", "{g}");
     let funcs: Vec<&str> = g["stack"]
@@ -120,10 +141,17 @@ fn pid_mode_shows_groups_stacks_and_channels() {
     // Findings come from the profile lints in this mode (no wake edges):
     // the answer is a list; nothing has waited the stuck-channel minute yet.
     let f = get_json(&format!("{b}/api/findings"));
-    let f = if f.is_array() { f } else { f["findings"].clone() };
+    let f = if f.is_array() {
+        f
+    } else {
+        f["findings"].clone()
+    };
     assert!(f.is_array(), "{f}");
     assert!(
-        f.as_array().unwrap().iter().all(|x| x["kind"] != "deadlock"),
+        f.as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["kind"] != "deadlock"),
         "no trace-style deadlock inferred from samples: {f}"
     );
     drop(s);

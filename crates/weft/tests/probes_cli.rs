@@ -211,3 +211,131 @@ fn rate_guard_removes_a_set_that_fires_too_often() {
         probe_bytes(pid).iter().all(|&(live, file)| live == file)
     });
 }
+
+#[test]
+fn json_output_lists_what_the_program_says_it_did() {
+    require_privileges();
+    let bin = build("testdata/programs/ebpf-lifecycle");
+    let mut target = start(&bin, &["-workers", "6", "-children", "3"]);
+    let pid = target.0.id();
+    let weft = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args([
+            "probes",
+            &format!("pid:{pid}"),
+            "--duration",
+            "60s",
+            "--park-ready",
+            "10s",
+            "--json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut weft = Kill(weft);
+    wait_for("every probe to be placed", || {
+        probe_bytes(pid).iter().all(|&(live, _)| live == 0xcc)
+    });
+    // Let the program act, and read what it says it did.
+    use std::io::Write as _;
+    target.0.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
+    let mut said = Vec::new();
+    let mut r = BufReader::new(target.0.stdout.as_mut().unwrap());
+    loop {
+        let mut line = String::new();
+        assert!(
+            r.read_line(&mut line).unwrap() > 0,
+            "the program stopped early"
+        );
+        if line.trim() == "DONE" {
+            break;
+        }
+        said.push(line.trim().to_string());
+    }
+    // Give the last events a moment to reach weft, then stop it.
+    std::thread::sleep(Duration::from_millis(500));
+    unsafe { libc::kill(weft.0.id() as i32, libc::SIGINT) };
+    let mut out = String::new();
+    weft.0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let status = weft.0.wait().unwrap();
+    assert!(status.success(), "{status}: {out}");
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("one JSON document");
+    assert_eq!(doc["pid"], pid);
+    assert_eq!(doc["probes_removed"], true);
+
+    // Every creation the program reports, with its parent and function.
+    let created: Vec<(u64, u64, String)> = doc["created"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["goid"].as_u64().unwrap(),
+                c["parent"].as_u64().unwrap(),
+                c["function"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut expected_created = 0;
+    for l in &said {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        match f.first() {
+            Some(&"CREATED") => {
+                expected_created += 1;
+                let want = (
+                    f[1].parse().unwrap(),
+                    f[2].parse().unwrap(),
+                    f[3].to_string(),
+                );
+                assert!(created.contains(&want), "{want:?} missing from {created:?}");
+            }
+            Some(&"EXITED") => {
+                let id: u64 = f[1].parse().unwrap();
+                assert!(
+                    doc["exited"].as_array().unwrap().iter().any(|x| x == id),
+                    "exit of g{id} missing: {}",
+                    doc["exited"]
+                );
+            }
+            Some(&"WAKE") => {
+                // The hand-off over an unbuffered channel: whichever of the
+                // two got there first is woken by the other.
+                let (a, b): (u64, u64) = (f[1].parse().unwrap(), f[2].parse().unwrap());
+                assert!(
+                    doc["wakes"].as_array().unwrap().iter().any(|w| {
+                        (w["waker"] == a && w["woken"] == b) || (w["waker"] == b && w["woken"] == a)
+                    }),
+                    "no wake between g{a} and g{b}: {}",
+                    doc["wakes"]
+                );
+            }
+            Some(&"CHAN") => {
+                let addr = u64::from_str_radix(f[1].trim_start_matches("0x"), 16).unwrap();
+                assert!(
+                    doc["channels"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|c| c["addr"] == addr),
+                    "parks on chan {addr:#x} missing: {}",
+                    doc["channels"]
+                );
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(
+        expected_created,
+        6 + 1 + 3 + 1,
+        "the program's own report: {said:?}"
+    );
+    // Nothing invented: the program's own goroutines are exactly those (the
+    // runtime may start helpers of its own meanwhile).
+    let ours = created.iter().filter(|c| c.2.starts_with("main.")).count();
+    assert_eq!(ours, expected_created, "{created:?}");
+}

@@ -107,7 +107,13 @@ export async function refreshGroups(receivedAt) {
   if (groupsInFlight) { groupsAgain = typeof groupsAgain === 'number' ? groupsAgain : (receivedAt || true); return; }
   groupsInFlight = true;
   try {
-    const [g, f] = await Promise.all([getJSON('/api/groups'), getJSON('/api/flows').catch(() => [])]);
+    const [g, f, o] = await Promise.all([
+      getJSON('/api/groups'),
+      getJSON('/api/flows').catch(() => []),
+      // Objects goroutines wait on: known only for pid:N sources.
+      getJSON('/api/objects').catch(() => ({ objects: [] })),
+    ]);
+    app.objects = (o && o.objects) || [];
     const list = Array.isArray(g) ? g : (g.groups || []);
     app.groups = list.map(normGroup);
     app.groupById = new Map(app.groups.map((x) => [x.id, x]));

@@ -1,12 +1,17 @@
 // Shape view: the program's concurrency structure as a force-directed graph
 // on a 2D canvas. Nodes are goroutine groups (area ∝ live count, ring split
 // by state), arrows are wake flows; dots travel along an arrow at a pace set
-// by its wake rate so busy paths are visible at a glance. Positions persist
-// across updates so the picture moves instead of jumping.
+// by its wake rate so busy paths are visible at a glance. Where the source
+// knows the objects goroutines wait on (pid:N: memory reads name each
+// channel), channels are nodes too: a dashed line from each group to the
+// channel its goroutines wait on, labelled with how many send or receive.
+// Positions persist across updates so the picture moves instead of jumping.
 import { PALETTE } from './colors.js';
 import { fmtCount, fmtRate, fmtNs, shortFunc } from './api.js';
 
 const MAX_NODES = 160;
+const MAX_OBJECTS = 40;
+let waitEdges = [];      // {a: group key, b: object key, dir, count}
 let app, canvas, ctx, tip;
 const nodes = new Map(); // key -> node {key, gid, x, y, vx, vy, r, g, pseudo}
 let edges = [];
@@ -29,7 +34,7 @@ export function init(a) {
   bindInput();
   resize();
   requestAnimationFrame(frame);
-  window.weft.shape = { stats: () => ({ ...stats, nodeKeys: [...nodes.keys()] }), nodePos, nodes };
+  window.weft.shape = { stats: () => ({ ...stats, nodeKeys: [...nodes.keys()], waitEdges: waitEdges.length }), nodePos, nodes };
 }
 
 function resize() {
@@ -77,12 +82,28 @@ function rebuild() {
     }
     edges.push({ a: from, b: `g${f.to}`, f, phase: Math.random() });
   }
+  waitEdges = [];
+  for (const o of (app.objects || []).slice(0, MAX_OBJECTS)) {
+    const ws = (o.waiters || []).filter((w) => ids.has(w.group));
+    if (!ws.length) continue;
+    const key = `o${o.addr}`;
+    keep.add(key);
+    let n = nodes.get(key);
+    if (!n) {
+      const near = nodes.get(`g${ws[0].group}`);
+      n = { key, x: (near ? near.x : 0) + 40, y: (near ? near.y : 0) + 40, vx: 0, vy: 0 };
+      nodes.set(key, n);
+      heat = 1;
+    }
+    n.obj = o; n.pseudo = false;
+    for (const w of ws) waitEdges.push({ a: `g${w.group}`, b: key, dir: w.direction, count: w.count });
+  }
   for (const k of [...nodes.keys()]) if (!keep.has(k)) nodes.delete(k);
   const maxLive = Math.max(1, ...groups.map((g) => g.live));
   for (const n of nodes.values()) {
-    n.r = n.pseudo ? 12 : 9 + 46 * Math.sqrt((n.g.live || 0) / maxLive);
+    n.r = n.pseudo ? 12 : n.obj ? 11 : 9 + 46 * Math.sqrt((n.g.live || 0) / maxLive);
   }
-  stats.nodes = nodes.size; stats.edges = edges.length;
+  stats.nodes = nodes.size; stats.edges = edges.length; stats.objects = [...nodes.values()].filter((n) => n.obj).length;
   if (heat < 0.15) heat = 0.15; // let counts settle visibly
 }
 
@@ -106,7 +127,7 @@ function step() {
       a.vx += fx; a.vy += fy; b.vx -= fx; b.vy -= fy;
     }
   }
-  for (const e of edges) {
+  for (const e of [...edges, ...waitEdges]) {
     const a = nodes.get(e.a), b = nodes.get(e.b);
     if (!a || !b || a === b) continue;
     const dx = b.x - a.x, dy = b.y - a.y;
@@ -211,11 +232,47 @@ function draw(t) {
       }
     }
   }
+  // Waits on known objects: dashed, orange, with the count and direction.
+  ctx.save();
+  ctx.setLineDash([5, 4]);
+  ctx.font = '10px sans-serif'; ctx.textAlign = 'center';
+  for (const e of waitEdges) {
+    const a = nodes.get(e.a), b = nodes.get(e.b);
+    if (!a || !b) continue;
+    const [ax, ay] = toScreen(a.x, a.y), [bx, by] = toScreen(b.x, b.y);
+    const hot = hover && (hover.key === e.a || hover.key === e.b);
+    ctx.strokeStyle = hot ? '#f0883ecc' : '#f0883e77';
+    ctx.lineWidth = 1 + Math.log10(1 + e.count);
+    ctx.beginPath(); ctx.moveTo(ax, ay); ctx.lineTo(bx, by); ctx.stroke();
+    if (Math.hypot(bx - ax, by - ay) > 90) {
+      ctx.fillStyle = '#f0883e';
+      const verb = e.dir === 'send' ? 'send' : e.dir === 'recv' ? 'recv' : (e.dir || 'wait');
+      ctx.fillText(`${fmtCount(e.count)} ${verb}`, ax + (bx - ax) * 0.6, ay + (by - ay) * 0.6 - 4);
+    }
+  }
+  ctx.restore();
   // Nodes: a pie of state slots, then label.
   ctx.textAlign = 'center';
   for (const n of nodes.values()) {
     const [x, y] = toScreen(n.x, n.y);
     const r = n.r * view.k;
+    if (n.obj) {
+      // A channel: a diamond, filled by how full its buffer is.
+      const o = n.obj;
+      ctx.beginPath();
+      ctx.moveTo(x, y - r); ctx.lineTo(x + r, y); ctx.lineTo(x, y + r); ctx.lineTo(x - r, y); ctx.closePath();
+      ctx.fillStyle = '#161b22'; ctx.fill();
+      ctx.strokeStyle = hover && hover.key === n.key ? '#f0f6fc' : '#f0883e'; ctx.lineWidth = 1.5; ctx.stroke();
+      if (o.cap > 0 && o.len > 0) {
+        ctx.save(); ctx.clip();
+        const h = 2 * r * Math.min(1, o.len / o.cap);
+        ctx.fillStyle = '#f0883e88'; ctx.fillRect(x - r, y + r - h, 2 * r, h);
+        ctx.restore();
+      }
+      ctx.fillStyle = '#c9d1d9'; ctx.font = '10px sans-serif';
+      ctx.fillText(objLabel(o), x, y + r + 12);
+      continue;
+    }
     if (n.pseudo) {
       ctx.fillStyle = '#30363d';
       ctx.beginPath(); ctx.rect(x - r, y - r * 0.7, 2 * r, 1.4 * r); ctx.fill();
@@ -263,7 +320,20 @@ function pick(sx, sy) {
   return best;
 }
 
+function objLabel(o) {
+  const buf = o.cap === undefined ? '' : o.cap === 0 ? ' unbuffered' : ` ${o.len ?? '?'}/${o.cap}`;
+  return `${o.kind} 0x${Number(o.addr).toString(16)}${buf}${o.closed ? ' closed' : ''}`;
+}
+
 function tipText(n) {
+  if (n.obj) {
+    const lines = [objLabel(n.obj)];
+    for (const w of n.obj.waiters || []) {
+      const g = app.groupById && app.groupById.get(w.group);
+      lines.push(`  ${w.count} ${w.direction || 'waiting'} · ${g ? shortFunc(g.name) : `group ${w.group}`}`);
+    }
+    return lines.join('\n');
+  }
   if (n.pseudo) return `${n.label}: wakes goroutines without being one (timers, netpoller)`;
   const g = n.g;
   const lines = [g.name, `${g.live} live · running ${g.running} · runnable ${g.runnable} · syscall ${g.syscall} · waiting ${g.waiting}`];
@@ -305,13 +375,13 @@ function bindInput() {
     drag = { node: pick(sx, sy), sx, sy, moved: false };
   });
   window.addEventListener('mouseup', () => {
-    if (drag && !drag.moved && drag.node && !drag.node.pseudo) app.select('group', drag.node.gid);
+    if (drag && !drag.moved && drag.node && !drag.node.pseudo && !drag.node.obj) app.select('group', drag.node.gid);
     drag = null;
   });
   canvas.addEventListener('dblclick', (ev) => {
     const r = canvas.getBoundingClientRect();
     const n = pick(ev.clientX - r.left, ev.clientY - r.top);
-    if (n && !n.pseudo) { app.emit('filter-group', n.gid); app.showTab('table'); }
+    if (n && !n.pseudo && !n.obj) { app.emit('filter-group', n.gid); app.showTab('table'); }
   });
   canvas.addEventListener('wheel', (ev) => {
     ev.preventDefault();

@@ -33,6 +33,48 @@ pub struct ProbesArgs {
     /// costs the target microseconds of CPU).
     #[arg(long, default_value_t = 2000)]
     pub max_rate: u64,
+    /// Print one JSON document at the end (goroutines created with parent
+    /// and start function, exits, channels parked on, who woke whom)
+    /// instead of the text summary. Lists are capped at 10 000 entries.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What `--json` collects beyond [`Summary`]: the events themselves,
+/// bounded.
+#[derive(Default)]
+struct Recorded {
+    created: Vec<serde_json::Value>,
+    exited: Vec<u64>,
+    /// (waker goid, woken goid) -> count; waker 0 is the scheduler.
+    wakes: BTreeMap<(u64, u64), u64>,
+    truncated: bool,
+}
+
+const JSON_CAP: usize = 10_000;
+
+impl Recorded {
+    fn add(&mut self, ev: &weft_ebpf::Event, t: &weft_ebpf::Target) {
+        match ev.kind {
+            EventKind::Create if self.created.len() < JSON_CAP => {
+                self.created.push(serde_json::json!({
+                    "goid": ev.goid,
+                    "parent": ev.other,
+                    "function": t.function_name(ev.pc),
+                    "go_statement": t.function_name(ev.aux),
+                    "at_ns": ev.ts_ns,
+                }))
+            }
+            EventKind::Exit if self.exited.len() < JSON_CAP => self.exited.push(ev.goid),
+            EventKind::Ready
+                if self.wakes.len() < JSON_CAP || self.wakes.contains_key(&(ev.other, ev.goid)) =>
+            {
+                *self.wakes.entry((ev.other, ev.goid)).or_default() += 1
+            }
+            EventKind::Park => {}
+            _ => self.truncated = true,
+        }
+    }
 }
 
 fn parse_pid(s: &str) -> anyhow::Result<u32> {
@@ -88,6 +130,7 @@ pub fn run(a: ProbesArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_default()
     );
     let mut summary = Summary::default();
+    let mut recorded = Recorded::default();
     let mut waits: BTreeMap<u64, u64> = BTreeMap::new();
     let out = std::io::stdout();
     let mut out = out.lock();
@@ -105,10 +148,13 @@ pub fn run(a: ProbesArgs) -> anyhow::Result<ExitCode> {
         for ev in s.poll(Duration::from_millis(100))? {
             let t = s.target();
             summary.add(&ev, |pc| t.function_name(pc));
+            if a.json {
+                recorded.add(&ev, t);
+            }
             if let Some(ch) = t.parked_channel(&ev) {
                 *waits.entry(ch).or_default() += 1;
             }
-            if a.events {
+            if a.events && !a.json {
                 let line = match ev.kind {
                     EventKind::Create => format!(
                         "create g{} parent=g{} fn={} go@{}",
@@ -171,7 +217,33 @@ pub fn run(a: ProbesArgs) -> anyhow::Result<ExitCode> {
     }
     let counts = s.counts()?;
     let elapsed = start.elapsed();
+    let go_version = s.target().exe.go_version().to_string();
     drop(s); // removes the probes
+    if a.json {
+        let mut channels: Vec<(&u64, &u64)> = waits.iter().collect();
+        channels.sort_by(|x, y| y.1.cmp(x.1).then(x.0.cmp(y.0)));
+        let doc = serde_json::json!({
+            "pid": pid,
+            "go_version": go_version,
+            "probed_secs": elapsed.as_secs_f64(),
+            "ended_by": ended_by,
+            "probes_removed": true,
+            "created": recorded.created,
+            "exited": recorded.exited,
+            "created_by_function": summary.created_by_function,
+            "created_by_parent": summary.created_by_parent.iter().map(|(g, n)| serde_json::json!({"parent": g, "count": n})).collect::<Vec<_>>(),
+            "still_running_of_created": summary.live.len(),
+            "parks": summary.parks,
+            "readies": summary.readies,
+            "channels": channels.iter().take(JSON_CAP).map(|(c, n)| serde_json::json!({"addr": c, "kind": "chan", "parks": n})).collect::<Vec<_>>(),
+            "wakes": recorded.wakes.iter().map(|((from, to), n)| serde_json::json!({"waker": from, "woken": to, "count": n})).collect::<Vec<_>>(),
+            "truncated": recorded.truncated,
+            "hits": {"create": counts.create, "exit": counts.exit, "park": counts.park, "ready": counts.ready, "dropped": counts.dropped},
+        });
+        serde_json::to_writer_pretty(&mut out, &doc)?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     writeln!(
         out,
         "probed pid {pid} for {:.1}s ({ended_by}); probes removed",
