@@ -674,46 +674,68 @@ impl Decoder {
             // goroutine transition that can be taken and whose ids exist.
             // Same steps and outcome as the general path below, minus its
             // dispatch and bookkeeping. Anything else falls through to it.
-            while order.queue.len() < FILL && !frontier.is_empty() {
-                if let Some(s) = gen.cpu_samples.get(self.cpu_next) {
-                    if s.time < frontier.min_time() {
+            'fast: while order.queue.len() < FILL && !frontier.is_empty() {
+                // The earliest thread stays earliest while its next event is
+                // no later than both heap children's (sift_down would not
+                // move it): run it without touching the heap.
+                let heap = &mut frontier.heap;
+                let bound = match (heap.get(1), heap.get(2)) {
+                    (Some(l), Some(r)) => l.time.min(r.time),
+                    (Some(l), None) => l.time,
+                    _ => i64::MAX,
+                };
+                let c = &mut frontier.cursors[heap[0].idx as usize];
+                loop {
+                    if let Some(s) = gen.cpu_samples.get(self.cpu_next) {
+                        if s.time < heap[0].time {
+                            break 'fast;
+                        }
+                    }
+                    let e = &c.evs[c.pos as usize];
+                    let ids_ok = match e.typ {
+                        ev::GO_START => true,
+                        ev::GO_BLOCK | ev::GO_STOP => {
+                            gen.strings.contains(e.args[0]) & gen.stacks.contains(e.args[1])
+                        }
+                        ev::GO_UNBLOCK => gen.stacks.contains(e.args[2]),
+                        _ => false,
+                    };
+                    if !ids_ok {
+                        break 'fast;
+                    }
+                    order.cur_off = c.ev_off() as u64;
+                    if !order.advance_fast(e, gen.num, c.m, c.mslot) {
+                        break 'fast;
+                    }
+                    let moved = match c.next_event(gen, buf, base) {
+                        Ok(true) => {
+                            let t = c.ev().time;
+                            heap[0].time = t;
+                            if t > bound {
+                                sift_down(heap, 0);
+                                true
+                            } else {
+                                false
+                            }
+                        }
+                        Ok(false) => {
+                            heap_remove(heap, 0);
+                            true
+                        }
+                        Err(e) => {
+                            self.pending_err = Some(e);
+                            break 'fill;
+                        }
+                    };
+                    let q = order.queue.last_mut().expect("just queued");
+                    if q.time <= last_ts {
+                        q.time = last_ts.wrapping_add(1);
+                    }
+                    last_ts = q.time;
+                    if moved || order.queue.len() >= FILL {
                         break;
                     }
                 }
-                let slot = &mut frontier.heap[0];
-                let c = &mut frontier.cursors[slot.idx as usize];
-                let e = &c.evs[c.pos as usize];
-                let ids_ok = match e.typ {
-                    ev::GO_START => true,
-                    ev::GO_BLOCK | ev::GO_STOP => {
-                        gen.strings.contains(e.args[0]) & gen.stacks.contains(e.args[1])
-                    }
-                    ev::GO_UNBLOCK => gen.stacks.contains(e.args[2]),
-                    _ => false,
-                };
-                if !ids_ok {
-                    break;
-                }
-                order.cur_off = c.ev_off() as u64;
-                if !order.advance_fast(e, gen.num, c.m, c.mslot) {
-                    break;
-                }
-                match c.next_event(gen, buf, base) {
-                    Ok(true) => {
-                        slot.time = c.ev().time;
-                        sift_down(&mut frontier.heap, 0);
-                    }
-                    Ok(false) => heap_remove(&mut frontier.heap, 0),
-                    Err(e) => {
-                        self.pending_err = Some(e);
-                        break 'fill;
-                    }
-                }
-                let q = order.queue.last_mut().expect("just queued");
-                if q.time <= last_ts {
-                    q.time = last_ts.wrapping_add(1);
-                }
-                last_ts = q.time;
             }
             if order.queue.len() >= FILL {
                 break;
