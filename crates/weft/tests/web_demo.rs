@@ -120,11 +120,17 @@ fn weft_open_serves_a_file_and_refuses_a_missing_one() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent/x.trace"), "{err}");
+    // `weft watch pid:N` on a process that is not a Go program fails at
+    // once with the reason, instead of serving a page that never loads.
+    let mut sleeper = Command::new("sleep").arg("60").spawn().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_weft"))
-        .args(["watch", "--no-browser", "pid:1"])
+        .args(["watch", "--no-browser", &format!("pid:{}", sleeper.id())])
         .output()
         .unwrap();
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not supported yet"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is not a Go program"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
