@@ -90,9 +90,9 @@ pub use model::{
     BlockAgg, Config, Flow, GState, Goroutine, Group, GroupId, Model, TaskRec, WakerKind,
 };
 pub use procs::{ProcLane, ProcLanes};
-pub use sampled::{ObjectWaiters, SampleApplied, WaitObjectNode};
 pub use query::{
     BlockSite, Changes, GoroutineFilter, GoroutineInfo, GoroutineRow, GroupSummary, IntervalRow,
     Intervals, ModelStats, ProcOccupancy, RangeInfo, SchedSummary, Series, StackBucket,
     StateCounts, TimeRange, WakeEvent, WakeFlow,
 };
+pub use sampled::{ObjectWaiters, SampleApplied, WaitObjectNode};

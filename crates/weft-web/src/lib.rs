@@ -30,8 +30,8 @@ mod api;
 pub mod index;
 mod load;
 pub mod rows;
-pub mod security;
 mod sampled;
+pub mod security;
 mod server;
 pub mod state;
 
