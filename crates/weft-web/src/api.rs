@@ -654,33 +654,7 @@ pub async fn rows_list(State(app): State<App>, Query(q): Params) -> Result<Json<
     }
     let m = ready(&app)?;
     let lay = rows::layout(&m, &f);
-    let groups: Vec<Value> = lay
-        .groups
-        .iter()
-        .map(|g| {
-            let name = m.group_raw(g.id).map(|x| m.str(x.entry)).unwrap_or("");
-            json!({"id": g.id, "name": if g.id == 0 { "(unknown origin)" } else { name },
-                   "first_row": g.first_row, "row_count": g.row_count, "members": g.members,
-                   "collapsed": g.collapsed})
-        })
-        .collect();
-    let rows: Vec<Value> = lay
-        .rows
-        .iter()
-        .enumerate()
-        .skip(offset)
-        .take(limit)
-        .map(|(i, r)| match *r {
-            Row::Goroutine { id, group } => {
-                let st = m.goroutine_raw(id).map(|g| g.state);
-                json!({"row": i, "goroutine": id, "group": group, "state": st})
-            }
-            Row::Group(g) => json!({"row": i, "goroutine": -1, "group": g, "state": null}),
-        })
-        .collect();
-    Ok(Json(
-        json!({"total_rows": lay.rows.len(), "groups": groups, "rows": rows}),
-    ))
+    Ok(Json(rows::layout_json(&m, &lay, offset, limit, |_, g| g)))
 }
 
 pub async fn timeline(State(app): State<App>, Query(q): Params) -> Result<Response, ApiError> {

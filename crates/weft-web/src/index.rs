@@ -480,6 +480,29 @@ struct Plan {
     last: usize,
 }
 
+impl Plan {
+    /// The detail model for the planned generations (cached or decoded
+    /// now); a failure is noted in the index's status and gives `None`, so
+    /// the caller answers from the resident model.
+    fn decode(&self) -> Option<Arc<Mutex<DetailModel>>> {
+        match self.ix.detail(&self.gens, self.first, self.last) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.ix.note_error(e);
+                None
+            }
+        }
+    }
+}
+
+/// A row filter on resident group ids, as the detail model's group ids.
+fn filter_to_detail(d: &DetailModel, f: &RowFilter) -> RowFilter {
+    let mut f2 = f.clone();
+    f2.groups = f.groups.as_ref().map(|s| groups_to_detail(d, s));
+    f2.collapsed = groups_to_detail(d, &f.collapsed);
+    f2
+}
+
 impl Index {
     fn gens(&self) -> Option<Arc<GenIndex>> {
         match &*lock(&self.scan) {
@@ -710,17 +733,9 @@ pub(crate) async fn timeline(
         .unwrap_or((range.end_ns - range.start_ns) / 2000)
         .max(1);
     tokio::task::spawn_blocking(move || {
-        let d = match plan.ix.detail(&plan.gens, plan.first, plan.last) {
-            Ok(d) => d,
-            Err(e) => {
-                plan.ix.note_error(e);
-                return None;
-            }
-        };
+        let d = plan.decode()?;
         let d = lock(&d);
-        let mut f2 = f.clone();
-        f2.groups = f.groups.as_ref().map(|s| groups_to_detail(&d, s));
-        f2.collapsed = groups_to_detail(&d, &f.collapsed);
+        let f2 = filter_to_detail(&d, &f);
         let lay = rows::layout(&d.model, &f2);
         let mut body = rows::encode_timeline(&d.model, &f2, &lay, range, res, offset, limit);
         patch_groups(&mut body, &d, &app.model());
@@ -745,48 +760,16 @@ pub(crate) async fn rows(
     let plan = plan_for(app, range)?;
     let (app, f) = (app.clone(), f.clone());
     tokio::task::spawn_blocking(move || {
-        let d = match plan.ix.detail(&plan.gens, plan.first, plan.last) {
-            Ok(d) => d,
-            Err(e) => {
-                plan.ix.note_error(e);
-                return None;
-            }
-        };
+        let d = plan.decode()?;
         let d = lock(&d);
-        let mut f2 = f.clone();
-        f2.groups = f.groups.as_ref().map(|s| groups_to_detail(&d, s));
-        f2.collapsed = groups_to_detail(&d, &f.collapsed);
-        let dm = &d.model;
-        let lay = rows::layout(dm, &f2);
+        let f2 = filter_to_detail(&d, &f);
+        let lay = rows::layout(&d.model, &f2);
         let m = app.model();
-        let groups: Vec<Value> = lay
-            .groups
-            .iter()
-            .map(|g| {
-                let id = resident_group(&d, &m, -1, g.id);
-                let name = dm.group_raw(g.id).map(|x| dm.str(x.entry)).unwrap_or("");
-                json!({"id": id, "name": if id == 0 { "(unknown origin)" } else { name },
-                       "first_row": g.first_row, "row_count": g.row_count, "members": g.members,
-                       "collapsed": g.collapsed})
-            })
-            .collect();
-        let list: Vec<Value> = lay
-            .rows
-            .iter()
-            .enumerate()
-            .skip(offset)
-            .take(limit)
-            .map(|(i, r)| match *r {
-                rows::Row::Goroutine { id, group } => {
-                    let st = dm.goroutine_raw(id).map(|g| g.state);
-                    json!({"row": i, "goroutine": id, "group": resident_group(&d, &m, id, group), "state": st})
-                }
-                rows::Row::Group(g) => {
-                    json!({"row": i, "goroutine": -1, "group": resident_group(&d, &m, -1, g), "state": null})
-                }
-            })
-            .collect();
-        Some(json!({"total_rows": lay.rows.len(), "groups": groups, "rows": list, "from_file": true}))
+        let mut v = rows::layout_json(&d.model, &lay, offset, limit, |id, g| {
+            resident_group(&d, &m, id, g)
+        });
+        v["from_file"] = json!(true);
+        Some(v)
     })
     .await
     .ok()
@@ -804,13 +787,7 @@ pub(crate) async fn wakes(
     let range = range_param(q)?;
     let plan = plan_for(app, range)?;
     tokio::task::spawn_blocking(move || {
-        let d = match plan.ix.detail(&plan.gens, plan.first, plan.last) {
-            Ok(d) => d,
-            Err(e) => {
-                plan.ix.note_error(e);
-                return None;
-            }
-        };
+        let d = plan.decode()?;
         let d = lock(&d);
         let f = GoroutineFilter {
             ids: ids.map(|s| s.into_iter().collect()).unwrap_or_default(),

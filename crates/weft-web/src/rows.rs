@@ -74,6 +74,49 @@ pub fn passes(m: &Model, g: &weft_timeline::Goroutine, f: &RowFilter) -> bool {
 }
 
 /// Lays out the rows of every goroutine the model keeps that passes `f`.
+/// The `/api/rows` answer for `lay` (a layout of `m`): its groups, and its
+/// rows from `offset`, at most `limit`. `group_id(goroutine, group)` gives
+/// the id the client knows for a group of `m` (goroutine -1 for a group
+/// header row): the identity for the resident model, the resident group
+/// for a model decoded from the file.
+pub fn layout_json(
+    m: &Model,
+    lay: &Layout,
+    offset: usize,
+    limit: usize,
+    group_id: impl Fn(i64, GroupId) -> GroupId,
+) -> serde_json::Value {
+    use serde_json::json;
+    let groups: Vec<serde_json::Value> = lay
+        .groups
+        .iter()
+        .map(|g| {
+            let id = group_id(-1, g.id);
+            let name = m.group_raw(g.id).map(|x| m.str(x.entry)).unwrap_or("");
+            json!({"id": id, "name": if id == 0 { "(unknown origin)" } else { name },
+                   "first_row": g.first_row, "row_count": g.row_count, "members": g.members,
+                   "collapsed": g.collapsed})
+        })
+        .collect();
+    let rows: Vec<serde_json::Value> = lay
+        .rows
+        .iter()
+        .enumerate()
+        .skip(offset)
+        .take(limit)
+        .map(|(i, r)| match *r {
+            Row::Goroutine { id, group } => {
+                let st = m.goroutine_raw(id).map(|g| g.state);
+                json!({"row": i, "goroutine": id, "group": group_id(id, group), "state": st})
+            }
+            Row::Group(g) => {
+                json!({"row": i, "goroutine": -1, "group": group_id(-1, g), "state": null})
+            }
+        })
+        .collect();
+    json!({"total_rows": lay.rows.len(), "groups": groups, "rows": rows})
+}
+
 pub fn layout(m: &Model, f: &RowFilter) -> Layout {
     let mut ids: Vec<(GroupId, i64)> = m
         .goroutines_raw()

@@ -69,6 +69,24 @@ fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// Starts `weft probes pid:N ARGS` (output piped) and waits until every
+/// probe is placed in the target.
+fn probing(pid: u32, args: &[&str]) -> Kill {
+    let weft = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .arg("probes")
+        .arg(format!("pid:{pid}"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let weft = Kill(weft);
+    wait_for("every probe to be placed", || {
+        probe_bytes(pid).iter().all(|&(live, _)| live == 0xcc)
+    });
+    weft
+}
+
 #[test]
 fn without_privileges_the_error_names_the_fix() {
     // Drop to nobody with no capabilities, as an unprivileged user runs it.
@@ -131,23 +149,7 @@ fn sigint_stops_cleanly_and_removes_every_probe() {
     let bin = build("testdata/programs/ebpf-lifecycle");
     let target = start(&bin, &["-workers", "4", "-children", "2"]);
     let pid = target.0.id();
-    let weft = Command::new(env!("CARGO_BIN_EXE_weft"))
-        .args([
-            "probes",
-            &format!("pid:{pid}"),
-            "--duration",
-            "5m",
-            "--park-ready",
-            "10s",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut weft = Kill(weft);
-    wait_for("every probe to be placed", || {
-        probe_bytes(pid).iter().all(|&(live, _)| live == 0xcc)
-    });
+    let mut weft = probing(pid, &["--duration", "5m", "--park-ready", "10s"]);
     unsafe { libc::kill(weft.0.id() as i32, libc::SIGINT) };
     let started = Instant::now();
     let status = loop {
@@ -218,24 +220,7 @@ fn json_output_lists_what_the_program_says_it_did() {
     let bin = build("testdata/programs/ebpf-lifecycle");
     let mut target = start(&bin, &["-workers", "6", "-children", "3"]);
     let pid = target.0.id();
-    let weft = Command::new(env!("CARGO_BIN_EXE_weft"))
-        .args([
-            "probes",
-            &format!("pid:{pid}"),
-            "--duration",
-            "60s",
-            "--park-ready",
-            "10s",
-            "--json",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut weft = Kill(weft);
-    wait_for("every probe to be placed", || {
-        probe_bytes(pid).iter().all(|&(live, _)| live == 0xcc)
-    });
+    let mut weft = probing(pid, &["--duration", "60s", "--park-ready", "10s", "--json"]);
     // Let the program act, and read what it says it did.
     use std::io::Write as _;
     target.0.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
