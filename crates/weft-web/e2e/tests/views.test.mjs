@@ -161,20 +161,26 @@ async function checkLanes(pg, label) {
   assert.ok(any.best >= 0, 'some run on screen');
   await colourCheck(any);
   // The whole capture merges most runs: ask the server at its finest for
-  // the widest run of one goroutine and zoom the view onto it.
-  const fine = decodeProcLanes(await (await fetch(`${weft.base}/api/proc_lanes?start_ns=${Math.floor(view.start)}&end_ns=${Math.ceil(view.end)}&res_ns=1`)).arrayBuffer());
-  let f = -1;
-  for (let i = 0; i < fine.runCount; i++) if (fine.goroutine[i] >= 0 && (f < 0 || fine.end[i] - fine.start[i] > fine.end[f] - fine.start[f])) f = i;
-  assert.ok(f >= 0, 'the server has runs of single goroutines');
-  const fs0 = fine.startNs + fine.start[f], fe0 = fine.startNs + fine.end[f], fw = fe0 - fs0;
-  await pg.evaluate(([a, b]) => window.weft.timeline.setView(a, b), [fs0 - 2 * fw, fe0 + 2 * fw]);
-  ({ L, view } = await lanesFor('a view around one run'));
-  const pick = widest(true);
-  if (pick.best < 0) {
+  // the widest run of one goroutine and zoom the view onto it. The server
+  // caps a lane at 16384 buckets, so over a long view its "finest" can
+  // still join bursts of one goroutine into one run that splits up when
+  // zoomed; then zoom again onto the widest run of the narrower view, as a
+  // user would, until one goroutine's run is on screen (at most 4 times).
+  let pick = { best: -1 }, tried = [];
+  for (let round = 0; round < 4 && pick.best < 0; round++) {
+    const fine = decodeProcLanes(await (await fetch(`${weft.base}/api/proc_lanes?start_ns=${Math.floor(view.start)}&end_ns=${Math.ceil(view.end)}&res_ns=1`)).arrayBuffer());
+    let f = -1;
+    for (let i = 0; i < fine.runCount; i++) if (fine.goroutine[i] >= 0 && (f < 0 || fine.end[i] - fine.start[i] > fine.end[f] - fine.start[f])) f = i;
+    assert.ok(f >= 0, `the server has runs of single goroutines in ${JSON.stringify(view)}`);
+    const fs0 = fine.startNs + fine.start[f], fe0 = fine.startNs + fine.end[f], fw = fe0 - fs0;
+    await pg.evaluate(([a, b]) => window.weft.timeline.setView(a, b), [fs0 - 2 * fw, fe0 + 2 * fw]);
+    ({ L, view } = await lanesFor(`a view around one run (round ${round})`));
+    pick = widest(true);
     const singles = [];
-    for (let i = 0; i < L.runCount; i++) if (L.goroutine[i] >= 0) singles.push([L.start[i], L.end[i], pixels(i)]);
-    assert.fail(`zoomed onto [${fs0}, ${fe0}) (goroutine ${fine.goroutine[f]}): no single-goroutine run on screen; view ${JSON.stringify(view)}, lanes ${L.startNs}..${L.endNs} res ${L.resNs}, ${L.runCount} runs, singles ${JSON.stringify(singles.slice(0, 8))}, geo ${JSON.stringify(geo)}`);
+    for (let i = 0; i < L.runCount && singles.length < 8; i++) if (L.goroutine[i] >= 0) singles.push([L.start[i], L.end[i], pixels(i)]);
+    tried.push(`zoomed onto [${fs0}, ${fe0}) (goroutine ${fine.goroutine[f]}, server res ${fine.resNs}): view ${JSON.stringify(view)}, lanes ${L.startNs}..${L.endNs} res ${L.resNs}, ${L.runCount} runs, singles ${JSON.stringify(singles)}`);
   }
+  if (pick.best < 0) assert.fail(`no single-goroutine run on screen after zooming ${tried.length} times; geo ${JSON.stringify(geo)}:\n${tried.join('\n')}`);
   const { best, lane } = pick;
   const [x, y] = await colourCheck(pick);
   // Its goroutine was running then: the rows of its group at full
