@@ -258,6 +258,9 @@ pub trait TraceSink: Send {
     fn stream_started(&mut self, _stream: u64) {}
     /// One event, in the reference reader's order.
     fn event(&mut self, stream: u64, ev: &EventRef<'_>);
+    /// Every byte received so far is decoded and delivered: the stream
+    /// waits for more. A sink that buffers events hands them on here.
+    fn caught_up(&mut self, _stream: u64) {}
     /// The stream ended (its last generation has been delivered when clean).
     fn stream_ended(
         &mut self,
@@ -782,6 +785,9 @@ impl StreamDecoder {
         let before = self.events;
         if let Err(e) = self.drain(sink) {
             self.failed = Some(e);
+        }
+        if self.events != before {
+            sink.caught_up(self.id);
         }
         if !self.announced {
             if let Some(v) = self.dec.version() {

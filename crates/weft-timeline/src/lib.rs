@@ -75,6 +75,7 @@ mod chunked;
 mod digest;
 mod hist;
 mod intern;
+mod live_feed;
 mod model;
 mod procs;
 mod query;
@@ -86,6 +87,7 @@ mod table;
 pub use digest::{Batch, Feeder, Op, BATCH_EVENTS};
 pub use hist::{Histogram, Percentiles};
 pub use intern::{is_runtime_func, is_system_entry, FrameInfo, StackId, StrId};
+pub use live_feed::{LiveFeed, WithModel};
 pub use model::{
     BlockAgg, Config, Flow, GState, Goroutine, Group, GroupId, Model, TaskRec, WakerKind,
 };

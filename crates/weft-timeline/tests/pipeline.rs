@@ -138,3 +138,75 @@ fn a_truncated_trace_reports_the_error_and_keeps_what_came_before() {
         (a, b) => panic!("one-thread {a:?} vs pipelined {b:?}"),
     }
 }
+
+// Feeds `bytes` as one live stream: the streaming decoder gets `chunk`
+// bytes at a time and the feed is flushed each time it has caught up, as
+// the live trace stream does.
+fn feed_stream(feed: &mut weft_timeline::LiveFeed, bytes: &[u8], chunk: usize) {
+    use weft_trace::{Decoder, Status};
+    feed.restart();
+    let mut dec = Decoder::new();
+    let mut drain = |dec: &mut Decoder, feed: &mut weft_timeline::LiveFeed| {
+        while let Status::Event = dec.advance().unwrap() {
+            feed.push(&dec.event());
+        }
+        feed.flush();
+    };
+    for c in bytes.chunks(chunk) {
+        dec.feed(c);
+        drain(&mut dec, feed);
+    }
+    dec.finish();
+    drain(&mut dec, feed);
+}
+
+#[test]
+fn live_feed_builds_the_same_model_while_readers_query_it() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+    let bytes = demo_trace();
+    // Two streams back to back, the second's ids starting over, as when
+    // the live stream renews its request.
+    let want = {
+        let mut m = Model::new(Config::default());
+        for _ in 0..2 {
+            let mut rd = weft_trace::Reader::new(&bytes[..]);
+            while let Some(e) = rd.next_event().unwrap() {
+                m.ingest(&e);
+            }
+        }
+        m.evict();
+        m
+    };
+    let model = Arc::new(Mutex::new(Model::new(Config::default())));
+    let applied = Arc::new(AtomicU64::new(0));
+    let (m, a) = (model.clone(), applied.clone());
+    let mut feed = weft_timeline::LiveFeed::new(move |n, f| {
+        f(&mut m.lock().unwrap());
+        a.fetch_add(n as u64, Ordering::Relaxed);
+    });
+    // A reader taking the lock all along, as web requests do.
+    let done = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (model, done) = (model.clone(), done.clone());
+        std::thread::spawn(move || {
+            let mut queries = 0u64;
+            while !done.load(Ordering::Relaxed) {
+                let _ = model.lock().unwrap().groups(true);
+                queries += 1;
+            }
+            queries
+        })
+    };
+    for chunk in [4096, 1 << 20] {
+        feed_stream(&mut feed, &bytes, chunk);
+    }
+    feed.sync();
+    done.store(true, Ordering::Relaxed);
+    assert!(reader.join().unwrap() > 0);
+    assert_eq!(applied.load(Ordering::Relaxed), want.stats().events);
+    drop(feed);
+    let mut got = Arc::try_unwrap(model).ok().unwrap().into_inner().unwrap();
+    got.evict();
+    assert_same(&want, &got, "live feed, two streams");
+}

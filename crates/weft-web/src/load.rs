@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use weft_source::trace_stream::TraceSink;
 use weft_source::{TraceStream, TraceStreamEvent, TraceStreamOptions};
-use weft_timeline::{Config, Model};
+use weft_timeline::{Config, LiveFeed, Model};
 use weft_trace::EventRef;
 
 use crate::state::{Counting, LoadState, Shared};
@@ -79,27 +79,46 @@ pub(crate) fn spawn_file_loader(
         .expect("spawn loader thread")
 }
 
-/// Feeds a live stream's events into the shared model.
+/// Feeds a live stream's events into the shared model: digested on the
+/// stream's decoding thread, applied a batch at a time on a second one
+/// (one lock per batch, not per event), handed over whenever the stream
+/// has caught up with the bytes received.
 struct LiveSink {
     shared: Arc<Shared>,
-    n: u64,
+    feed: LiveFeed,
+}
+
+impl LiveSink {
+    fn new(shared: Arc<Shared>) -> LiveSink {
+        let sh = shared.clone();
+        let feed = LiveFeed::new(move |applied, f| {
+            f(&mut sh.model());
+            if applied > 0 {
+                sh.events.fetch_add(applied as u64, Ordering::Relaxed);
+                sh.touch();
+                let mut st = sh.status();
+                if st.state == LoadState::Loading {
+                    st.state = LoadState::Ready;
+                }
+            }
+        });
+        LiveSink { shared, feed }
+    }
 }
 
 impl TraceSink for LiveSink {
+    fn stream_started(&mut self, _stream: u64) {
+        // The new trace's string and stack ids start over.
+        self.feed.restart();
+    }
     fn event(&mut self, _stream: u64, ev: &EventRef<'_>) {
         if self.shared.closing.load(Ordering::Relaxed) {
             return;
         }
-        self.shared.model().ingest(ev);
-        self.n += 1;
-        if self.n % 256 == 1 {
-            self.shared.events.store(self.n, Ordering::Relaxed);
-            self.shared.touch();
-            let mut st = self.shared.status();
-            if st.state == LoadState::Loading {
-                st.state = LoadState::Ready;
-            }
-        }
+        self.feed.push(ev);
+    }
+    fn caught_up(&mut self, _stream: u64) {
+        self.feed.flush();
     }
     fn stream_ended(
         &mut self,
@@ -108,12 +127,7 @@ impl TraceSink for LiveSink {
         _err: Option<&weft_source::TraceSourceError>,
     ) {
         // Whatever is left of the batch becomes visible now.
-        self.shared.events.store(self.n, Ordering::Relaxed);
-        self.shared.touch();
-        let mut st = self.shared.status();
-        if st.state == LoadState::Loading && self.n > 0 {
-            st.state = LoadState::Ready;
-        }
+        self.feed.flush();
     }
 }
 
@@ -143,14 +157,7 @@ pub(crate) fn spawn_live(shared: Arc<Shared>, base: &str) -> Live {
         quiet_request: Duration::from_secs(1),
         ..TraceStreamOptions::default()
     };
-    let stream = TraceStream::spawn(
-        base,
-        opts,
-        Box::new(LiveSink {
-            shared: shared.clone(),
-            n: 0,
-        }),
-    );
+    let stream = TraceStream::spawn(base, opts, Box::new(LiveSink::new(shared.clone())));
     let stop = Arc::new(AtomicBool::new(false));
     let thread = {
         let (stop, shared) = (stop.clone(), shared.clone());

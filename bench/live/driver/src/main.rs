@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use weft_source::trace_stream::{NoSink, TraceSink};
 use weft_source::{read_trace, TraceSpec, TraceStream, TraceStreamEvent, TraceStreamOptions};
-use weft_timeline::{Config, Model};
+use weft_timeline::{Config, LiveFeed, Model};
 use weft_trace::EventRef;
 
 struct ModelSink(Model);
@@ -135,6 +135,90 @@ impl TraceSink for LiveSink {
     }
 }
 
+/// The target's wall clock in a "weft-mark" log event, in ns.
+fn mark_time(ev: &EventRef<'_>) -> Option<i64> {
+    let log = ev.log()?;
+    if log.category != b"weft-mark" {
+        return None;
+    }
+    std::str::from_utf8(log.message).ok()?.parse::<i64>().ok()
+}
+
+fn wall_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i64
+}
+
+/// As `weft watch` feeds its model: digested on the stream's thread,
+/// applied on a second (`LiveFeed`). A mark's delay is taken when the
+/// batch holding it has been applied, i.e. when it is in the model.
+struct PipelinedSink {
+    feed: LiveFeed,
+    /// Marks seen by the decoding thread: (event index, target time).
+    pending: Arc<Mutex<Vec<(u64, i64)>>>,
+    n: u64,
+}
+
+impl PipelinedSink {
+    fn new(delays: Arc<Mutex<Delays>>, heap: Arc<Mutex<usize>>) -> Self {
+        let model = Mutex::new(Model::new(Config::default()));
+        let pending: Arc<Mutex<Vec<(u64, i64)>>> = Arc::default();
+        let p = pending.clone();
+        let applied = std::sync::atomic::AtomicU64::new(0);
+        let feed = LiveFeed::new(move |n, f| {
+            let mut m = model.lock().unwrap();
+            f(&mut m);
+            if n == 0 {
+                return;
+            }
+            let before = applied.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+            let done = before + n as u64;
+            if before / 1_000_000 != done / 1_000_000 {
+                *heap.lock().unwrap() = m.stats().heap_bytes;
+            }
+            drop(m);
+            let now = wall_ns();
+            let mut p = p.lock().unwrap();
+            let k = p.partition_point(|&(i, _)| i < done);
+            let mut d = delays.lock().unwrap();
+            for (_, t) in p.drain(..k) {
+                d.marks.push((now - t) as f64 / 1e6);
+            }
+        });
+        PipelinedSink {
+            feed,
+            pending,
+            n: 0,
+        }
+    }
+}
+
+impl TraceSink for PipelinedSink {
+    fn stream_started(&mut self, _: u64) {
+        self.feed.restart();
+    }
+    fn event(&mut self, _: u64, ev: &EventRef<'_>) {
+        self.feed.push(ev);
+        if let Some(t) = mark_time(ev) {
+            self.pending.lock().unwrap().push((self.n, t));
+        }
+        self.n += 1;
+    }
+    fn caught_up(&mut self, _: u64) {
+        self.feed.flush();
+    }
+    fn stream_ended(
+        &mut self,
+        _: u64,
+        _: &weft_trace::Decoder,
+        _: Option<&weft_source::TraceSourceError>,
+    ) {
+        self.feed.flush();
+    }
+}
+
 fn pct(v: &mut [f64], p: f64) -> f64 {
     if v.is_empty() {
         return f64::NAN;
@@ -146,13 +230,28 @@ fn pct(v: &mut [f64], p: f64) -> f64 {
 fn live(url: &str, secs: u64, every: u64) {
     let delays = Arc::new(Mutex::new(Delays::default()));
     let heap = Arc::new(Mutex::new(0usize));
-    let sink = LiveSink {
-        model: Model::new(Config::default()),
-        delays: delays.clone(),
-        heap: heap.clone(),
-        n: 0,
+    // WEFT_LIVE_FEED=single: decode and apply on the stream's one thread
+    // (the model as before); default: as `weft watch` does, on two.
+    let single = std::env::var("WEFT_LIVE_FEED").is_ok_and(|v| v == "single");
+    let sink: Box<dyn TraceSink> = if single {
+        Box::new(LiveSink {
+            model: Model::new(Config::default()),
+            delays: delays.clone(),
+            heap: heap.clone(),
+            n: 0,
+        })
+    } else {
+        Box::new(PipelinedSink::new(delays.clone(), heap.clone()))
     };
-    let s = TraceStream::spawn(url, TraceStreamOptions::default(), Box::new(sink));
+    println!(
+        "feed: {}",
+        if single {
+            "single thread"
+        } else {
+            "pipelined (decode | apply)"
+        }
+    );
+    let s = TraceStream::spawn(url, TraceStreamOptions::default(), sink);
     let start = Instant::now();
     let cpu0 = cpu_secs();
     let mut next = every;
