@@ -508,6 +508,29 @@ impl Drop for Reaped {
     }
 }
 
+/// Starts a target that is driven line by line (GOMAXPROCS=1): the child
+/// (killed on drop), its stdout as lines, and its stdin.
+fn start_driven(
+    bin: &std::path::Path,
+) -> (
+    Reaped,
+    BufReader<std::process::ChildStdout>,
+    std::process::ChildStdin,
+) {
+    let mut child = Reaped(
+        Command::new(bin)
+            .env("GOMAXPROCS", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting target"),
+    );
+    let lines = BufReader::new(child.0.stdout.take().unwrap());
+    let stdin = child.0.stdin.take().unwrap();
+    (child, lines, stdin)
+}
+
 /// A kept stack must never outlive a run of its goroutine. The target
 /// (`testdata/programs/attach-reuse`, GOMAXPROCS=1) parks one goroutine at
 /// the same pc and sp, usually on the same sudog, under alternating
@@ -516,17 +539,7 @@ impl Drop for Reaped {
 fn reuse_follows_a_goroutine_that_ran(minor: u32, stripped: bool) {
     let what = format!("go1.{minor}{}", if stripped { " stripped" } else { "" });
     let bin = build_program("attach-reuse", minor, stripped, false);
-    let mut child = Reaped(
-        Command::new(&bin)
-            .env("GOMAXPROCS", "1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("starting target"),
-    );
-    let mut lines = BufReader::new(child.0.stdout.take().unwrap());
-    let mut stdin = child.0.stdin.take().unwrap();
+    let (child, mut lines, mut stdin) = start_driven(&bin);
     let opts = AttachOptions::default();
     assert!(opts.reuse_stacks, "reuse is the default");
     let mut attacher = None;
@@ -605,17 +618,7 @@ fn reuse_follows_a_goroutine_that_ran_go1_24_stripped() {
 fn coroutines_are_never_reused_go1_24() {
     let what = "go1.24 attach-coro";
     let bin = build_program("attach-coro", 24, false, false);
-    let mut child = Reaped(
-        Command::new(&bin)
-            .env("GOMAXPROCS", "1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("starting target"),
-    );
-    let mut lines = BufReader::new(child.0.stdout.take().unwrap());
-    let mut stdin = child.0.stdin.take().unwrap();
+    let (child, mut lines, mut stdin) = start_driven(&bin);
     let opts = AttachOptions::default();
     let mut attacher = None;
     for round in 0..8 {
