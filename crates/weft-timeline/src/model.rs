@@ -19,7 +19,7 @@ use crate::table::GoTable;
 pub struct Config {
     /// Full detail (spans, wakes, ranges) is kept for this long behind the newest event.
     pub window_ns: i64,
-    /// Cap on state spans held over all goroutines (24 bytes each); when
+    /// Cap on state spans held over all goroutines (16 bytes each); when
     /// exceeded the oldest whole seconds are evicted first.
     pub max_spans: usize,
     /// Cap on spans per goroutine (oldest dropped first).
@@ -104,11 +104,13 @@ pub enum WakerKind {
     NoGoroutine,
 }
 
-/// One state span of a goroutine, 24 bytes. `end` is exclusive.
+/// One state span of a goroutine, 16 bytes. A goroutine's spans are
+/// contiguous (each state begins where the one before it ended), so a span
+/// holds its start only: it ends where the next one starts, and the newest
+/// ends at the goroutine's `since_ns` (see [`span_ends`]).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Span {
     pub start: i64,
-    pub end: i64,
     pub stack: StackId,
     // reason << 3 | state
     pub packed: u32,
@@ -790,22 +792,26 @@ impl Model {
         let from = g.state;
         let span = Span {
             start: g.since_ns,
-            end: now,
             stack: g.stack,
             packed: (g.reason << 3) | from as u32,
         };
         let closed_wait =
             (from == GState::Waiting).then_some((g.reason, g.stack, now - g.since_ns));
+        // End of a span the per-goroutine cap dropped.
         let mut dropped = None;
         if now > span.start {
             if g.spans.len() >= max_per {
-                dropped = g.spans.pop_front();
+                g.spans.pop_front();
                 g.spans_dropped += 1;
+                // It ended where the next one (or the one closing now) starts.
+                dropped = Some(g.spans.front().map_or(span.start, |s| s.start));
             }
             g.spans.push_back(span);
         }
         g.state = to;
-        g.since_ns = now;
+        // A clock that steps back (skew between threads) would make spans
+        // overlap; the state keeps its start so spans stay contiguous.
+        g.since_ns = now.max(g.since_ns);
         g.since_before_trace = false;
         g.reason = reason;
         g.stack = stack;
@@ -834,11 +840,11 @@ impl Model {
             b.max_ns = b.max_ns.max(d.max(0) as u64);
         }
         if now > span.start {
-            self.count_span(span.end, 1);
+            self.count_span(now, 1);
         }
-        if let Some(d) = dropped {
-            self.complete_from_ns = self.complete_from_ns.max(d.end);
-            self.uncount_span(d.end);
+        if let Some(end) = dropped {
+            self.complete_from_ns = self.complete_from_ns.max(end);
+            self.uncount_span(end);
         }
     }
 
@@ -862,17 +868,17 @@ impl Model {
     }
 
     fn uncount_span(&mut self, end: i64) {
-        self.span_count = self.span_count.saturating_sub(1);
-        let idx = (end.div_euclid(SPAN_BUCKET_NS) - self.span_secs_base).max(0) as usize;
-        let idx = idx.min(self.span_secs.len().saturating_sub(1));
-        if let Some(c) = self.span_secs.get_mut(idx) {
-            *c = c.saturating_sub(1);
-        }
+        uncount_span(
+            &mut self.span_count,
+            &mut self.span_secs,
+            self.span_secs_base,
+            end,
+        );
     }
 
     fn drop_spans(&mut self, g: &Goroutine) {
-        for s in g.spans.iter() {
-            self.uncount_span(s.end);
+        for (_, end) in span_ends(g) {
+            self.uncount_span(end);
         }
     }
 
@@ -1163,13 +1169,18 @@ impl Model {
         self.detail_start_ns = cutoff;
         self.lanes.evict(cutoff);
         let mut dead = Vec::new();
-        let mut freed: Vec<i64> = Vec::new();
         for g in self.gs.values_mut() {
-            while let Some(s) = g.spans.front() {
-                if s.end >= cutoff {
+            while g.spans.front().is_some() {
+                let end = g.spans.second().map_or(g.since_ns, |s| s.start);
+                if end >= cutoff {
                     break;
                 }
-                freed.push(s.end);
+                uncount_span(
+                    &mut self.span_count,
+                    &mut self.span_secs,
+                    self.span_secs_base,
+                    end,
+                );
                 g.spans.pop_front();
             }
             // Give back ring space a burst left behind.
@@ -1177,9 +1188,6 @@ impl Model {
             if matches!(g.ended_ns, Some(t) if t < cutoff) {
                 dead.push(g.id);
             }
-        }
-        for end in freed {
-            self.uncount_span(end);
         }
         for id in dead {
             if let Some(g) = self.gs.remove(&id) {
@@ -1208,6 +1216,37 @@ impl Model {
                 list.pop_front();
             }
         }
+    }
+}
+
+/// A goroutine's spans, oldest first, each with its end.
+pub(crate) fn span_ends(g: &Goroutine) -> impl Iterator<Item = (Span, i64)> + '_ {
+    with_ends(g.spans.iter().copied(), g.since_ns)
+}
+
+/// Contiguous spans, each with its end: the next one's start, and `last_end`
+/// for the newest.
+pub(crate) fn with_ends(
+    spans: impl Iterator<Item = Span>,
+    last_end: i64,
+) -> impl Iterator<Item = (Span, i64)> {
+    let mut spans = spans.peekable();
+    std::iter::from_fn(move || {
+        let s = spans.next()?;
+        let end = spans.peek().map_or(last_end, |n| n.start);
+        Some((s, end))
+    })
+}
+
+// One span fewer, in the count by end time (a free function so that eviction
+// can call it while it walks the goroutine table).
+#[inline]
+fn uncount_span(count: &mut usize, secs: &mut VecDeque<u32>, base: i64, end: i64) {
+    *count = count.saturating_sub(1);
+    let idx = (end.div_euclid(SPAN_BUCKET_NS) - base).max(0) as usize;
+    let idx = idx.min(secs.len().saturating_sub(1));
+    if let Some(c) = secs.get_mut(idx) {
+        *c = c.saturating_sub(1);
     }
 }
 

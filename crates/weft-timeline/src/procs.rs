@@ -8,10 +8,9 @@
 //! goroutine spans: inside the detail window and under a cap (oldest first).
 //! [`Model::proc_lanes`] answers at a resolution, merging runs shorter than
 //! it the way goroutine rows are merged.
-use std::collections::VecDeque;
-
 use serde::{Deserialize, Serialize};
 
+use crate::chunked::ChunkDeque;
 use crate::model::{GState, GroupId, Model};
 use crate::query::TimeRange;
 
@@ -30,11 +29,15 @@ struct Run {
     group: GroupId,
 }
 
+// Runs per full chunk of a lane (128 KiB): chunked so that a lane of a
+// million runs grows without copying (a `VecDeque` doubles and copies).
+const RUN_CHUNK: usize = 4096;
+
 #[derive(Clone, Debug, Default)]
 struct Lane {
     /// The goroutine running now and since when.
     open: Option<(i64, i64)>,
-    runs: VecDeque<Run>,
+    runs: ChunkDeque<Run, RUN_CHUNK>,
 }
 
 /// The per-P run spans the model keeps (bounded: window and cap).
@@ -95,6 +98,7 @@ impl LaneStore {
                 l.runs.pop_front();
                 self.total -= 1;
             }
+            l.runs.trim();
         }
     }
 }
@@ -208,7 +212,6 @@ impl Model {
                 continue;
             }
             // Runs are in time order: skip those that ended before the range.
-            let first = lane.runs.partition_point(|r| r.end <= start);
             let open = lane.open.map(|(g, since)| Run {
                 start: since,
                 end: self.now_ns.max(since),
@@ -217,7 +220,7 @@ impl Model {
             });
             let runs = lane
                 .runs
-                .range(first..)
+                .from_partition(|r| r.end <= start)
                 .copied()
                 .chain(open)
                 .take_while(|r| r.start < end)

@@ -361,7 +361,7 @@ impl Model {
             .values()
             .map(|f| f.latency.heap_bytes() + 80)
             .sum();
-        let heap = spans * 24
+        let heap = spans * 16
             + peers
             + self.gs.capacity() * (std::mem::size_of::<crate::Goroutine>() + 8)
             + series
@@ -477,14 +477,17 @@ impl Model {
             g.reason,
             g.stack,
         ));
-        // Spans are sorted by start and do not overlap: skip those ending
-        // before the range without looking at them.
-        let spans = g
-            .spans
-            .from_partition(|s| s.end <= range.start_ns)
-            .take_while(|s| s.start < range.end_ns)
-            .map(|s| (s.start, s.end, s.state(), s.reason(), s.stack))
-            .chain(current);
+        // Spans are contiguous: skip those ending before the range (those
+        // before the last one starting at or before it) without looking at them.
+        let spans = crate::model::with_ends(
+            g.spans
+                .from_before_partition(|s| s.start <= range.start_ns)
+                .copied(),
+            g.since_ns,
+        )
+        .take_while(|(s, _)| s.start < range.end_ns)
+        .map(|(s, end)| (s.start, end, s.state(), s.reason(), s.stack))
+        .chain(current);
         // (dominant state duration) of the last output span
         let mut dom = 0i64;
         for (s, e, st, r, k) in spans {
