@@ -5,6 +5,10 @@
 use std::io::{BufWriter, Write};
 use std::time::Instant;
 
+// The weft binary's allocator, so figures predict `weft trace stats`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (mode, path) = match args.as_slice() {
@@ -17,6 +21,13 @@ fn main() {
     let f = std::fs::File::open(path).expect("open trace");
     let size = f.metadata().map(|m| m.len()).unwrap_or(0);
     let mut r = weft_trace::Reader::new(f);
+    if mode == "stats" {
+        // As `weft trace stats`: decode on a second thread, buffer reserved.
+        if std::env::var_os("TRACECAT_ONE_THREAD").is_none() {
+            r.set_decode_thread(Some(1 << 20));
+        }
+        r.reserve(size.min(256 << 20) as usize);
+    }
     let t0 = Instant::now();
     let mut n = 0u64;
     let mut frames = 0u64;

@@ -116,6 +116,26 @@ impl<T: Copy> IdTable<T> {
     }
 }
 
+/// Tick to nanosecond conversion of a generation.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Clock {
+    ns_per_tick: u64,
+    freq: f64,
+}
+
+impl Clock {
+    /// Converts a tick count to nanoseconds (Go's float64 multiply, exactly).
+    #[inline(always)]
+    pub fn mul(self, t: u64) -> i64 {
+        // With an integer factor of at most 2^12 and t below 2^40 the float
+        // product is exact, so the integer one is the same number.
+        if self.ns_per_tick != 0 && t < 1 << 40 {
+            return (t * self.ns_per_tick) as i64;
+        }
+        go_f64_to_i64(t as f64 * self.freq)
+    }
+}
+
 /// All the per-generation data needed to interpret its events.
 #[derive(Debug, Default)]
 pub(crate) struct Generation {
@@ -198,12 +218,16 @@ impl Generation {
     /// Converts a tick count to nanoseconds (Go's float64 multiply, exactly).
     #[inline(always)]
     pub fn mul(&self, t: u64) -> i64 {
-        // With an integer factor of at most 2^12 and t below 2^40 the float
-        // product is exact, so the integer one is the same number.
-        if self.ns_per_tick != 0 && t < 1 << 40 {
-            return (t * self.ns_per_tick) as i64;
+        self.clock().mul(t)
+    }
+
+    /// The tick conversion alone (what decoding events needs).
+    #[inline(always)]
+    pub fn clock(&self) -> Clock {
+        Clock {
+            ns_per_tick: self.ns_per_tick,
+            freq: self.freq,
         }
-        go_f64_to_i64(t as f64 * self.freq)
     }
 
     /// Adds a batch read from the trace. `buf` holds the batch payload at

@@ -53,6 +53,7 @@ Known differences from the reference, all outside what real traces exercise:
 */
 #![deny(missing_docs)]
 
+mod ahead;
 mod decoder;
 mod error;
 mod event;

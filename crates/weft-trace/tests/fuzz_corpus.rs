@@ -158,6 +158,10 @@ fn lo_cap(lo: usize, n: usize) -> usize {
 /// Decodes fully; returns the number of steps taken.
 fn run(bytes: &[u8], chunk: usize) -> usize {
     let mut d = Decoder::new();
+    // Odd chunk sizes also run the decode-ahead thread on every generation.
+    if chunk % 2 == 1 {
+        d.set_decode_thread(Some(0));
+    }
     let mut fed = 0;
     let mut steps = 0usize;
     let limit = 64 * bytes.len() + 1000;

@@ -126,6 +126,17 @@ fn go_golden_cases_dump_like_go_tool_trace() {
         fs::write(&file, &c.bytes).unwrap();
         let (want, go_err, go_ok) = reference_dump(&file);
         let (got, err) = dump(&c.bytes, usize::MAX);
+        // The decode-ahead thread gives the same events and error.
+        let threaded = dump_with(&c.bytes, 7, true);
+        if threaded != (got.clone(), err.clone()) {
+            problems.push(format!(
+                "{}: with the decode thread: {} (error {:?} vs {:?})",
+                c.name,
+                first_diff(&threaded.0, &got),
+                threaded.1.map(|e| e.to_string()),
+                err.as_ref().map(|e| e.to_string())
+            ));
+        }
         if go_ok != err.is_none() {
             problems.push(format!(
                 "{}: go tool trace ok={go_ok} ({}) but weft error={:?}",

@@ -50,6 +50,15 @@ fn compare(label: &str, bytes: &[u8], file: &Path, problems: &mut Vec<String>) {
     fs::write(file, bytes).unwrap();
     let (want, go_err, go_ok) = reference_dump(file);
     let (got, err) = dump(bytes, 1 << 16);
+    let threaded = dump_with(bytes, 1 << 20, true);
+    if threaded != (got.clone(), err.clone()) {
+        problems.push(format!(
+            "{label}: with the decode thread: {} (error {:?} vs {:?})",
+            first_diff(&threaded.0, &got),
+            threaded.1.map(|e| e.to_string()),
+            err.as_ref().map(|e| e.to_string())
+        ));
+    }
     if go_ok != err.is_none() {
         problems.push(format!(
             "{label}: go tool trace ok={go_ok} ({}) but weft error={:?}",

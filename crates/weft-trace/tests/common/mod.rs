@@ -37,7 +37,20 @@ pub fn goroot(version: &str) -> PathBuf {
 /// Decodes `bytes` (fed in `chunk`-sized pieces) into Go's `-d=parsed`
 /// text; returns the text and the error, if decoding stopped on one.
 pub fn dump(bytes: &[u8], chunk: usize) -> (Vec<u8>, Option<weft_trace::Error>) {
+    dump_with(bytes, chunk, false)
+}
+
+/// As [`dump`]; with `decode_thread`, every generation is decoded on the
+/// decoder's helper thread.
+pub fn dump_with(
+    bytes: &[u8],
+    chunk: usize,
+    decode_thread: bool,
+) -> (Vec<u8>, Option<weft_trace::Error>) {
     let mut d = Decoder::new();
+    if decode_thread {
+        d.set_decode_thread(Some(0));
+    }
     let mut out = Vec::new();
     let mut fed = 0;
     loop {

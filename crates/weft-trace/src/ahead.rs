@@ -1,0 +1,441 @@
+//! Decode-ahead: a helper thread turns the installed generation's batch
+//! bytes into decoded event chunks while the ordering loop works through
+//! the chunks decoded before, so varint decoding runs on a second core.
+//!
+//! Each thread (M) of the generation has a small queue of at most `DEPTH`
+//! chunks (`CHUNK` events each), so memory stays a few hundred kilobytes
+//! whatever the generation's size. The chunks are exactly what
+//! [`decode_chunk`] gives the single-threaded path (same events, same error
+//! at the same place), so the event order cannot depend on the thread.
+//! The helper works on the thread whose queue is shortest, and first on one
+//! the ordering loop is waiting for.
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+use crate::error::Error;
+use crate::generation::{BatchRef, Clock};
+use crate::order::Base;
+use crate::spec::{Wire, NUM_SPECS, WIRE};
+use crate::varint::{uvarint, Varint};
+
+/// Most events decoded at once for one thread; a chunk never spans batches.
+pub(crate) const CHUNK: usize = 128;
+/// Chunks decoded ahead per thread, at most (fewer when there are many
+/// threads: about `BUDGET` chunks in all).
+const DEPTH: usize = 32;
+const BUDGET: usize = 512;
+/// The helper, once idle, is woken when a queue falls to this many chunks:
+/// it then refills the queues in one go (waking it for every chunk would
+/// cost two system calls per chunk).
+const LOW: usize = 4;
+
+// One varint from `data` at `*p`; `None` when it is truncated or overlong.
+#[inline(always)]
+pub(crate) fn read_uv(data: &[u8], p: &mut usize) -> Option<u64> {
+    if let Some(&b0) = data.get(*p) {
+        if b0 < 0x80 {
+            *p += 1;
+            return Some(b0 as u64);
+        }
+        if let Some(&b1) = data.get(*p + 1) {
+            if b1 < 0x80 {
+                *p += 2;
+                return Some((b0 & 0x7f) as u64 | (b1 as u64) << 7);
+            }
+        }
+    }
+    match uvarint(&data[*p..]) {
+        Varint::Ok(v, k) => {
+            *p += k;
+            Some(v)
+        }
+        _ => None,
+    }
+}
+
+/// Where decoding of one thread's batches stands.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ListPos {
+    /// Next batch to read and the byte offset in it.
+    pub idx: u32,
+    pub off: u32,
+    pub last_ts: i64,
+}
+
+/// Decodes up to CHUNK events of the thread's current batch into `evs`
+/// (cleared first). Returns the absolute offset of the batch payload (event
+/// offsets are relative to it) and the decode error met right after the
+/// last event, if any. No events and no error: the thread has no more.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn decode_chunk(
+    pos: &mut ListPos,
+    batches: &[BatchRef],
+    clock: Clock,
+    gnum: u64,
+    buf: &[u8],
+    base: usize,
+    evs: &mut Vec<Base>,
+) -> (usize, Option<Error>) {
+    evs.clear();
+    while (pos.idx as usize) < batches.len() && batches[pos.idx as usize].data.len == pos.off {
+        pos.idx += 1;
+        pos.off = 0;
+        pos.last_ts = 0;
+    }
+    let Some(b) = batches.get(pos.idx as usize) else {
+        return (0, None);
+    };
+    let data = &buf[b.data.off - base..b.data.off - base + b.data.len as usize];
+    let mut p = pos.off as usize;
+    let mut last_ts = pos.last_ts;
+    let bt = clock.mul(b.time);
+    let mut err = None;
+    evs.reserve(CHUNK);
+    while p < data.len() && evs.len() < CHUNK {
+        let start = p;
+        let typ = data[p];
+        let nargs = WIRE[typ as usize].nargs;
+        let fail = |m: String| Some(Error::new(m).at((b.data.off + start) as u64).in_gen(gnum));
+        if nargs == Wire::INVALID {
+            err = if typ as usize >= NUM_SPECS {
+                fail(format!("found invalid event type: {typ}"))
+            } else {
+                fail(format!("found event without a timestamp: type={typ}"))
+            };
+            break;
+        }
+        p += 1;
+        let Some(ts) = read_uv(data, &mut p) else {
+            err = fail("found invalid uvarint for timestamp".into());
+            break;
+        };
+        let mut e = Base {
+            typ,
+            rel: start as u32,
+            ..Base::default()
+        };
+        let mut ok = true;
+        for a in e.args.iter_mut().take(nargs as usize) {
+            match read_uv(data, &mut p) {
+                Some(v) => *a = v,
+                None => {
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        if !ok {
+            err = fail("found invalid uvarint".into());
+            break;
+        }
+        if last_ts == 0 {
+            last_ts = bt;
+        }
+        e.time = clock.mul(ts).wrapping_add(last_ts);
+        last_ts = e.time;
+        evs.push(e);
+    }
+    pos.off = p as u32;
+    pos.last_ts = last_ts;
+    (b.data.off, err)
+}
+
+/// A decoded chunk of one thread's events.
+pub(crate) struct Chunk {
+    pub evs: Vec<Base>,
+    pub batch_off: usize,
+    pub err: Option<Error>,
+}
+
+/// What the helper decodes: one generation's batches over its bytes.
+struct Job {
+    bytes: Arc<Vec<u8>>,
+    base: usize,
+    lists: Vec<Vec<BatchRef>>,
+    clock: Clock,
+    gnum: u64,
+}
+
+struct List {
+    queue: VecDeque<Chunk>,
+    pos: ListPos,
+    // The helper has decoded everything (the last chunk is queued).
+    done: bool,
+}
+
+#[derive(Default)]
+struct State {
+    job: Option<Arc<Job>>,
+    // Bumped when the job changes, so a chunk decoded for an old job is dropped.
+    epoch: u64,
+    lists: Vec<List>,
+    // Thread the ordering loop is blocked on.
+    wanted: Option<usize>,
+    // The helper holds a reference to the job outside the lock.
+    busy: bool,
+    // Chunks per queue for this job.
+    depth: usize,
+    // Who sleeps on a condition variable (notified only then: a notify is
+    // a system call).
+    helper_waiting: bool,
+    main_waiting: bool,
+    free: Vec<Vec<Base>>,
+    shutdown: bool,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    // Signals the helper: work to do, a job change or shutdown.
+    work: Condvar,
+    // Signals the ordering loop: a chunk arrived, or the helper let go.
+    ready: Condvar,
+}
+
+fn lock(s: &Shared) -> MutexGuard<'_, State> {
+    // A panic on the helper leaves the state consistent (it is only
+    // changed under the lock in small steps), so poisoning is ignored.
+    s.state.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The helper thread and the queues it fills.
+pub(crate) struct Ahead {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Ahead {
+    /// Starts the helper thread (idle until [`Ahead::start`]).
+    pub fn spawn() -> std::io::Result<Ahead> {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            work: Condvar::new(),
+            ready: Condvar::new(),
+        });
+        let s = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("weft-trace-decode".into())
+            .spawn(move || helper(&s))?;
+        Ok(Ahead {
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    /// Starts decoding a generation: `lists` are its threads' batches,
+    /// `bytes` hold the trace from absolute offset `base`.
+    pub fn start(
+        &self,
+        bytes: Arc<Vec<u8>>,
+        base: usize,
+        lists: Vec<Vec<BatchRef>>,
+        clock: Clock,
+        gnum: u64,
+    ) {
+        let mut st = lock(&self.shared);
+        st.epoch += 1;
+        let n = lists.len();
+        let old = std::mem::take(&mut st.lists);
+        for l in old {
+            for c in l.queue {
+                st.free.push(c.evs);
+            }
+        }
+        st.depth = (BUDGET / n.max(1)).clamp(LOW + 2, DEPTH);
+        st.lists = (0..n)
+            .map(|_| List {
+                queue: VecDeque::with_capacity(DEPTH),
+                pos: ListPos::default(),
+                done: false,
+            })
+            .collect();
+        // The chunk buffers are allocated here, on the caller's thread, and
+        // circulate between the two threads without being freed: memory
+        // allocated on one thread and freed on another makes the allocator
+        // (mimalloc) abandon and purge pages, which costs page faults.
+        let want = (st.depth + 2) * n + 2;
+        while st.free.len() < want {
+            st.free.push(Vec::with_capacity(CHUNK));
+        }
+        st.job = Some(Arc::new(Job {
+            bytes,
+            base,
+            lists,
+            clock,
+            gnum,
+        }));
+        st.wanted = None;
+        let wake = st.helper_waiting;
+        drop(st);
+        if wake {
+            self.shared.work.notify_one();
+        }
+    }
+
+    /// Drops the current job and waits until the helper holds no reference
+    /// to its bytes (so the caller can take them back).
+    pub fn stop(&self) {
+        let mut st = lock(&self.shared);
+        st.epoch += 1;
+        st.job = None;
+        st.wanted = None;
+        let old = std::mem::take(&mut st.lists);
+        for l in old {
+            for c in l.queue {
+                st.free.push(c.evs);
+            }
+        }
+        while st.busy {
+            st.main_waiting = true;
+            st = self
+                .shared
+                .ready
+                .wait(st)
+                .unwrap_or_else(|p| p.into_inner());
+            st.main_waiting = false;
+        }
+    }
+
+    /// The next chunk of thread `list`, waiting for the helper if need be.
+    /// `spent` is the chunk the caller is done with (its buffer is reused).
+    /// An empty chunk without error: the thread has no more events.
+    pub fn next(&self, list: usize, spent: Vec<Base>) -> Chunk {
+        let mut st = lock(&self.shared);
+        if spent.capacity() > 0 {
+            st.free.push(spent);
+        }
+        loop {
+            let Some(l) = st.lists.get_mut(list) else {
+                return Chunk {
+                    evs: Vec::new(),
+                    batch_off: 0,
+                    err: Some(Error::new(
+                        "internal error: decode-ahead has no such thread",
+                    )),
+                };
+            };
+            if let Some(c) = l.queue.pop_front() {
+                let low = l.queue.len() <= LOW && !l.done;
+                if st.wanted == Some(list) {
+                    st.wanted = None;
+                }
+                let wake = low && st.helper_waiting;
+                drop(st);
+                if wake {
+                    self.shared.work.notify_one();
+                }
+                return c;
+            }
+            if l.done {
+                return Chunk {
+                    evs: Vec::new(),
+                    batch_off: 0,
+                    err: None,
+                };
+            }
+            st.wanted = Some(list);
+            if st.helper_waiting {
+                self.shared.work.notify_one();
+            }
+            st.main_waiting = true;
+            st = self
+                .shared
+                .ready
+                .wait(st)
+                .unwrap_or_else(|p| p.into_inner());
+            st.main_waiting = false;
+        }
+    }
+}
+
+impl Drop for Ahead {
+    fn drop(&mut self) {
+        lock(&self.shared).shutdown = true;
+        self.shared.work.notify_all();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+// The helper's loop: pick the thread that most needs chunks, decode one
+// outside the lock, queue it.
+fn helper(s: &Shared) {
+    let mut st = lock(s);
+    loop {
+        if st.shutdown {
+            return;
+        }
+        let pick = st.job.as_ref().and_then(|_| {
+            // (The queue it waits on is empty until it wakes and takes the
+            // chunk: one is enough.)
+            let wanted = st.wanted.filter(|&w| {
+                st.lists
+                    .get(w)
+                    .is_some_and(|l| !l.done && l.queue.is_empty())
+            });
+            wanted.or_else(|| {
+                st.lists
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, l)| !l.done && l.queue.len() < st.depth)
+                    .min_by_key(|(_, l)| l.queue.len())
+                    .map(|(i, _)| i)
+            })
+        });
+        let Some(i) = pick else {
+            st.helper_waiting = true;
+            st = s.work.wait(st).unwrap_or_else(|p| p.into_inner());
+            st.helper_waiting = false;
+            continue;
+        };
+        let job = st.job.clone().expect("picked with a job");
+        let epoch = st.epoch;
+        let mut pos = st.lists[i].pos;
+        let mut evs = st.free.pop().unwrap_or_default();
+        st.busy = true;
+        drop(st);
+
+        // A bug that panics here must not leave the ordering loop waiting
+        // forever: it gets an error instead.
+        let decoded = catch_unwind(AssertUnwindSafe(|| {
+            decode_chunk(
+                &mut pos,
+                &job.lists[i],
+                job.clock,
+                job.gnum,
+                &job.bytes,
+                job.base,
+                &mut evs,
+            )
+        }));
+        let (batch_off, err) = decoded.unwrap_or_else(|_| {
+            evs.clear();
+            (
+                0,
+                Some(Error::new("internal error: the decode thread panicked")),
+            )
+        });
+        drop(job);
+
+        st = lock(s);
+        st.busy = false;
+        if st.epoch == epoch {
+            let l = &mut st.lists[i];
+            l.pos = pos;
+            l.done = evs.is_empty() || err.is_some();
+            l.queue.push_back(Chunk {
+                evs,
+                batch_off,
+                err,
+            });
+        } else {
+            st.free.push(evs);
+        }
+        // Wake the ordering loop if it waits (for a chunk or for `busy` to clear).
+        if st.main_waiting {
+            s.ready.notify_one();
+        }
+    }
+}
