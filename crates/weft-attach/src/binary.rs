@@ -16,9 +16,20 @@ const MD_TEXT: usize = 176;
 const MD_BSS: usize = 224;
 const MD_EBSS: usize = 232;
 
+/// The instruction sets weft reads goroutines of. They differ in how a
+/// stack unwinds: amd64 pushes the return address on the stack at each
+/// call; arm64 keeps it in a register and each function's prologue saves it
+/// at the bottom of its own frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arch {
+    Amd64,
+    Arm64,
+}
+
 /// A parsed Go executable (addresses are link-time; add the load bias).
 pub struct GoBinary {
     pub version: String,
+    pub arch: Arch,
     pub minor: u32,
     pub layout: Layout,
     pub layout_from_dwarf: bool,
@@ -38,12 +49,15 @@ impl GoBinary {
     pub fn parse(bytes: &[u8]) -> Result<GoBinary, String> {
         let file = object::File::parse(bytes)
             .map_err(|e| format!("not an executable weft can parse: {e}"))?;
-        if file.architecture() != object::Architecture::X86_64 {
-            return Err(format!(
-                "architecture {:?} is not supported (amd64 only)",
-                file.architecture()
-            ));
-        }
+        let arch = match file.architecture() {
+            object::Architecture::X86_64 => Arch::Amd64,
+            object::Architecture::Aarch64 => Arch::Arm64,
+            other => {
+                return Err(format!(
+                    "architecture {other:?} is not supported (amd64 and arm64 only)"
+                ))
+            }
+        };
         let mut sections: Vec<(u64, Vec<u8>)> = Vec::new();
         for s in file.sections() {
             if s.kind() == object::SectionKind::UninitializedData || s.address() == 0 {
@@ -121,6 +135,7 @@ impl GoBinary {
         };
         let bin = GoBinary {
             version,
+            arch,
             minor,
             layout,
             layout_from_dwarf,

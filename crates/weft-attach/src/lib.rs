@@ -29,7 +29,7 @@ How it works, module by module:
   whose first g has goid 1, and the string array starting `"", "GC assist
   marking"`).
 - `layout`: field offsets of `g`, `gobuf`, `sudog`, `hchan` from DWARF, or
-  built-in tables per Go version (1.22–1.27, amd64) for `-ldflags=-s -w`.
+  built-in tables per Go version (1.22–1.27, amd64 and arm64) for `-ldflags=-s -w`.
 - `pclntab`: a reader for Go 1.20+ `.gopclntab` (function bounds, names,
   pcsp frame sizes, file/line, inlining tree), so stripped binaries unwind
   and symbolise too.
@@ -55,7 +55,10 @@ instant (their registers are in the CPU, not in `g`; like the dump, such a
 record has status `running` and no frames), pprof labels on Go 1.22–1.23
 (a Go map there), and `sync` waits' object addresses (semaphore waits keep
 no `sudog` in `g.waiting`).
-Linux, amd64, Go 1.22 to 1.27.
+Linux, Go 1.22 to 1.27, amd64 and arm64: an arm64 target is read natively
+on an arm64 host, or under qemu-user on an amd64 one (the program is found
+among the emulator's mappings; stacks unwind by arm64's link-register
+rules).
 */
 
 mod binary;
@@ -173,13 +176,16 @@ impl Attacher {
             .unwrap_or_else(|_| exe_path.clone());
         let bytes =
             std::fs::read(&exe_path).map_err(|e| os_error(pid, "reading its executable", e))?;
-        let bin = GoBinary::parse(&bytes).map_err(|why| AttachError::NotGo {
-            pid,
-            exe: exe_name.clone(),
-            why,
-        })?;
-        drop(bytes);
         let maps = mem::read_maps(pid).map_err(|e| os_error(pid, "reading /proc/PID/maps", e))?;
+        let (bin, exe_name) = match GoBinary::parse(&bytes) {
+            Ok(bin) => (bin, exe_name),
+            Err(why) => guest_binary(&maps, &exe_name).ok_or(AttachError::NotGo {
+                pid,
+                exe: exe_name.clone(),
+                why,
+            })?,
+        };
+        drop(bytes);
         let bias = if bin.is_pie {
             let exe_clean = exe_name.trim_end_matches(" (deleted)");
             let m = maps
@@ -279,6 +285,29 @@ impl Attacher {
     }
 }
 
+/// The Go program a user-mode emulator runs (`qemu-aarch64 ./server` on an
+/// amd64 host): `/proc/PID/exe` is the emulator, and the program is a file
+/// mapped from its start. qemu-user maps a 64-bit guest at its own
+/// addresses, so the guest's memory reads like a native process's.
+fn guest_binary(maps: &[mem::Mapping], exe: &str) -> Option<(GoBinary, String)> {
+    let exe = exe.trim_end_matches(" (deleted)");
+    let mut tried: Vec<&str> = Vec::new();
+    for m in maps {
+        let path = m.path.trim_end_matches(" (deleted)");
+        if m.offset != 0 || !path.starts_with('/') || path == exe || tried.contains(&path) {
+            continue;
+        }
+        tried.push(path);
+        let Ok(bytes) = std::fs::read(path) else {
+            continue;
+        };
+        if let Ok(bin) = GoBinary::parse(&bytes) {
+            return Some((bin, m.path.clone()));
+        }
+    }
+    None
+}
+
 /// A parsed Go executable, for tools that need its functions and `g`
 /// layout without reading a process (weft's eBPF mode places uprobes with
 /// it). Addresses are link-time, as in the file.
@@ -288,10 +317,17 @@ pub struct GoExecutable {
 
 impl GoExecutable {
     /// Parses `bytes` (the whole executable); errors are plain sentences.
+    /// amd64 only: the eBPF mode decodes amd64 machine code to place its
+    /// probes (arm64 targets are read by sampling, [`Attacher`]).
     pub fn parse(bytes: &[u8]) -> Result<GoExecutable, String> {
-        Ok(GoExecutable {
-            bin: GoBinary::parse(bytes)?,
-        })
+        let bin = GoBinary::parse(bytes)?;
+        if bin.arch != binary::Arch::Amd64 {
+            return Err(format!(
+                "this is an {:?} executable; the eBPF mode supports amd64 only (sampling by PID reads arm64 too)",
+                bin.arch
+            ));
+        }
+        Ok(GoExecutable { bin })
     }
 
     /// The Go version the executable was built with (`go1.22.5`).

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use weft_model::{Frame, Record, Stack, WaitObject};
 use weft_profile::classify;
 
+use crate::binary::Arch;
 use crate::error::{os_error, AttachError};
 use crate::mem::{read_maps, AddrSpace, Memory};
 use crate::{AttachOptions, Attacher};
@@ -469,11 +470,21 @@ fn unwind(
         let Some(delta) = info.delta.filter(|&d| d >= 0) else {
             break;
         };
-        let fp = match sp.checked_add(delta as u64 + 8) {
-            Some(fp) if fp <= g.hi => fp,
-            _ => break,
+        // Where the return address is, and the caller's sp. amd64: the
+        // call pushed it just above this frame. arm64: the prologue saved
+        // the link register at the bottom of this frame (a frameless leaf
+        // would still hold it in the register, but goroutines that are
+        // not running stop in functions with frames).
+        let (ra_at, fp) = match a.bin.arch {
+            Arch::Amd64 => match sp.checked_add(delta as u64 + 8) {
+                Some(fp) if fp <= g.hi => (fp - 8, fp),
+                _ => break,
+            },
+            Arch::Arm64 => match sp.checked_add(delta as u64) {
+                Some(fp) if delta > 0 && fp <= g.hi => (sp, fp),
+                _ => break,
+            },
         };
-        let ra_at = fp - 8;
         let lr = if ra_at >= base && ra_at - base + 8 <= stack.len() as u64 {
             le64(stack, ra_at - base)
         } else {
@@ -711,7 +722,7 @@ fn take_with(
     st.ptrs.resize(n, 0);
     {
         // SAFETY: a `[u64]` viewed as its bytes; every bit pattern is a
-        // valid u64. The target is amd64, little-endian like us.
+        // valid u64. The target (amd64 or arm64) is little-endian like us.
         let bytes =
             unsafe { std::slice::from_raw_parts_mut(st.ptrs.as_mut_ptr().cast::<u8>(), n * 8) };
         a.mem

@@ -53,25 +53,32 @@ fn program_dir(name: &str) -> PathBuf {
 
 /// Builds the attach test program with Go 1.`minor`.
 fn build(minor: u32, stripped: bool) -> PathBuf {
-    build_with(minor, stripped, false)
+    build_with(minor, stripped, false, false)
 }
 
 /// Same, optionally as a position-independent executable (loaded at a
 /// random base, so every address needs the load bias).
-fn build_with(minor: u32, stripped: bool, pie: bool) -> PathBuf {
-    build_program("attach", minor, stripped, pie)
+fn build_with(minor: u32, stripped: bool, pie: bool, arm64: bool) -> PathBuf {
+    build_program_for("attach", minor, stripped, pie, arm64)
 }
 
 /// Builds `testdata/programs/<name>` with Go 1.`minor`.
 fn build_program(name: &str, minor: u32, stripped: bool, pie: bool) -> PathBuf {
+    build_program_for(name, minor, stripped, pie, false)
+}
+
+/// As [`build_program`], for arm64 (`GOARCH=arm64`) if `arm64`.
+fn build_program_for(name: &str, minor: u32, stripped: bool, pie: bool, arm64: bool) -> PathBuf {
     let out = work_dir().join(format!(
-        "{name}-go1.{minor}{}{}",
+        "{name}-go1.{minor}{}{}{}",
         if stripped { "-stripped" } else { "" },
-        if pie { "-pie" } else { "" }
+        if pie { "-pie" } else { "" },
+        if arm64 { "-arm64" } else { "" }
     ));
     let mut cmd = Command::new(go(minor));
     cmd.current_dir(program_dir(name))
         .env("GOTOOLCHAIN", "local")
+        .env("GOARCH", if arm64 { "arm64" } else { "amd64" })
         .arg("build")
         .arg("-o")
         .arg(&out);
@@ -96,10 +103,26 @@ struct Target {
     port: u16,
 }
 
+/// Runs arm64 programs on this amd64 machine (Debian's qemu-user-static).
+const QEMU_ARM64: &str = "/usr/bin/qemu-aarch64-static";
+
 impl Target {
-    fn start(bin: &Path) -> Target {
+    /// Starts `bin`; an arm64 one under qemu-user, whose process weft then
+    /// reads as it would a native one.
+    fn start(bin: &Path, arm64: bool) -> Target {
+        let mut cmd = if arm64 {
+            assert!(
+                Path::new(QEMU_ARM64).exists(),
+                "{QEMU_ARM64} is missing: apt-get install qemu-user-static (.ci/run installs it)"
+            );
+            let mut c = Command::new(QEMU_ARM64);
+            c.arg(bin);
+            c
+        } else {
+            Command::new(bin)
+        };
         // Go 1.26+ prints pprof labels in its dump with this setting.
-        let mut child = Command::new(bin)
+        let mut child = cmd
             .env("GODEBUG", "tracebacklabels=1")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -180,12 +203,12 @@ fn records_of<'a>(s: &'a Snapshot, top_func: &str) -> Vec<&'a Record> {
 
 /// The whole check for one binary.
 fn check(minor: u32, stripped: bool) {
-    check_with(minor, stripped, false)
+    check_with(minor, stripped, false, false)
 }
 
-fn check_with(minor: u32, stripped: bool, pie: bool) {
-    let bin = build_with(minor, stripped, pie);
-    let target = Target::start(&bin);
+fn check_with(minor: u32, stripped: bool, pie: bool, arm64: bool) {
+    let bin = build_with(minor, stripped, pie, arm64);
+    let target = Target::start(&bin, arm64);
     // main prints the port and then parks in `select {}`: reading memory
     // right after the port line can catch it still in the write syscall, so
     // wait until the program's own dump shows main parked.
@@ -207,9 +230,10 @@ fn check_with(minor: u32, stripped: bool, pie: bool) {
         std::thread::sleep(Duration::from_millis(50));
     }
     let what = format!(
-        "go1.{minor}{}{}",
+        "go1.{minor}{}{}{}",
         if stripped { " stripped" } else { "" },
-        if pie { " pie" } else { "" }
+        if pie { " pie" } else { "" },
+        if arm64 { " arm64 (qemu-user)" } else { "" }
     );
     let mut a = Attacher::new(target.pid()).unwrap_or_else(|e| panic!("{what}: attach: {e}"));
     assert!(
@@ -490,12 +514,33 @@ per_toolchain! {
 
 #[test]
 fn go1_22_pie() {
-    check_with(22, false, true);
+    check_with(22, false, true, false);
 }
 
 #[test]
 fn go1_27_pie_stripped() {
-    check_with(27, true, true);
+    check_with(27, true, true, false);
+}
+
+// arm64 programs run under qemu-user on this amd64 machine: the same
+// checks against the program's own dump exercise arm64's unwinding (the
+// link register saved at the bottom of each frame), its pclntab and the
+// layout tables for stripped binaries.
+#[test]
+fn go1_22_arm64() {
+    check_with(22, false, false, true);
+}
+
+#[test]
+fn go1_25_arm64_stripped() {
+    check_with(25, true, false, true);
+}
+
+// (No arm64 PIE: it needs arm64's dynamic loader, which Debian's amd64
+// machines lack; the load bias is the same code on both architectures.)
+#[test]
+fn go1_27_arm64_stripped() {
+    check_with(27, true, false, true);
 }
 
 /// Kills and reaps a child on drop, also when a test fails.
@@ -696,7 +741,7 @@ fn permission_error_names_the_fix() {
     }
     let example = copy;
     let bin = build(27, true);
-    let target = Target::start(&bin);
+    let target = Target::start(&bin, false);
     let out = Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
         .arg(&example)
