@@ -90,7 +90,7 @@ impl Interner {
     }
 
     /// A wire string id of the current generation, resolved through `resolve` on a miss.
-    #[inline]
+    #[inline(always)]
     pub fn wire_str(&mut self, wire: u64, resolve: impl FnOnce() -> Vec<u8>) -> StrId {
         if wire == 0 {
             return 0;
@@ -98,13 +98,20 @@ impl Interner {
         if let Some(id) = self.gen_strs.get(wire) {
             return id;
         }
-        let id = self.str_id(&resolve());
+        self.resolve_wire_str(wire, resolve())
+    }
+
+    // Once per wire string and generation: kept out of line so that the
+    // cached case above inlines into the ingest path.
+    #[inline(never)]
+    fn resolve_wire_str(&mut self, wire: u64, s: Vec<u8>) -> StrId {
+        let id = self.str_id(&s);
         self.gen_strs.insert(wire, id);
         id
     }
 
     /// A trace stack of the current generation.
-    #[inline]
+    #[inline(always)]
     pub fn wire_stack(&mut self, st: Option<weft_trace::Stack<'_>>) -> StackId {
         let Some(st) = st else { return 0 };
         if st.id == 0 {
@@ -113,6 +120,12 @@ impl Interner {
         if let Some(id) = self.gen_stacks.get(st.id) {
             return id;
         }
+        self.resolve_wire_stack(st)
+    }
+
+    // Once per wire stack and generation (see `resolve_wire_str`).
+    #[inline(never)]
+    fn resolve_wire_stack(&mut self, st: weft_trace::Stack<'_>) -> StackId {
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
         for f in st.frames() {
@@ -265,7 +278,7 @@ pub(crate) struct WireMap {
 const DENSE_WIRE_IDS: u64 = 1 << 20;
 
 impl WireMap {
-    #[inline]
+    #[inline(always)]
     fn get(&self, wire: u64) -> Option<u32> {
         if wire < DENSE_WIRE_IDS {
             self.dense

@@ -35,8 +35,6 @@ const RUN_CHUNK: usize = 4096;
 
 #[derive(Clone, Debug, Default)]
 struct Lane {
-    /// The goroutine running now and since when.
-    open: Option<(i64, i64)>,
     runs: ChunkDeque<Run, RUN_CHUNK>,
 }
 
@@ -44,33 +42,45 @@ struct Lane {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct LaneStore {
     lanes: Vec<Lane>,
+    /// Per P (as `lanes`): the goroutine running now and since when. Apart
+    /// from the runs, because every goroutine event looks for the P its
+    /// goroutine runs on, and a short array is quick to scan.
+    open: Vec<Option<(i64, i64)>>,
     total: usize,
 }
 
 impl LaneStore {
-    fn lane_mut(&mut self, p: i64) -> Option<&mut Lane> {
+    // Makes room for P `p`; false for an id out of range.
+    #[inline]
+    fn ensure(&mut self, p: i64) -> bool {
         if !(0..MAX_PROC_ID).contains(&p) {
-            return None;
+            return false;
         }
         let p = p as usize;
         if self.lanes.len() <= p {
             self.lanes.resize_with(p + 1, Lane::default);
+            self.open.resize(p + 1, None);
         }
-        Some(&mut self.lanes[p])
+        true
+    }
+
+    // The P whose open run is goroutine `id`'s.
+    #[inline]
+    fn running(&self, id: i64) -> Option<usize> {
+        self.open
+            .iter()
+            .position(|o| matches!(o, Some((g, _)) if *g == id))
     }
 
     /// Closes P `p`'s open run at `now`; `group` gives a goroutine's group.
     fn close(&mut self, p: usize, now: i64, cap: usize, group: impl Fn(i64) -> GroupId) {
-        let Some(lane) = self.lanes.get_mut(p) else {
-            return;
-        };
-        let Some((g, since)) = lane.open.take() else {
+        let Some((g, since)) = self.open.get_mut(p).and_then(Option::take) else {
             return;
         };
         if now <= since {
             return;
         }
-        lane.runs.push_back(Run {
+        self.lanes[p].runs.push_back(Run {
             start: since,
             end: now,
             goroutine: g,
@@ -142,35 +152,25 @@ impl Model {
         let gs = &self.gs;
         let group = |g: i64| gs.get(&g).map_or(0, |x| x.group);
         let lanes = &mut self.lanes;
-        if running && (0..MAX_PROC_ID).contains(&p) {
-            let open = lanes.lane_mut(p).and_then(|l| l.open);
-            if matches!(open, Some((g, _)) if g == id) {
+        if running && lanes.ensure(p) {
+            if matches!(lanes.open[p as usize], Some((g, _)) if g == id) {
                 return;
             }
             // It ran elsewhere without a stop we saw: close that run first.
-            if let Some(q) = lanes
-                .lanes
-                .iter()
-                .position(|l| matches!(l.open, Some((g, _)) if g == id))
-            {
+            if let Some(q) = lanes.running(id) {
                 lanes.close(q, now, cap, group);
             }
             lanes.close(p as usize, now, cap, group);
-            if let Some(l) = lanes.lane_mut(p) {
-                l.open = Some((id, now));
-            }
+            lanes.open[p as usize] = Some((id, now));
             return;
         }
         // Not running: close its run, looking at the event's P first.
-        let here = (0..lanes.lanes.len() as i64).contains(&p)
-            && matches!(lanes.lanes[p as usize].open, Some((g, _)) if g == id);
+        let here = (0..lanes.open.len() as i64).contains(&p)
+            && matches!(lanes.open[p as usize], Some((g, _)) if g == id);
         let q = if here {
             Some(p as usize)
         } else {
-            lanes
-                .lanes
-                .iter()
-                .position(|l| matches!(l.open, Some((g, _)) if g == id))
+            lanes.running(id)
         };
         if let Some(q) = q {
             lanes.close(q, now, cap, group);
@@ -207,12 +207,12 @@ impl Model {
         if end <= start {
             return out;
         }
-        for (p, lane) in self.lanes.lanes.iter().enumerate() {
-            if lane.runs.is_empty() && lane.open.is_none() {
+        for (p, (lane, &open)) in self.lanes.lanes.iter().zip(&self.lanes.open).enumerate() {
+            if lane.runs.is_empty() && open.is_none() {
                 continue;
             }
             // Runs are in time order: skip those that ended before the range.
-            let open = lane.open.map(|(g, since)| Run {
+            let open = open.map(|(g, since)| Run {
                 start: since,
                 end: self.now_ns.max(since),
                 goroutine: g,

@@ -35,7 +35,7 @@ impl Default for GoTable {
 }
 
 impl GoTable {
-    #[inline]
+    #[inline(always)]
     fn slot(&self, id: i64) -> Option<u32> {
         let (lid, li) = self.last.get();
         if lid == id {
@@ -51,12 +51,12 @@ impl GoTable {
         self.last.set((id, i));
         Some(i)
     }
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, id: &i64) -> Option<&Goroutine> {
         let i = self.slot(*id)?;
         self.slots[i as usize].as_ref()
     }
-    #[inline]
+    #[inline(always)]
     pub fn get_mut(&mut self, id: &i64) -> Option<&mut Goroutine> {
         let i = self.slot(*id)?;
         self.slots[i as usize].as_mut()
