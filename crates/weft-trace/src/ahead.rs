@@ -142,6 +142,9 @@ pub(crate) fn decode_chunk(
     (b.data.off, err)
 }
 
+/// Bytes shared between threads (a buffer, or a mapped file).
+pub type SharedBytes = Arc<dyn AsRef<[u8]> + Send + Sync>;
+
 /// A decoded chunk of one thread's events.
 pub(crate) struct Chunk {
     pub evs: Vec<Base>,
@@ -151,7 +154,7 @@ pub(crate) struct Chunk {
 
 /// What the helper decodes: one generation's batches over its bytes.
 struct Job {
-    bytes: Arc<Vec<u8>>,
+    bytes: SharedBytes,
     base: usize,
     lists: Vec<Vec<BatchRef>>,
     clock: Clock,
@@ -227,7 +230,7 @@ impl Ahead {
     /// `bytes` hold the trace from absolute offset `base`.
     pub fn start(
         &self,
-        bytes: Arc<Vec<u8>>,
+        bytes: SharedBytes,
         base: usize,
         lists: Vec<Vec<BatchRef>>,
         clock: Clock,
@@ -405,7 +408,7 @@ fn helper(s: &Shared) {
                 &job.lists[i],
                 job.clock,
                 job.gnum,
-                &job.bytes,
+                (*job.bytes).as_ref(),
                 job.base,
                 &mut evs,
             )

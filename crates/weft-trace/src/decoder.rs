@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 #[cfg(test)]
 use crate::ahead::read_uv;
-use crate::ahead::{decode_chunk, Ahead, ListPos};
+use crate::ahead::{decode_chunk, Ahead, ListPos, SharedBytes};
 use crate::error::{Error, Result};
 use crate::event::{EventRef, RawEvent, FLAG_TABLE};
 use crate::generation::{Generation, Span};
@@ -371,6 +371,18 @@ pub struct Decoder {
     // (trace offset `gbase` at index 0).
     gbuf: Option<Arc<Vec<u8>>>,
     gbase: usize,
+    // The whole input, when given at once (`Decoder::with_input`): read in
+    // place, `buf` stays empty.
+    whole: Option<SharedBytes>,
+}
+
+// The input bytes from trace offset `base` on.
+#[inline(always)]
+fn input_of<'a>(whole: &'a Option<SharedBytes>, buf: &'a [u8]) -> &'a [u8] {
+    match whole {
+        Some(w) => (**w).as_ref(),
+        None => buf,
+    }
 }
 
 impl Default for Decoder {
@@ -414,7 +426,22 @@ impl Decoder {
             ahead_on: false,
             gbuf: None,
             gbase: 0,
+            whole: None,
         }
+    }
+
+    /// A decoder over a complete trace already in memory, e.g. a mapped
+    /// file: its bytes are read in place (nothing is copied, no buffer
+    /// grows), and shared with the decode thread if that is on. [`feed`]
+    /// and [`fill_from`] do nothing; the input is finished.
+    ///
+    /// [`feed`]: Self::feed
+    /// [`fill_from`]: Self::fill_from
+    pub fn with_input(bytes: Arc<dyn AsRef<[u8]> + Send + Sync>) -> Decoder {
+        let mut d = Decoder::new();
+        d.whole = Some(bytes);
+        d.eof = true;
+        d
     }
 
     /// Decodes generations with at least `min_bytes` bytes of events on a
@@ -431,7 +458,7 @@ impl Decoder {
     fn gen_bytes(&self) -> (&[u8], usize) {
         match &self.gbuf {
             Some(b) => (&b[..], self.gbase),
-            None => (&self.buf[..], self.base),
+            None => (input_of(&self.whole, &self.buf), self.base),
         }
     }
 
@@ -489,6 +516,9 @@ impl Decoder {
     }
 
     fn compact(&mut self) {
+        if self.whole.is_some() {
+            return;
+        }
         let k = self.keep_from();
         let dead = k - self.base;
         if dead > 0 && dead >= self.buf.len() / 2 {
@@ -499,6 +529,9 @@ impl Decoder {
 
     /// Appends input bytes.
     pub fn feed(&mut self, data: &[u8]) {
+        if self.whole.is_some() {
+            return;
+        }
         self.compact();
         self.buf.extend_from_slice(data);
     }
@@ -510,6 +543,9 @@ impl Decoder {
         r: &mut R,
         chunk: usize,
     ) -> std::io::Result<usize> {
+        if self.whole.is_some() {
+            return Ok(0);
+        }
         self.compact();
         let len = self.buf.len();
         self.buf.resize(len + chunk, 0);
@@ -640,7 +676,7 @@ impl Decoder {
         let frontier = &mut self.frontier;
         let (buf, base) = match &self.gbuf {
             Some(b) => (&b[..], self.gbase),
-            None => (&self.buf[..], self.base),
+            None => (input_of(&self.whole, &self.buf), self.base),
         };
         let ahead = self.ahead.as_ref().filter(|_| self.ahead_on);
         let mut out = std::mem::take(&mut self.ready);
@@ -797,7 +833,7 @@ impl Decoder {
     }
 
     fn read_header(&mut self) -> Result<bool> {
-        let b = &self.buf[self.pos - self.base..];
+        let b = &input_of(&self.whole, &self.buf)[self.pos - self.base..];
         let bad = || Error::new("bad file format: not a Go execution trace?").at(0);
         const PREFIX: &[u8] = b"go 1.";
         let n = b.len().min(PREFIX.len());
@@ -862,7 +898,7 @@ impl Decoder {
     }
 
     fn step(&mut self) -> Poll<Result<Option<RawEvent>>> {
-        if self.gbuf.is_some() && !self.in_generation() {
+        if !self.in_generation() {
             self.release_gen_bytes();
         }
         if self.done {
@@ -943,7 +979,7 @@ impl Decoder {
         let gen = self.gen.as_ref().unwrap();
         let (buf, base) = match &self.gbuf {
             Some(b) => (&b[..], self.gbase),
-            None => (&self.buf[..], self.base),
+            None => (input_of(&self.whole, &self.buf), self.base),
         };
         let ahead = self.ahead.as_ref().filter(|_| self.ahead_on);
         for (i, &m) in gen.batch_ms.iter().enumerate() {
@@ -972,6 +1008,13 @@ impl Decoder {
             }
         }
         self.release_gen_bytes();
+        if let Some(w) = &self.whole {
+            // Read in place: share the whole input.
+            let a = self.ahead.as_ref().expect("spawned above");
+            a.start(w.clone(), self.base, g.batches.clone(), g.clock(), g.num);
+            self.ahead_on = true;
+            return;
+        }
         if g.start < self.base || g.end < g.start || g.end - self.base > self.buf.len() {
             return;
         }
@@ -988,13 +1031,16 @@ impl Decoder {
     // The drained generation's bytes held for the helper go back to being
     // the input buffer (its pages are reused, not freed and faulted anew).
     fn release_gen_bytes(&mut self) {
-        let Some(b) = self.gbuf.take() else {
+        if !self.ahead_on && self.gbuf.is_none() {
             return;
-        };
+        }
         self.ahead_on = false;
         if let Some(a) = &self.ahead {
             a.stop();
         }
+        let Some(b) = self.gbuf.take() else {
+            return;
+        };
         if let Ok(mut v) = Arc::try_unwrap(b) {
             if v.capacity() > self.buf.capacity() {
                 v.clear();
@@ -1031,7 +1077,10 @@ impl Decoder {
         loop {
             let off = self.pos;
             let g = self.build.as_mut().unwrap();
-            match read_batch(&self.buf[off - self.base..], self.eof) {
+            match read_batch(
+                &input_of(&self.whole, &self.buf)[off - self.base..],
+                self.eof,
+            ) {
                 BatchRead::Pending => {
                     let g = self.build.as_ref().unwrap();
                     if let Err(e) = self.check_gen_size(g) {
@@ -1075,9 +1124,15 @@ impl Decoder {
                         off: off + h.data_off,
                         len: h.data_len as u32,
                     };
-                    if let Err(e) =
-                        g.process_batch(ver, h.m, h.time, h.exp, data, &self.buf, self.base)
-                    {
+                    if let Err(e) = g.process_batch(
+                        ver,
+                        h.m,
+                        h.time,
+                        h.exp,
+                        data,
+                        input_of(&self.whole, &self.buf),
+                        self.base,
+                    ) {
                         let n = g.num;
                         self.build = None;
                         return Poll::Ready(Err(e.at(off as u64).in_gen(n)));
@@ -1106,7 +1161,10 @@ impl Decoder {
         loop {
             let off = self.pos;
             let g = self.build.as_mut().unwrap();
-            match read_batch(&self.buf[off - self.base..], self.eof) {
+            match read_batch(
+                &input_of(&self.whole, &self.buf)[off - self.base..],
+                self.eof,
+            ) {
                 BatchRead::Pending => {
                     let g = self.build.as_ref().unwrap();
                     if let Err(e) = self.check_gen_size(g) {
@@ -1161,9 +1219,15 @@ impl Decoder {
                         off: off + h.data_off,
                         len: h.data_len as u32,
                     };
-                    if let Err(e) =
-                        g.process_batch(ver, h.m, h.time, h.exp, data, &self.buf, self.base)
-                    {
+                    if let Err(e) = g.process_batch(
+                        ver,
+                        h.m,
+                        h.time,
+                        h.exp,
+                        data,
+                        input_of(&self.whole, &self.buf),
+                        self.base,
+                    ) {
                         let n = g.num;
                         self.build = None;
                         return Poll::Ready(Err(e.at(off as u64).in_gen(n)));
@@ -1314,6 +1378,18 @@ pub struct Reader<R> {
     r: R,
     dec: Decoder,
     chunk: usize,
+}
+
+impl Reader<std::io::Empty> {
+    /// Reads a complete trace already in memory (a mapped file, say) in
+    /// place; see [`Decoder::with_input`].
+    pub fn from_input(bytes: Arc<dyn AsRef<[u8]> + Send + Sync>) -> Self {
+        Reader {
+            r: std::io::empty(),
+            dec: Decoder::with_input(bytes),
+            chunk: 1 << 20,
+        }
+    }
 }
 
 impl<R: Read> Reader<R> {

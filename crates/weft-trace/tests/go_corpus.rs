@@ -137,6 +137,19 @@ fn go_golden_cases_dump_like_go_tool_trace() {
                 err.as_ref().map(|e| e.to_string())
             ));
         }
+        // And read in place from one buffer, with the thread and without.
+        for t in [false, true] {
+            let whole = dump_whole(&c.bytes, t);
+            if whole != (got.clone(), err.clone()) {
+                problems.push(format!(
+                    "{}: read in place (decode thread {t}): {} (error {:?} vs {:?})",
+                    c.name,
+                    first_diff(&whole.0, &got),
+                    whole.1.map(|e| e.to_string()),
+                    err.as_ref().map(|e| e.to_string())
+                ));
+            }
+        }
         if go_ok != err.is_none() {
             problems.push(format!(
                 "{}: go tool trace ok={go_ok} ({}) but weft error={:?}",

@@ -59,6 +59,19 @@ fn compare(label: &str, bytes: &[u8], file: &Path, problems: &mut Vec<String>) {
             err.as_ref().map(|e| e.to_string())
         ));
     }
+    // And read in place from one buffer, with the thread and without.
+    for t in [false, true] {
+        let whole = dump_whole(bytes, t);
+        if whole != (got.clone(), err.clone()) {
+            problems.push(format!(
+                "{}: read in place (decode thread {t}): {} (error {:?} vs {:?})",
+                label,
+                first_diff(&whole.0, &got),
+                whole.1.map(|e| e.to_string()),
+                err.as_ref().map(|e| e.to_string())
+            ));
+        }
+    }
     if go_ok != err.is_none() {
         problems.push(format!(
             "{label}: go tool trace ok={go_ok} ({}) but weft error={:?}",

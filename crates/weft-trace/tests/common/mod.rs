@@ -40,6 +40,26 @@ pub fn dump(bytes: &[u8], chunk: usize) -> (Vec<u8>, Option<weft_trace::Error>) 
     dump_with(bytes, chunk, false)
 }
 
+/// As [`dump`], with the whole input given at once (`Decoder::with_input`).
+pub fn dump_whole(bytes: &[u8], decode_thread: bool) -> (Vec<u8>, Option<weft_trace::Error>) {
+    let mut d = Decoder::with_input(std::sync::Arc::new(bytes.to_vec()));
+    if decode_thread {
+        d.set_decode_thread(Some(0));
+    }
+    let mut out = Vec::new();
+    loop {
+        match d.advance() {
+            Ok(Status::Event) => {
+                d.event().write_go(&mut out).unwrap();
+                out.push(b'\n');
+            }
+            Ok(Status::NeedData) => d.finish(),
+            Ok(Status::End) => return (out, None),
+            Err(e) => return (out, Some(e)),
+        }
+    }
+}
+
 /// As [`dump`]; with `decode_thread`, every generation is decoded on the
 /// decoder's helper thread.
 pub fn dump_with(
