@@ -29,7 +29,7 @@ const variants = [{ name: 'after', bin: path.resolve(process.env.WEFT_BIN), quer
 if (process.env.WEFT_BIN_BEFORE) variants.unshift({ name: 'before', bin: path.resolve(process.env.WEFT_BIN_BEFORE), query: process.env.QUERY_BEFORE || '' });
 const rounds = Number(process.env.ROUNDS || (variants.length > 1 ? 3 : 1));
 const modes = (process.env.MODES || (variants.length > 1 ? 'visible' : 'visible,dense')).split(',');
-const MODE_LABEL = { visible: 'visible rows (+40 fetched each side)', dense: 'dense (5000 rows fetched per request)' };
+const MODE_LABEL = { visible: 'visible rows (+40 fetched each side)', dense: 'all rows (every goroutine on screen, rows packed per pixel line by the server)' };
 
 for (const v of variants) {
   const t0 = Date.now();
@@ -57,18 +57,22 @@ try {
         const page = await openPage(browser, v.weft.url + (v.query ? `?${v.query}` : ''), { width: 1600, height: 900 });
         try {
           await page.click('#tabs button[data-tab=timeline]');
-          await page.evaluate((m) => window.weft.timeline.configure({ rowMargin: m === 'dense' ? 2500 : 40 }), mode);
+          await page.evaluate((m) => window.weft.timeline.configure({ dense: m === 'dense' }), mode);
+          if (mode === 'dense' && !(await page.evaluate(() => window.weft.timeline.stats().dense))) {
+            console.log(`round ${round + 1} ${v.name} ${mode}: this binary's page has no "all rows" mode, skipped`);
+            continue;
+          }
           await page.evaluate(() => window.weft.timeline.reset());
           await waitFor('spans in the buffer', async () => (await page.evaluate(() => window.weft.timeline.stats())).spansDrawn > 0, 120000);
           await waitFor('buffer for the mode', async () => {
             const s = await page.evaluate(() => window.weft.timeline.stats());
-            return s.rowsInBuffer >= Math.min(s.totalRows, mode === 'dense' ? 4000 : 50);
+            return s.rowsInBuffer >= Math.min(s.totalRows, mode === 'dense' ? s.totalRows : 50);
           }, 180000);
           const r = await page.evaluate(async (ms) => {
             const tl = window.weft.timeline;
             const full = tl.stats().full;
             const span = full.end - full.start;
-            const deltas = [], spans = [], laneRuns = [];
+            const deltas = [], spans = [], laneRuns = [], source = [];
             window.weftDrawTimes = [];
             let last = performance.now();
             const start = last;
@@ -83,17 +87,18 @@ try {
                 tl.scrollTo(((Math.sin(t * 0.5) + 1) / 2) * 40);
                 const st = tl.stats();
                 spans.push(st.spansDrawn);
+                source.push(st.dense ? st.sourceSpans : st.spansDrawn);
                 laneRuns.push(st.laneRunsDrawn ?? 0);
                 if (now - start < ms) requestAnimationFrame(tick); else resolve();
               }
               requestAnimationFrame(tick);
             });
             const s = tl.stats();
-            return { deltas: deltas.slice(1), draws: window.weftDrawTimes, spans, laneRuns, fetches: s.fetches, renderer: s.renderer };
+            return { deltas: deltas.slice(1), draws: window.weftDrawTimes, spans, source, laneRuns, fetches: s.fetches, renderer: s.renderer };
           }, seconds * 1000);
           const key = `${v.name}|${mode}`;
-          const acc = results.get(key) || { variant: v.name, mode, deltas: [], draws: [], spans: [], fetches: 0, renderer: r.renderer, p95s: [], laneRuns: [] };
-          acc.deltas.push(...r.deltas); acc.draws.push(...r.draws); acc.spans.push(...r.spans);
+          const acc = results.get(key) || { variant: v.name, mode, deltas: [], draws: [], spans: [], source: [], fetches: 0, renderer: r.renderer, p95s: [], laneRuns: [] };
+          acc.deltas.push(...r.deltas); acc.draws.push(...r.draws); acc.spans.push(...r.spans); acc.source.push(...r.source);
           acc.fetches += r.fetches; acc.p95s.push(pct(r.deltas, 0.95));
           acc.laneRuns.push(...r.laneRuns);
           results.set(key, acc);
@@ -109,10 +114,10 @@ try {
   console.log(`trace: ${trace} (${(fs.statSync(trace).size / 1e6).toFixed(1)} MB), ${summary.total_goroutines} goroutines, ${summary.spans ?? '?'} spans in the model`);
   for (const v of variants) console.log(`weft open (${v.name}: ${v.bin}${v.query ? `, page ?${v.query}` : ''}): ready after ${(v.readyMs / 1000).toFixed(2)} s (includes process start), peak RSS ${rss(v)}`);
   console.log(`${rounds} round(s) of ${seconds} s per binary and mode, alternating; 1600x900 viewport`);
-  console.log('| binary | mode | renderer | frames | frame p50 ms | frame p95 ms | frame max ms | p95 per round | draw p50 ms | draw p95 ms | draw max ms | spans drawn per frame (median) | P-lane runs drawn per frame (median / max) | refetches |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  console.log('| binary | mode | renderer | frames | frame p50 ms | frame p95 ms | frame max ms | p95 per round | draw p50 ms | draw p95 ms | draw max ms | spans drawn per frame (median) | model spans they stand for (median) | P-lane runs drawn per frame (median / max) | refetches |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results.values()) {
-    console.log(`| ${r.variant} | ${MODE_LABEL[r.mode] || r.mode} | ${r.renderer} | ${r.deltas.length} | ${f1(pct(r.deltas, 0.5))} | ${f1(pct(r.deltas, 0.95))} | ${f1(Math.max(...r.deltas))} | ${r.p95s.map(f1).join(' / ')} | ${f1(pct(r.draws, 0.5))} | ${f1(pct(r.draws, 0.95))} | ${f1(Math.max(...r.draws))} | ${pct(r.spans, 0.5)} | ${pct(r.laneRuns, 0.5)} / ${Math.max(0, ...r.laneRuns)} | ${r.fetches} |`);
+    console.log(`| ${r.variant} | ${MODE_LABEL[r.mode] || r.mode} | ${r.renderer} | ${r.deltas.length} | ${f1(pct(r.deltas, 0.5))} | ${f1(pct(r.deltas, 0.95))} | ${f1(Math.max(...r.deltas))} | ${r.p95s.map(f1).join(' / ')} | ${f1(pct(r.draws, 0.5))} | ${f1(pct(r.draws, 0.95))} | ${f1(Math.max(...r.draws))} | ${pct(r.spans, 0.5)} | ${pct(r.source, 0.5)} | ${pct(r.laneRuns, 0.5)} / ${Math.max(0, ...r.laneRuns)} | ${r.fetches} |`);
   }
 } finally {
   await browser.close().catch(() => {});

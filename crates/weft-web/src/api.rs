@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use weft_analysis::trace::{analyze, TraceConfig};
 use weft_timeline::{FrameInfo, GState, GroupId, GroupSummary, Model, TimeRange, WakeFlow};
 
-use crate::rows::{self, Row, RowFilter};
+use crate::rows::{self, RowFilter};
 use crate::state::{LoadState, Mode, Shared};
 
 pub type App = Arc<Shared>;
@@ -657,14 +657,26 @@ pub async fn rows_list(State(app): State<App>, Query(q): Params) -> Result<Json<
     Ok(Json(rows::layout_json(&m, &lay, offset, limit, |_, g| g)))
 }
 
+/// Most lines one `/api/timeline` answer holds (rows, or lines of `pack` rows).
+const MAX_LINES: usize = 5000;
+
 pub async fn timeline(State(app): State<App>, Query(q): Params) -> Result<Response, ApiError> {
     let f = row_filter(&q)?;
     let offset: usize = num(&q, "row_offset")?.unwrap_or(0);
-    let limit: usize = num::<usize>(&q, "row_limit")?.unwrap_or(200).min(5000);
+    // `pack=K`: K rows to a line, their majority state (every row on screen).
+    let pack: usize = num::<usize>(&q, "pack")?.unwrap_or(1);
+    if pack == 0 || pack > 1_000_000 {
+        return Err(bad(format!("pack {pack} must be between 1 and 1000000")));
+    }
+    let limit: usize = num::<usize>(&q, "row_limit")?
+        .unwrap_or(200)
+        .min(MAX_LINES * pack);
     let res_q: Option<i64> = num(&q, "res_ns")?;
     // A range before the resident detail: decoded from the indexed file.
-    if let Some(body) = crate::index::timeline(&app, &q, &f, res_q, offset, limit).await {
-        return Ok(([(header::CONTENT_TYPE, "application/octet-stream")], body).into_response());
+    if let Some((body, source)) =
+        crate::index::timeline(&app, &q, &f, res_q, offset, limit, pack).await
+    {
+        return Ok(timeline_response(body, source));
     }
     let m = ready(&app)?;
     let range = range_of(&m, &q)?;
@@ -672,9 +684,27 @@ pub async fn timeline(State(app): State<App>, Query(q): Params) -> Result<Respon
         .unwrap_or((range.end_ns - range.start_ns) / 2000)
         .max(1);
     let lay = rows::layout(&m, &f);
-    let body = rows::encode_timeline(&m, &f, &lay, range, res, offset, limit);
+    let (body, source) = if pack > 1 {
+        let (b, n) = rows::encode_timeline_packed(&m, &f, &lay, range, res, offset, limit, pack);
+        (b, Some(n))
+    } else {
+        (
+            rows::encode_timeline(&m, &f, &lay, range, res, offset, limit),
+            None,
+        )
+    };
     drop(m);
-    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], body).into_response())
+    Ok(timeline_response(body, source))
+}
+
+// A WFTL answer; packed lines also say how many spans they stand for.
+fn timeline_response(body: Vec<u8>, source_spans: Option<u64>) -> Response {
+    let mut r = ([(header::CONTENT_TYPE, "application/octet-stream")], body).into_response();
+    if let Some(n) = source_spans {
+        r.headers_mut()
+            .insert("x-weft-source-spans", header::HeaderValue::from(n));
+    }
+    r
 }
 
 pub async fn bands(State(app): State<App>, Query(q): Params) -> Result<Json<Value>, ApiError> {

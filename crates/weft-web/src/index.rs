@@ -725,7 +725,8 @@ pub(crate) async fn timeline(
     res_q: Option<i64>,
     offset: usize,
     limit: usize,
-) -> Option<Vec<u8>> {
+    pack: usize,
+) -> Option<(Vec<u8>, Option<u64>)> {
     let range = range_param(q)?;
     let plan = plan_for(app, range)?;
     let (app, f) = (app.clone(), f.clone());
@@ -737,9 +738,18 @@ pub(crate) async fn timeline(
         let d = lock(&d);
         let f2 = filter_to_detail(&d, &f);
         let lay = rows::layout(&d.model, &f2);
-        let mut body = rows::encode_timeline(&d.model, &f2, &lay, range, res, offset, limit);
+        let (mut body, source) = if pack > 1 {
+            let (b, n) =
+                rows::encode_timeline_packed(&d.model, &f2, &lay, range, res, offset, limit, pack);
+            (b, Some(n))
+        } else {
+            (
+                rows::encode_timeline(&d.model, &f2, &lay, range, res, offset, limit),
+                None,
+            )
+        };
         patch_groups(&mut body, &d, &app.model());
-        Some(body)
+        Some((body, source))
     })
     .await
     .ok()

@@ -239,6 +239,76 @@ pub fn encode_timeline(
         }
     }
 
+    serialize(&out, &strings, range, res, lay.rows.len())
+}
+
+/// Rows `offset..offset+limit` of `lay` over `range` at `res_ns`, packed
+/// `pack` rows to a line: each line's spans are, per bucket of `res_ns`
+/// (or coarser, at most [`MAX_BUCKETS`]), the state its rows spent most
+/// time in (a collapsed group row counts as an even sample of its
+/// members), runs of one state merged. So every goroutine can be on
+/// screen at once, a pixel line per `pack` rows, for the cost of one pass
+/// over their spans. A line's goroutine is -1, its group the group of its
+/// first row, its index the layout row it starts at. Also returns how many
+/// spans (at `res_ns`) the lines stand for.
+#[allow(clippy::too_many_arguments)]
+pub fn encode_timeline_packed(
+    m: &Model,
+    f: &RowFilter,
+    lay: &Layout,
+    range: TimeRange,
+    res_ns: i64,
+    offset: usize,
+    limit: usize,
+    pack: usize,
+) -> (Vec<u8>, u64) {
+    let res = res_ns.max(1);
+    let pack = pack.max(1);
+    let page =
+        &lay.rows[offset.min(lay.rows.len())..(offset.saturating_add(limit)).min(lay.rows.len())];
+    let rel = |t: i64| (t - range.start_ns) as f32;
+    let mut acc = Majority::new(range, res);
+    let mut source = 0u64;
+    let mut out: Vec<OutRow> = Vec::with_capacity(page.len().div_ceil(pack));
+    for (k, chunk) in page.chunks(pack).enumerate() {
+        let mut members: Vec<i64> = Vec::with_capacity(chunk.len());
+        for r in chunk {
+            match *r {
+                Row::Goroutine { id, .. } => members.push(id),
+                Row::Group(gid) => members.extend(group_sample(m, f, gid)),
+            }
+        }
+        source += acc.add(m, &members) as u64;
+        let group = match chunk[0] {
+            Row::Goroutine { group, .. } => group,
+            Row::Group(gid) => gid,
+        };
+        out.push(OutRow {
+            goroutine: -1,
+            group,
+            index: (offset + k * pack) as u32,
+            spans: acc
+                .take_runs()
+                .into_iter()
+                .map(|(s, e, st)| (rel(s), rel(e), st as u8, 0u16))
+                .collect(),
+        });
+    }
+    let strings = vec![String::new()];
+    (
+        serialize(&out, &strings, range, res, lay.rows.len()),
+        source,
+    )
+}
+
+// The WFTL bytes of encoded rows (docs/web-api.md, "Binary").
+fn serialize(
+    out: &[OutRow],
+    strings: &[String],
+    range: TimeRange,
+    res: i64,
+    total_rows: usize,
+) -> Vec<u8> {
     let span_count: usize = out.iter().map(|r| r.spans.len()).sum();
     let str_bytes: usize = strings.iter().map(|s| 2 + s.len()).sum();
     let mut b = Vec::with_capacity(48 + out.len() * 24 + span_count * 12 + str_bytes);
@@ -251,9 +321,9 @@ pub fn encode_timeline(
     b.extend_from_slice(&range.end_ns.to_le_bytes());
     b.extend_from_slice(&res.to_le_bytes());
     b.extend_from_slice(&(strings.len() as u32).to_le_bytes());
-    b.extend_from_slice(&(lay.rows.len() as u32).to_le_bytes());
+    b.extend_from_slice(&(total_rows as u32).to_le_bytes());
     let mut first = 0u32;
-    for r in &out {
+    for r in out {
         b.extend_from_slice(&r.goroutine.to_le_bytes());
         b.extend_from_slice(&r.group.to_le_bytes());
         b.extend_from_slice(&first.to_le_bytes());
@@ -261,7 +331,7 @@ pub fn encode_timeline(
         b.extend_from_slice(&r.index.to_le_bytes());
         first += r.spans.len() as u32;
     }
-    for r in &out {
+    for r in out {
         for &(s, e, st, reason) in &r.spans {
             b.extend_from_slice(&s.to_le_bytes());
             b.extend_from_slice(&e.to_le_bytes());
@@ -270,7 +340,7 @@ pub fn encode_timeline(
             b.extend_from_slice(&reason.to_le_bytes());
         }
     }
-    for s in &strings {
+    for s in strings {
         let bytes = &s.as_bytes()[..s.len().min(u16::MAX as usize)];
         b.extend_from_slice(&(bytes.len() as u16).to_le_bytes());
         b.extend_from_slice(bytes);
@@ -284,11 +354,28 @@ const MAX_SAMPLE: usize = 2000;
 /// Most buckets a collapsed row is computed on.
 const MAX_BUCKETS: i64 = 8192;
 
+/// An even sample of at most [`MAX_SAMPLE`] members of group `gid` that
+/// pass `f`: the majority state of a big group is the same on the sample,
+/// at a fraction of the cost (100k members: ~400 ms → ~10).
+fn group_sample(m: &Model, f: &RowFilter, gid: GroupId) -> Vec<i64> {
+    let members: Vec<i64> = m
+        .goroutines_raw()
+        .filter(|g| g.group == gid && passes(m, g, f))
+        .map(|g| g.id)
+        .collect();
+    if members.len() > MAX_SAMPLE {
+        let step = members.len() as f64 / MAX_SAMPLE as f64;
+        (0..MAX_SAMPLE)
+            .map(|i| members[(i as f64 * step) as usize])
+            .collect()
+    } else {
+        members
+    }
+}
+
 /// A collapsed group's row: per bucket of `res` (or coarser, at most
 /// [`MAX_BUCKETS`]), the state its members (an even sample of at most
-/// [`MAX_SAMPLE`] of them) spent most time in; runs of one
-/// state merged. Costs one pass over the members' spans plus the buckets
-/// (partial buckets at span ends, whole ones through a difference array).
+/// [`MAX_SAMPLE`] of them) spent most time in; runs of one state merged.
 fn collapsed_row(
     m: &Model,
     f: &RowFilter,
@@ -296,71 +383,98 @@ fn collapsed_row(
     range: TimeRange,
     res: i64,
 ) -> Vec<(i64, i64, GState)> {
-    let len = (range.end_ns - range.start_ns).max(1);
-    let w = res.max((len + MAX_BUCKETS - 1) / MAX_BUCKETS).max(1);
-    let nb = ((len + w - 1) / w) as usize;
-    let members: Vec<i64> = m
-        .goroutines_raw()
-        .filter(|g| g.group == gid && passes(m, g, f))
-        .map(|g| g.id)
-        .collect();
-    // The majority state of a big group is the same on an even sample of
-    // its members, at a fraction of the cost (100k members: ~400 ms → ~10).
-    let members: Vec<i64> = if members.len() > MAX_SAMPLE {
-        let step = members.len() as f64 / MAX_SAMPLE as f64;
-        (0..MAX_SAMPLE)
-            .map(|i| members[(i as f64 * step) as usize])
-            .collect()
-    } else {
-        members
-    };
-    // Member spans at full resolution of the buckets.
-    let iv = m.intervals_of(&members, range, w);
-    let mut acc = vec![[0i64; 4]; nb];
-    let mut diff = vec![[0i64; 4]; nb + 1];
-    for row in &iv.rows {
-        for i in 0..row.start.len() {
-            let st = row.state[i] as usize;
-            if st > 3 {
-                continue;
-            }
-            let (s, e) = (row.start[i] - range.start_ns, row.end[i] - range.start_ns);
-            let (bs, be) = ((s / w) as usize, (((e - 1) / w) as usize).min(nb - 1));
-            if bs == be {
-                acc[bs][st] += e - s;
-                continue;
-            }
-            acc[bs][st] += (bs as i64 + 1) * w - s;
-            acc[be][st] += e - be as i64 * w;
-            diff[bs + 1][st] += w;
-            diff[be][st] -= w;
+    let mut acc = Majority::new(range, res);
+    acc.add(m, &group_sample(m, f, gid));
+    acc.take_runs()
+}
+
+/// Time per state per bucket over a set of goroutines, and the runs of
+/// their majority state. Costs one pass over the goroutines' spans plus
+/// the buckets (partial buckets at span ends, whole ones through a
+/// difference array); the buffers are reused from one set to the next.
+struct Majority {
+    range: TimeRange,
+    /// Bucket width (ns).
+    w: i64,
+    acc: Vec<[i64; 4]>,
+    diff: Vec<[i64; 4]>,
+}
+
+impl Majority {
+    fn new(range: TimeRange, res: i64) -> Majority {
+        let len = (range.end_ns - range.start_ns).max(1);
+        let w = res.max((len + MAX_BUCKETS - 1) / MAX_BUCKETS).max(1);
+        let nb = ((len + w - 1) / w) as usize;
+        Majority {
+            range,
+            w,
+            acc: vec![[0; 4]; nb],
+            diff: vec![[0; 4]; nb + 1],
         }
     }
-    let mut run = [0i64; 4];
-    let mut out: Vec<(i64, i64, GState)> = Vec::new();
-    for b in 0..nb {
-        for st in 0..4 {
-            run[st] += diff[b][st];
-            acc[b][st] += run[st];
+
+    /// Adds the spans of goroutines `ids`; returns how many there were.
+    fn add(&mut self, m: &Model, ids: &[i64]) -> usize {
+        let (w, nb, start) = (self.w, self.acc.len(), self.range.start_ns);
+        let iv = m.intervals_of(ids, self.range, w);
+        let mut n = 0;
+        for row in &iv.rows {
+            n += row.start.len();
+            for i in 0..row.start.len() {
+                let st = row.state[i] as usize;
+                if st > 3 {
+                    continue;
+                }
+                let (s, e) = (row.start[i] - start, row.end[i] - start);
+                let (bs, be) = ((s / w) as usize, (((e - 1) / w) as usize).min(nb - 1));
+                if bs == be {
+                    self.acc[bs][st] += e - s;
+                    continue;
+                }
+                self.acc[bs][st] += (bs as i64 + 1) * w - s;
+                self.acc[be][st] += e - be as i64 * w;
+                self.diff[bs + 1][st] += w;
+                self.diff[be][st] -= w;
+            }
         }
-        let (best, &wt) = acc[b].iter().enumerate().max_by_key(|x| *x.1).unwrap();
-        if wt == 0 {
-            continue;
-        }
-        let st = match best {
-            0 => GState::Runnable,
-            1 => GState::Running,
-            2 => GState::Waiting,
-            _ => GState::Syscall,
-        };
-        let s = range.start_ns + b as i64 * w;
-        let e = (s + w).min(range.end_ns);
-        match out.last_mut() {
-            Some(last) if last.2 == st && last.1 == s => last.1 = e,
-            _ => out.push((s, e, st)),
-        }
+        n
     }
-    out
+
+    /// The runs of the majority state of what was added (buckets with no
+    /// time at all are gaps), and clears the buffers for the next set.
+    fn take_runs(&mut self) -> Vec<(i64, i64, GState)> {
+        let (w, start, end) = (self.w, self.range.start_ns, self.range.end_ns);
+        let mut run = [0i64; 4];
+        let mut out: Vec<(i64, i64, GState)> = Vec::new();
+        for b in 0..self.acc.len() {
+            for st in 0..4 {
+                run[st] += self.diff[b][st];
+                self.acc[b][st] += run[st];
+            }
+            let (best, &wt) = self.acc[b].iter().enumerate().max_by_key(|x| *x.1).unwrap();
+            self.acc[b] = [0; 4];
+            self.diff[b] = [0; 4];
+            if wt == 0 {
+                continue;
+            }
+            let st = match best {
+                0 => GState::Runnable,
+                1 => GState::Running,
+                2 => GState::Waiting,
+                _ => GState::Syscall,
+            };
+            let s = start + b as i64 * w;
+            let e = (s + w).min(end);
+            match out.last_mut() {
+                Some(last) if last.2 == st && last.1 == s => last.1 = e,
+                _ => out.push((s, e, st)),
+            }
+        }
+        if let Some(d) = self.diff.last_mut() {
+            *d = [0; 4];
+        }
+        out
+    }
 }
 
 /// Encodes P lanes (see `docs/web-api.md`, "P lanes"): a 48-byte header,

@@ -3,11 +3,14 @@
 // The server does level of detail: for the visible time range and rows we
 // ask /api/timeline at about one pixel of resolution and draw whatever
 // buffer we have while the next one loads (a Worker fetches and decodes),
-// so panning and zooming never wait for the network. Above the rows, one
+// so panning and zooming never wait for the network (nor its fetches and
+// decoding: the Worker does those too). "All rows" packs every goroutine
+// onto the screen: each pixel line is the majority state of the rows it
+// covers, aggregated by the server. Above the rows, one
 // lane per P (processor) shows which goroutine ran on it, coloured by group
 // (/api/proc_lanes, same range and resolution, drawn by the same shader).
 // Text, axis, GC/STW bands, regions and wake arrows go on a 2D overlay canvas.
-import { getJSON, getBinary, withParams, fmtNs, shortFunc, decodeProcLanes } from './api.js';
+import { getJSON, withParams, fmtNs, shortFunc } from './api.js';
 import { PALETTE, paletteFloats, STATE_NAMES, GROUP_PALETTE, groupSlot, groupPaletteFloats } from './colors.js';
 
 const ROW_H = 16;
@@ -16,6 +19,9 @@ const BAND_H = 14;
 const GUTTER = 210;
 const MIN_SPAN_NS = 1000; // a microsecond across the whole width
 let ROW_MARGIN = 40;      // rows fetched above and below the visible ones (the benchmark raises it)
+// "All rows": every row on screen, `pack` layout rows per line of `lineH` px.
+let dense = false, pack = 1, lineH = ROW_H;
+let maxDenseLines = Infinity; // tests cap the lines to pack a small capture
 
 let app, wrap, glCanvas, ov, octx, scrollEl, spacer, tip;
 let gl = null, prog = null, vao = null, bufs = {}, uni = {};
@@ -42,7 +48,7 @@ let wakes = [], wakesKey = '';
 let showWakes = false, showProcs = true;
 let hoverRow = -1, drag = null, selected = null;
 let dirty = true;
-const stats = { renderer: 'none', frames: 0, spansDrawn: 0, bufferSpans: 0, rowsInBuffer: 0, fetches: 0, lastFetchMs: 0, lastDecodeMs: 0, lastBytes: 0, errors: 0 };
+const stats = { renderer: 'none', frames: 0, spansDrawn: 0, sourceSpans: 0, bufferSpans: 0, rowsInBuffer: 0, fetches: 0, lastFetchMs: 0, lastDecodeMs: 0, lastBytes: 0, errors: 0 };
 
 export function init(a) {
   app = a;
@@ -66,11 +72,11 @@ export function init(a) {
   if (window.ResizeObserver) new ResizeObserver(() => { resize(); }).observe(wrap);
   bindInput();
   window.weft.timeline = {
-    stats: () => ({ ...stats, view: { ...view }, full: { ...full }, scrollRow, totalRows, filter: { ...filter }, lanesPending: lanesInFlight || !!lanesWant }),
+    stats: () => ({ ...stats, view: { ...view }, full: { ...full }, scrollRow, totalRows, filter: { ...filter }, lanesPending: !!lanesInFlight || !!lanesWant, dense, pack, lineH }),
     setView, getView: () => ({ ...view }), scrollTo: (r) => { setScroll(r); }, reset: () => setView(full.start, full.end),
     visibleRowIds,
     // The frame benchmark fetches thousands of rows at once to put a million spans on the GPU.
-    configure: (o) => { if (o.rowMargin !== undefined) ROW_MARGIN = o.rowMargin; invalidate(); },
+    configure: (o) => { if (o.rowMargin !== undefined) ROW_MARGIN = o.rowMargin; if (o.denseLines !== undefined) { maxDenseLines = o.denseLines || Infinity; updateSpacer(); } if (o.dense !== undefined) setDense(!!o.dense); invalidate(); },
     // P lanes as decoded, and where they are drawn (CSS px inside #tl-gl).
     lanes: () => lanes && {
       laneCount: lanes.laneCount, runCount: lanes.runCount, startNs: lanes.startNs, endNs: lanes.endNs, resNs: lanes.resNs,
@@ -231,7 +237,32 @@ function laneCount() {
 function laneH() { const n = laneCount(); return n <= 16 ? 10 : Math.max(2, Math.floor(160 / n)); }
 function laneTop() { return AXIS_H + BAND_H + 2; }
 function procLaneH() { const n = laneCount(); return n ? n * laneH() + 4 : 0; }
-function visibleRows() { return Math.max(1, Math.floor((H - topY()) / ROW_H)); }
+/** Height of one drawn row (a line of packed rows in "all rows"). */
+function rowH() { return dense ? lineH : ROW_H; }
+function visibleRows() { return Math.max(1, Math.floor((H - topY()) / rowH())); }
+/** Lines drawn in "all rows" mode. */
+function denseLines() { return Math.ceil(totalRows / pack); }
+
+/**
+ * "All rows" geometry: lines as tall as fit (1 px at 100k rows, at most a
+ * normal row) and how many layout rows each line stands for.
+ */
+function layoutDense() {
+  const plotH = Math.max(1, H - topY());
+  lineH = Math.max(1, Math.min(ROW_H, Math.floor(plotH / Math.max(1, totalRows))));
+  pack = Math.max(1, Math.ceil(totalRows / Math.min(maxDenseLines, Math.floor(plotH / lineH))));
+}
+
+function setDense(on) {
+  if (on === dense) return;
+  dense = on;
+  const box = document.getElementById('tl-dense');
+  if (box) box.checked = on;
+  data = null;
+  if (on) { layoutDense(); scrollRow = 0; scrollEl.scrollTop = 0; lastScrollTop = 0; }
+  updateSpacer();
+  invalidate();
+}
 
 // The canvas's place on the page, read once per resize: reading it per
 // mouse move would force a layout whenever the toolbar text just changed.
@@ -302,7 +333,8 @@ async function loadProcs() {
 }
 
 function updateSpacer() {
-  spacer.style.height = `${Math.max(0, totalRows * ROW_H + topY())}px`;
+  if (dense) layoutDense();
+  spacer.style.height = `${dense ? 0 : Math.max(0, totalRows * ROW_H + topY())}px`;
 }
 
 function invalidate() { if (data) data.stale = true; dirty = true; }
@@ -310,26 +342,30 @@ function invalidate() { if (data) data.stale = true; dirty = true; }
 /** The request that covers the current view, or null if the buffer we have is good enough. */
 function wantedRequest() {
   const span = view.end - view.start;
-  const first = Math.max(0, Math.floor(scrollRow) - ROW_MARGIN);
-  const limit = Math.min(5000, visibleRows() + 2 * ROW_MARGIN);
+  // "All rows": every row, packed `pack` to a line (the server aggregates).
+  const first = dense ? 0 : Math.max(0, Math.floor(scrollRow) - ROW_MARGIN);
+  const limit = dense ? Math.max(1, totalRows) : Math.min(5000, visibleRows() + 2 * ROW_MARGIN);
   const res = Math.max(1, Math.floor(span / plotW()));
   if (data && !data.stale) {
     const covers = data.startNs <= view.start + 1 && data.endNs >= Math.min(view.end, full.end) - 1;
     const resOk = data.resNs <= res * 1.6 && data.resNs >= res / 2.5;
-    const rowsOk = data.rowOffset <= Math.floor(scrollRow) &&
-      data.rowOffset + data.rowLimit >= Math.min(totalRows, Math.ceil(scrollRow) + visibleRows());
+    const rowsOk = dense ? data.pack === pack && data.rowLimit >= totalRows
+      : !data.pack && data.rowOffset <= Math.floor(scrollRow) &&
+        data.rowOffset + data.rowLimit >= Math.min(totalRows, Math.ceil(scrollRow) + visibleRows());
     if (covers && resOk && rowsOk && data.key === filterKey()) return null;
   }
   // Fetch half a screen either side so small pans are already covered.
   const s = Math.max(full.start, view.start - span / 2);
   const e = Math.min(full.end, view.end + span / 2);
-  return { start_ns: Math.floor(s), end_ns: Math.ceil(e), res_ns: res, row_offset: first, row_limit: limit, ...filterParams() };
+  return { start_ns: Math.floor(s), end_ns: Math.ceil(e), res_ns: res, row_offset: first, row_limit: limit, pack: dense ? pack : undefined, ...filterParams() };
 }
 
 function filterKey() { return JSON.stringify(filterParams()); }
 
 let lastReqAt = -1e9;
 const MIN_REFETCH_MS = 120; // while panning/zooming, at most ~8 requests a second: the old buffer is drawn meanwhile
+
+function absUrl(path, params) { return new URL(withParams(path, params), location.href).href; }
 
 function maybeFetch() {
   if (pending || !app.status || app.status.state !== 'ready') return;
@@ -339,9 +375,9 @@ function maybeFetch() {
   if (!req) return;
   lastReqAt = now;
   const id = ++reqSeq;
-  pending = { id, key: filterKey(), rowOffset: req.row_offset, rowLimit: req.row_limit, t0: performance.now() };
+  pending = { id, key: filterKey(), rowOffset: req.row_offset, rowLimit: req.row_limit, pack: req.pack || 0, t0: performance.now() };
   stats.fetches++;
-  worker.postMessage({ id, url: new URL(withParams('/api/timeline', req), location.href).href });
+  worker.postMessage({ id, kind: 'timeline', pack: req.pack || 0, url: absUrl('/api/timeline', req) });
   maybeFetchBandsAndWakes();
 }
 
@@ -374,23 +410,20 @@ function fetchLanes(req) {
   if (lanesInFlight) return;
   const w = lanesWant;
   lanesWant = null;
-  lanesInFlight = true;
-  getBinary('/api/proc_lanes', { start_ns: w.start_ns, end_ns: w.end_ns, res_ns: w.res_ns })
-    .then((buf) => { setLanes(decodeProcLanes(buf)); lanesKey = w.key; })
-    .catch((e) => { stats.errors++; stats.lastLaneError = String(e.message || e); console.warn(e); })
-    .finally(() => {
-      lanesInFlight = false;
-      if (lanesWant) { const n = lanesWant; lanesWant = null; fetchLanes(n); }
-    });
+  lanesInFlight = w;
+  // Fetched and decoded (with drawing rows and group colours) by the worker.
+  worker.postMessage({ id: ++reqSeq, kind: 'lanes', url: absUrl('/api/proc_lanes', { start_ns: w.start_ns, end_ns: w.end_ns, res_ns: w.res_ns }) });
+}
+
+function onLanes(m) {
+  const w = lanesInFlight;
+  lanesInFlight = false;
+  if (m.ok) { setLanes(m.data); lanesKey = w ? w.key : ''; } else { stats.errors++; stats.lastLaneError = m.error; console.warn(m.error); }
+  if (lanesWant) { const n = lanesWant; lanesWant = null; fetchLanes(n); }
 }
 
 function setLanes(d) {
   const before = laneCount();
-  const row = new Float32Array(d.runCount), slot = new Float32Array(d.runCount);
-  for (let l = 0; l < d.laneCount; l++) {
-    for (let i = d.laneFirst[l]; i < d.laneFirst[l] + d.laneLen[l]; i++) { row[i] = l; slot[i] = groupSlot(d.group[i]); }
-  }
-  d.row = row; d.slot = slot;
   lanes = d;
   if (gl) {
     for (const name of ['start', 'end', 'row', 'slot']) {
@@ -405,6 +438,8 @@ function setLanes(d) {
 
 function onWorker(ev) {
   const m = ev.data;
+  if (m.kind === 'lanes') { onLanes(m); return; }
+  if (m.kind === 'bands') { if (m.ok && m.data) { bands = m.data; dirty = true; } return; }
   const p = pending;
   pending = null;
   if (!p || m.id !== p.id) { dirty = true; return; }
@@ -417,15 +452,23 @@ function onWorker(ev) {
     return;
   }
   const d = m.data;
-  d.key = p.key; d.rowOffset = p.rowOffset; d.rowLimit = p.rowLimit;
+  d.key = p.key; d.rowOffset = p.rowOffset; d.rowLimit = p.rowLimit; d.pack = p.pack;
+  // Drawing row (layout row, or line of packed rows) -> position in the buffer.
   d.rowOfGoroutine = new Map();
-  for (let i = 0; i < d.rowCount; i++) d.rowOfGoroutine.set(d.rowIds[i], d.rowIndex[i]);
   d.rowPos = new Map();
-  for (let i = 0; i < d.rowCount; i++) d.rowPos.set(d.rowIndex[i], i);
+  if (p.pack) {
+    for (let i = 0; i < d.rowCount; i++) d.rowPos.set(Math.floor(d.rowIndex[i] / p.pack), i);
+  } else {
+    for (let i = 0; i < d.rowCount; i++) d.rowOfGoroutine.set(d.rowIds[i], d.rowIndex[i]);
+    for (let i = 0; i < d.rowCount; i++) d.rowPos.set(d.rowIndex[i], i);
+  }
   if (d.totalRows !== totalRows) { totalRows = d.totalRows; updateSpacer(); }
+  // A packed answer for an old row count: ask again with the new packing.
+  if (p.pack && p.pack !== pack) d.stale = true;
   data = d;
   uploadGL(d);
-  stats.bufferSpans = d.spanCount; stats.rowsInBuffer = d.rowCount;
+  stats.bufferSpans = d.spanCount; stats.rowsInBuffer = p.pack ? Math.min(totalRows, d.rowCount * p.pack) : d.rowCount;
+  stats.sourceSpans = d.sourceSpans;
   stats.lastFetchMs = d.fetchMs; stats.lastDecodeMs = d.decodeMs; stats.lastBytes = d.bytes;
   stats.lastRoundTripMs = performance.now() - p.t0;
   dirty = true;
@@ -437,9 +480,9 @@ async function maybeFetchBandsAndWakes() {
   const bk = `${s}:${e}`;
   if (bk !== bandsKey) {
     bandsKey = bk;
-    getJSON('/api/bands', { start_ns: s, end_ns: e }).then((b) => { bands = b || bands; dirty = true; }).catch(() => {});
+    worker.postMessage({ id: ++reqSeq, kind: 'bands', url: absUrl('/api/bands', { start_ns: s, end_ns: e }) });
   }
-  if (showWakes) {
+  if (showWakes && !dense) {
     const wk = `${bk}:${filter.group}`;
     if (wk !== wakesKey) {
       wakesKey = wk;
@@ -470,10 +513,15 @@ function panBy(dxPx) {
   setView(view.start - dt, view.end - dt);
 }
 
+// The scroller's position as last set or seen: reading scrollTop would
+// force a style and layout pass whenever the DOM changed since the last
+// frame (traced: up to 38 ms on a loaded machine).
+let lastScrollTop = 0;
 function setScroll(r) {
+  if (dense) return; // every row is on screen
   scrollRow = Math.max(0, Math.min(r, Math.max(0, totalRows - visibleRows() + 1)));
   const want = Math.round(scrollRow * ROW_H);
-  if (Math.abs(scrollEl.scrollTop - want) > 1) scrollEl.scrollTop = want;
+  if (Math.abs(lastScrollTop - want) > 1) { scrollEl.scrollTop = want; lastScrollTop = want; }
   dirty = true;
 }
 
@@ -488,7 +536,7 @@ function setFilter(f) {
     const span = Math.max(MIN_SPAN_NS * 1000, (full.end - f.since_ns) * 1.1);
     setView(f.since_ns - span * 0.05, f.since_ns + span);
   }
-  scrollRow = 0; scrollEl.scrollTop = 0;
+  scrollRow = 0; scrollEl.scrollTop = 0; lastScrollTop = 0;
   data = null;
   loadRows().then(invalidate);
   invalidate();
@@ -502,7 +550,13 @@ function bindInput() {
   document.getElementById('tl-procs').onchange = (e) => { showProcs = e.target.checked; lanesKey = ''; if (!showProcs) lanes = null; updateSpacer(); invalidate(); };
   document.getElementById('tl-grouped').onchange = (e) => { collapseAll = e.target.checked; collapsed.clear(); data = null; loadRows().then(invalidate); };
   document.getElementById('tl-filter').onclick = () => setFilter({});
-  scrollEl.addEventListener('scroll', () => { scrollRow = scrollEl.scrollTop / ROW_H; dirty = true; });
+  scrollEl.addEventListener('scroll', () => {
+    lastScrollTop = scrollEl.scrollTop;
+    if (!dense) scrollRow = lastScrollTop / ROW_H;
+    dirty = true;
+  });
+  const denseBox = document.getElementById('tl-dense');
+  if (denseBox) denseBox.onchange = (e) => setDense(e.target.checked);
   glCanvas.addEventListener('wheel', (ev) => {
     ev.preventDefault();
     const r = canvasRect();
@@ -553,8 +607,8 @@ function bindInput() {
 
 function rowAtY(py) {
   if (py < topY()) return -1;
-  const r = Math.floor(scrollRow + (py - topY()) / ROW_H);
-  return r < totalRows ? r : -1;
+  const r = Math.floor(scrollRow + (py - topY()) / rowH());
+  return r < (dense ? denseLines() : totalRows) ? r : -1;
 }
 
 function timeAtX(px) { return view.start + ((px - GUTTER) / plotW()) * (view.end - view.start); }
@@ -574,7 +628,9 @@ function spanAt(row, t) {
   return -1;
 }
 
+/** The layout group of drawing row `row` (of a line's first row in "all rows"). */
 function groupOfRow(row) {
+  if (dense) row *= pack;
   for (const g of groupsLayout) if (row >= g.first_row && row < g.first_row + g.row_count) return g;
   return null;
 }
@@ -633,8 +689,9 @@ function hover(px, py) {
   if (row < 0) { tip.classList.add('hidden'); return; }
   const g = groupOfRow(row);
   const pos = data ? data.rowPos.get(row) : undefined;
-  const gid = pos !== undefined ? data.rowIds[pos] : null;
+  const gid = pos !== undefined && !dense ? data.rowIds[pos] : null;
   const lines = [];
+  if (dense) lines.push(`rows ${row * pack}–${Math.min(totalRows, (row + 1) * pack) - 1} (majority state of ${pack} rows; click to open)`);
   if (gid !== null && gid >= 0) lines.push(`goroutine ${gid}`);
   if (g) lines.push(`${g.name}${gid === -1 ? ` (collapsed, ${g.row_count} rows)` : ''}`);
   if (px >= GUTTER) {
@@ -663,6 +720,12 @@ function click(px, py) {
   }
   const row = rowAtY(py);
   if (row < 0) return;
+  if (dense) {
+    // Open the rows of this line at normal height.
+    setDense(false);
+    setScroll(row * pack);
+    return;
+  }
   const g = groupOfRow(row);
   const pos = data ? data.rowPos.get(row) : undefined;
   const gid = pos !== undefined ? data.rowIds[pos] : null;
@@ -679,7 +742,7 @@ function click(px, py) {
 }
 
 function visibleRowIds() {
-  if (!data) return [];
+  if (!data || dense) return [];
   const out = [];
   const first = Math.floor(scrollRow), n = visibleRows();
   for (let r = first; r < first + n; r++) { const p = data.rowPos.get(r); if (p !== undefined) out.push(data.rowIds[p]); }
@@ -717,7 +780,9 @@ function updateToolbar() {
   toolbarAt = now;
   const set = (id, t) => { const el = document.getElementById(id); if (el.textContent !== t) el.textContent = t; };
   set('tl-range', `${fmtNs(view.start - full.start)} – ${fmtNs(view.end - full.start)}  (${fmtNs(view.end - view.start)} wide)`);
-  set('tl-stats', data ? `${totalRows} rows · ${data.spanCount} spans in buffer · ${renderer}` : renderer);
+  set('tl-stats', !data ? renderer : dense
+    ? `${totalRows} rows, ${pack} per line · ${data.sourceSpans} spans as ${data.spanCount} · ${renderer}`
+    : `${totalRows} rows · ${data.spanCount} spans in buffer · ${renderer}`);
 }
 
 function drawSpans() {
@@ -740,10 +805,10 @@ function drawSpans() {
       gl.uniform1f(uni.u_off, data.startNs - view.start);
       gl.uniform1f(uni.u_scroll, scrollRow);
       gl.uniform4fv(uni.u_pal, statePal);
-      gl.uniform1f(uni.u_rowh, ROW_H);
+      gl.uniform1f(uni.u_rowh, rowH());
       gl.uniform1f(uni.u_top, top);
-      gl.uniform1f(uni.u_pad, 1);
-      gl.uniform1f(uni.u_barh, ROW_H - 3);
+      gl.uniform1f(uni.u_pad, dense ? 0 : 1);
+      gl.uniform1f(uni.u_barh, dense ? lineH : ROW_H - 3);
       // Submit only the spans of the visible rows (rows are contiguous in the
       // span table): software GL pays for every instance, even off screen.
       [s0, s1] = visibleSpanRange();
@@ -823,11 +888,12 @@ function drawSpansSoft() {
   let n = 0;
   if (data) {
     const off = data.startNs - view.start;
+    const rh = rowH(), pad = dense ? 0 : 1, barh = dense ? lineH : ROW_H - 3;
     for (let r = Math.floor(scrollRow); r < scrollRow + visibleRows() + 1; r++) {
       const i = data.rowPos.get(r);
       if (i === undefined) continue;
-      const y = top + (r - scrollRow) * ROW_H + 1;
-      const yA = Math.max(clipTop, Math.round(y * dpr)), yB = Math.min(h, Math.round((y + ROW_H - 3) * dpr));
+      const y = top + (r - scrollRow) * rh + pad;
+      const yA = Math.max(clipTop, Math.round(y * dpr)), yB = Math.min(h, Math.round((y + barh) * dpr));
       n += paintBars(S, yA, yB, data.start, data.end, data.slot, STATE_PIXELS, data.rowFirst[i], data.rowFirst[i] + data.rowLen[i], off, scale);
     }
   }
@@ -949,7 +1015,22 @@ function drawOverlay() {
   c.beginPath(); c.rect(0, top, W, H - top); c.clip();
   c.font = '11px sans-serif';
   const firstRow = Math.floor(scrollRow);
-  for (let r = firstRow; r < firstRow + vr + 1 && r < totalRows; r++) {
+  if (dense) {
+    // One label per group where its lines begin (when there is room), a
+    // rule between groups, and the hovered line.
+    let lastY = -1e9;
+    for (const g of groupsLayout) {
+      const y = top + Math.floor(g.first_row / pack) * lineH;
+      c.strokeStyle = '#30363d'; c.beginPath(); c.moveTo(0, y + 0.5); c.lineTo(GUTTER, y + 0.5); c.stroke();
+      if (y - lastY < 13) continue;
+      lastY = y;
+      const label = `${shortFunc(g.name)} (${g.row_count})`;
+      c.fillStyle = '#c9d1d9';
+      c.fillText(label.length > 34 ? `${label.slice(0, 33)}…` : label, 6, y + 11);
+    }
+    if (hoverRow >= 0) { c.fillStyle = '#ffffff30'; c.fillRect(0, top + hoverRow * lineH, W, Math.max(1, lineH)); }
+  }
+  for (let r = firstRow; !dense && r < firstRow + vr + 1 && r < totalRows; r++) {
     const y = top + (r - scrollRow) * ROW_H;
     const g = groupOfRow(r);
     const pos = data ? data.rowPos.get(r) : undefined;
@@ -965,7 +1046,7 @@ function drawOverlay() {
   }
   c.restore();
   // Wake arrows on demand, between visible rows.
-  if (showWakes && data && wakes.length) {
+  if (showWakes && data && wakes.length && !dense) {
     c.save();
     c.beginPath(); c.rect(GUTTER, top, plotW(), H - top); c.clip();
     // Dense wakes become a haze of thin lines; heads only when few are visible.

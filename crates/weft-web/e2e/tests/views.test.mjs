@@ -223,6 +223,78 @@ test('P lanes show which goroutine ran on each P, coloured by group', async () =
   } finally { await gl.close(); }
 });
 
+test('all rows: every row on screen, lines packed by the server with the majority state of their rows', async () => {
+  await page.click('#tabs button[data-tab=timeline]');
+  await page.evaluate(() => window.weft.timeline.reset());
+  // The capture is small: cap the lines so that several rows share one.
+  await page.evaluate(() => window.weft.timeline.configure({ denseLines: 8 }));
+  await page.check('#tl-dense');
+  const s = await waitFor('a packed buffer of every row', async () => {
+    const st = await page.evaluate(() => window.weft.timeline.stats());
+    return st.dense && st.pack > 1 && st.rowsInBuffer >= st.totalRows && st.spansDrawn > 0 && st.view.start === st.full.start ? st : null;
+  }, 60000);
+  const P = s.pack, total = s.totalRows;
+  assert.ok(Math.ceil(total / P) <= 8, `${total} rows in at most 8 lines of ${P}`);
+  // The same request the page makes, and the unpacked rows it stands for.
+  const res = Math.max(1, Math.floor((s.full.end - s.full.start) / 1000));
+  const q = `start_ns=${s.full.start}&end_ns=${s.full.end}&res_ns=${res}&row_offset=0&row_limit=${total}`;
+  const r = await fetch(`${weft.base}/api/timeline?${q}&pack=${P}`);
+  assert.equal(r.status, 200);
+  const packed = decodeTimeline(await r.arrayBuffer());
+  const rows = decodeTimeline(await (await fetch(`${weft.base}/api/timeline?${q}`)).arrayBuffer());
+  assert.equal(rows.rowCount, total, 'unpacked: every row in one answer');
+  assert.equal(packed.rowCount, Math.ceil(total / P), 'one line per pack of rows');
+  for (let i = 0; i < packed.rowCount; i++) {
+    assert.equal(packed.rowIndex[i], i * P, `line ${i} starts at row ${i * P}`);
+    assert.equal(packed.rowIds[i], -1, 'a line is no single goroutine');
+  }
+  assert.equal(Number(r.headers.get('x-weft-source-spans')), rows.spanCount, 'X-Weft-Source-Spans counts the unpacked spans');
+  // Majority: per bucket of res_ns, the state the line's rows spent most time in.
+  let checked = 0;
+  for (let i = 0; i < packed.rowCount && checked < 40; i++) {
+    for (let k = packed.rowFirst[i]; k < packed.rowFirst[i] + packed.rowLen[i] && checked < 40; k++) {
+      const b = Math.floor((packed.start[k] + 0.5 * res) / res); // a bucket inside the span
+      if ((b + 1) * res > packed.end[k] + 1) continue;
+      const per = [0, 0, 0, 0];
+      for (let rr = i * P; rr < Math.min(total, (i + 1) * P); rr++) {
+        for (let j = rows.rowFirst[rr]; j < rows.rowFirst[rr] + rows.rowLen[rr]; j++) {
+          const a = Math.max(rows.start[j], b * res), e = Math.min(rows.end[j], (b + 1) * res);
+          if (e > a && rows.state[j] < 4) per[rows.state[j]] += e - a;
+        }
+      }
+      const best = Math.max(...per);
+      if (per.filter((x) => x > best * 0.9).length !== 1) continue; // f32 times: skip near ties
+      assert.equal(packed.state[k], per.indexOf(best), `line ${i} bucket ${b}: state ${packed.state[k]} vs time per state ${per}`);
+      checked++;
+    }
+  }
+  assert.ok(checked > 0, 'some bucket had a clear majority to check');
+  // The page drew a line: the pixel in the middle of a line's longest span has its state's colour.
+  const d = await page.evaluate(() => window.weft.timeline.stats());
+  const geo = await page.evaluate(() => window.weft.timeline.laneGeometry());
+  let best = -1;
+  for (let k = 0; k < packed.spanCount; k++) if (best < 0 || packed.end[k] - packed.start[k] > packed.end[best] - packed.start[best]) best = k;
+  const line = [...Array(packed.rowCount).keys()].find((i) => best >= packed.rowFirst[i] && best < packed.rowFirst[i] + packed.rowLen[i]);
+  const x = await page.evaluate((t) => window.weft.timeline.xOf(t), s.full.start + (packed.start[best] + packed.end[best]) / 2);
+  const y = geo.rowsTop + line * d.lineH + d.lineH / 2;
+  const px = await page.evaluate(([xx, yy]) => window.weft.timeline.pixelAt(xx, yy), [x, y]);
+  const { PALETTE, slotOf } = await import('../../assets/js/colors.js');
+  const want = PALETTE[slotOf(packed.state[best], '')][0];
+  const hex = `#${px.slice(0, 3).map((v) => v.toString(16).padStart(2, '0')).join('')}`;
+  assert.equal(hex, want.slice(0, 7), `pixel at line ${line} (x ${x.toFixed(0)}, y ${y.toFixed(0)})`);
+  await shot('timeline-all-rows');
+  // Clicking a line opens its rows at normal height.
+  const box = await page.locator('#tl-gl').boundingBox();
+  await page.mouse.click(box.x + x, box.y + y);
+  const back = await waitFor('normal rows at the clicked line', async () => {
+    const st = await page.evaluate(() => window.weft.timeline.stats());
+    return !st.dense ? st : null;
+  });
+  assert.ok(back.scrollRow <= line * P, `scrolled to row ${back.scrollRow} (at most ${line * P}, clamped at the end) for line ${line}`);
+  assert.equal(await page.isChecked('#tl-dense'), false);
+  await page.evaluate(() => window.weft.timeline.configure({ denseLines: 0 }));
+});
+
 test('table filters narrow the goroutines and selecting one shows its stack', async () => {
   await page.click('#tabs button[data-tab=table]');
   const total0 = await waitFor('goroutine rows', async () => {
