@@ -4,6 +4,8 @@
 #
 #   bash bench/trace/run.sh            # 5 alternating runs each
 #   RUNS=3 bash bench/trace/run.sh
+#   WEFT=path/to/weft bash bench/trace/run.sh            # that binary, no build
+#   BASE_WEFT=path/to/old/weft bash bench/trace/run.sh   # also an older weft, alternating
 #
 # (a) records a >= 60 MB trace of testdata/programs/stress with Go 1.27
 #     (cached in bench/out/, delete it to record anew), (b) builds the
@@ -34,9 +36,14 @@ size=$(stat -c %s "$trace")
 # (b) the two readers
 say "building the x/exp/trace reader"
 (cd "$root/bench/trace/expreader" && "$go" build -o "$out/bin/expreader" .)
-say "building weft (release)"
-(cd "$root" && cargo build --release --quiet -p weft)
-weft="${CARGO_TARGET_DIR:-$root/target}/release/weft"
+if [ -n "${WEFT:-}" ]; then
+  weft="$WEFT"
+else
+  say "building weft (release)"
+  (cd "$root" && cargo build --release --quiet -p weft)
+  weft="${CARGO_TARGET_DIR:-$root/target}/release/weft"
+fi
+base="${BASE_WEFT:-}"
 
 # (c) alternate the two so drift on a shared machine hits both alike
 measure() { # name cmd... ; appends "wall_s peak_kb cpu_s" to $out/<name>.runs
@@ -48,13 +55,14 @@ measure() { # name cmd... ; appends "wall_s peak_kb cpu_s" to $out/<name>.runs
     return 1
   fi
 }
-rm -f "$out/anchor.runs" "$out/weft.runs"
+rm -f "$out/anchor.runs" "$out/weft.runs" "$out/base.runs"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg) # a shared machine skews both readers; say so
 weft_ok=1
 for i in $(seq "$runs"); do
   say "run $i/$runs"
   measure anchor "$out/bin/expreader" "$trace"
   if [ $weft_ok = 1 ]; then measure weft "$weft" trace stats "$trace" || weft_ok=0; fi
+  if [ -n "$base" ]; then measure base "$base" trace stats "$trace"; fi
 done
 
 # (d) the table: medians of wall time and of peak RSS
@@ -79,11 +87,18 @@ row "golang.org/x/exp/trace ReadEvent loop (anchor)" "$a_wall" "$(best "$out/anc
 if [ $weft_ok = 1 ] && [ -s "$out/weft.runs" ]; then
   w_wall=$(stat_of "$out/weft.runs" 1); w_rss=$(stat_of "$out/weft.runs" 2); w_cpu=$(stat_of "$out/weft.runs" 3)
   row "weft trace stats" "$w_wall" "$(best "$out/weft.runs")" "$w_rss" "$w_cpu"
-  # weft reads on one thread; the Go reader's CPU time also counts its
-  # runtime's other threads (GC), so the CPU ratio compares total work and
-  # the wall ratio speed. On a loaded machine the CPU ratio is the steadier.
+  # Both readers may use more than one thread (weft decodes ahead on a
+  # second one, Go's runtime collects garbage on others), so the CPU ratio
+  # compares total work and the wall ratio speed. On a loaded machine the
+  # CPU ratio is the steadier.
   awk -v aw="$a_wall" -v ww="$w_wall" -v ar="$a_rss" -v wr="$w_rss" -v ac="$a_cpu" -v wc="$w_cpu" 'BEGIN {
     printf "\nweft is %.1fx the anchor'"'"'s speed by wall time, %.1fx by CPU time, and uses %.2fx its peak RSS.\n", aw/ww, ac/wc, wr/ar }'
+  if [ -n "$base" ] && [ -s "$out/base.runs" ]; then
+    b_wall=$(stat_of "$out/base.runs" 1); b_rss=$(stat_of "$out/base.runs" 2); b_cpu=$(stat_of "$out/base.runs" 3)
+    row "weft trace stats, BASE_WEFT" "$b_wall" "$(best "$out/base.runs")" "$b_rss" "$b_cpu"
+    awk -v aw="$a_wall" -v bw="$b_wall" -v ar="$a_rss" -v br="$b_rss" -v ac="$a_cpu" -v bc="$b_cpu" 'BEGIN {
+      printf "BASE_WEFT is %.1fx the anchor'"'"'s speed by wall time, %.1fx by CPU time, and uses %.2fx its peak RSS.\n", aw/bw, ac/bc, br/ar }'
+  fi
 else
   echo "| weft trace stats | failed: $(head -c 200 "$out/weft.stderr" | tr '\n' ' ') | | | |"
 fi

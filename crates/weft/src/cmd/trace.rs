@@ -8,6 +8,8 @@ use std::process::ExitCode;
 use weft_trace::stats::Stats;
 use weft_trace::Reader;
 
+#[path = "trace_map.rs"]
+mod map;
 #[path = "trace_record.rs"]
 mod record;
 
@@ -68,8 +70,35 @@ fn dump(file: &str) -> anyhow::Result<ExitCode> {
     }
 }
 
+// Generations of at least this many event bytes are decoded on a second
+// thread while the first orders and counts (small ones are not worth it).
+const DECODE_THREAD_MIN: u64 = 1 << 20;
+// Input buffer reserved up front at most (a generation's bytes must fit).
+const RESERVE_MAX: u64 = 256 << 20;
+
 fn stats(file: &str) -> anyhow::Result<ExitCode> {
+    if file != "-" {
+        let f = std::fs::File::open(file)
+            .map_err(|e| anyhow::anyhow!("cannot open trace file {file}: {e}"))?;
+        if let Some(m) = map::Mapped::new(&f) {
+            // Read in place from the page cache.
+            let mut r = Reader::from_input(std::sync::Arc::new(m));
+            r.set_decode_thread(Some(DECODE_THREAD_MIN));
+            return summarize(&mut r);
+        }
+    }
     let mut r = Reader::new(open(file)?);
+    r.set_decode_thread(Some(DECODE_THREAD_MIN));
+    if file != "-" {
+        // Room for the largest generation without growing by copying:
+        // bounded by the file, untouched pages cost nothing.
+        let len = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+        r.reserve(len.min(RESERVE_MAX) as usize);
+    }
+    summarize(&mut r)
+}
+
+fn summarize<R: Read>(r: &mut Reader<R>) -> anyhow::Result<ExitCode> {
     let mut st = Stats::default();
     let res = r.for_each_event(|ev| st.add(ev));
     st.finish(r.decoder());
