@@ -111,34 +111,44 @@ pub(crate) fn digest(strs: &mut Interner, wg: &mut WireGen, e: &EventRef<'_>) ->
         strs.set_generation(gen);
     }
     let raw = e.raw();
+    // Most events are state transitions: ask for one first (only events of
+    // that kind have one), and for the kind of the others.
+    if let Some(st) = e.state_transition() {
+        let what = match st.transition {
+            Transition::Goroutine { id, from, to } => {
+                let reason = if matches!(raw.typ, ev::GO_BLOCK | ev::GO_STOP) {
+                    strs.wire_str(raw.args[0], || st.reason.to_vec())
+                } else {
+                    0
+                };
+                let event_stack = if from == GoState::NotExist {
+                    strs.wire_stack(e.stack())
+                } else {
+                    0
+                };
+                What::Go {
+                    id,
+                    from,
+                    to,
+                    reason,
+                    stack: strs.wire_stack(st.stack),
+                    event_stack,
+                }
+            }
+            Transition::Proc { id, from, to } => What::Proc { id, from, to },
+        };
+        return Op {
+            time: raw.time,
+            g: raw.g,
+            p: raw.p,
+            gen,
+            typ: raw.typ,
+            kind: EventKind::StateTransition,
+            what,
+        };
+    }
     let kind = e.kind();
     let what = match kind {
-        EventKind::StateTransition => match e.state_transition() {
-            Some(st) => match st.transition {
-                Transition::Goroutine { id, from, to } => {
-                    let reason = if matches!(raw.typ, ev::GO_BLOCK | ev::GO_STOP) {
-                        strs.wire_str(raw.args[0], || st.reason.to_vec())
-                    } else {
-                        0
-                    };
-                    let event_stack = if from == GoState::NotExist {
-                        strs.wire_stack(e.stack())
-                    } else {
-                        0
-                    };
-                    What::Go {
-                        id,
-                        from,
-                        to,
-                        reason,
-                        stack: strs.wire_stack(st.stack),
-                        event_stack,
-                    }
-                }
-                Transition::Proc { id, from, to } => What::Proc { id, from, to },
-            },
-            None => What::Other,
-        },
         EventKind::Sync => {
             let first = matches!(e.sync(), Some((1, _)));
             if first {
@@ -277,9 +287,18 @@ impl Feeder {
         (self.ops.len() >= self.batch_len).then(|| self.flush())
     }
 
-    /// The events digested so far as a batch (possibly empty).
+    /// The events digested so far as a batch (possibly empty). Cheap to
+    /// call often (a live stream flushes whenever it has caught up with the
+    /// bytes received): a partial batch is handed over in a buffer of its
+    /// own size, and the full-size buffer stays here for the next events.
     pub fn flush(&mut self) -> Batch {
-        let ops = std::mem::replace(&mut self.ops, Vec::with_capacity(self.batch_len));
+        let ops = if self.ops.len() >= self.batch_len {
+            std::mem::replace(&mut self.ops, Vec::with_capacity(self.batch_len))
+        } else {
+            let ops = self.ops.to_vec();
+            self.ops.clear();
+            ops
+        };
         let strs = self.strs.delta_since(self.mark);
         self.mark = self.strs.mark();
         Batch { ops, strs }
