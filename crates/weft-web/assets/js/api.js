@@ -47,6 +47,7 @@ export function decodeTimeline(buf) {
   if (magic !== 'WFTL') throw new Error(`timeline: bad magic ${JSON.stringify(magic)} at byte 0`);
   const version = dv.getUint16(4, true);
   if (version !== 1) throw new Error(`timeline: format version ${version} at byte 4, this page reads version 1`);
+  const flags = dv.getUint16(6, true); // bit 0: rows decoded from the file for this range
   const rowCount = dv.getUint32(8, true);
   const spanCount = dv.getUint32(12, true);
   const startNs = Number(dv.getBigInt64(16, true));
@@ -90,7 +91,7 @@ export function decodeTimeline(buf) {
     need(off + len, `string ${i}`);
     strings.push(td.decode(new Uint8Array(buf, off, len))); off += len;
   }
-  return { version, rowCount, spanCount, startNs, endNs, resNs, totalRows, rowIds, rowGroup, rowFirst, rowLen, rowIndex, start, end, state, reason, strings };
+  return { version, flags, fromFile: (flags & 1) !== 0, rowCount, spanCount, startNs, endNs, resNs, totalRows, rowIds, rowGroup, rowFirst, rowLen, rowIndex, start, end, state, reason, strings };
 }
 
 /**

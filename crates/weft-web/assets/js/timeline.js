@@ -83,6 +83,13 @@ export function init(a) {
       laneProc: [...lanes.laneProc], laneFirst: [...lanes.laneFirst], laneLen: [...lanes.laneLen],
       goroutine: [...lanes.goroutine], start: [...lanes.start], end: [...lanes.end], group: [...lanes.group],
     },
+    // The span buffer drawn now (tests compare it with the server's answers).
+    buffer: () => data && {
+      fromFile: data.fromFile, startNs: data.startNs, endNs: data.endNs, resNs: data.resNs, rowOffset: data.rowOffset, rowLimit: data.rowLimit,
+      rowIds: [...data.rowIds], rowFirst: [...data.rowFirst], rowLen: [...data.rowLen], rowIndex: [...data.rowIndex],
+      start: [...data.start], end: [...data.end], state: [...data.state],
+    },
+    rowsLayout: () => ({ fromFile: !!rowsRange, totalRows, groups: groupsLayout.map((g) => ({ ...g })) }),
     laneGeometry: () => ({ top: laneTop(), laneH: laneH(), gutter: GUTTER, plotW: plotW(), rowsTop: topY() }),
     xOf: (t) => xOf(t),
     groupColor: (g) => GROUP_PALETTE[groupSlot(g)],
@@ -259,7 +266,7 @@ function setDense(on) {
   const box = document.getElementById('tl-dense');
   if (box) box.checked = on;
   data = null;
-  if (on) { layoutDense(); scrollRow = 0; scrollEl.scrollTop = 0; lastScrollTop = 0; }
+  if (on) { layoutDense(); scrollRow = 0; scrollEl.scrollTop = 0; lastScrollTop = 0; scrollTopWant = null; }
   updateSpacer();
   invalidate();
 }
@@ -314,12 +321,18 @@ function filterParams() {
   };
 }
 
-let rowsInFlight = false;
-async function loadRows() {
+// The row layout: the loaded model's, or for a range before its detail
+// (a big trace opened with its early detail decoded from the file) that
+// range's own, which `/api/rows` gives for the same start_ns/end_ns as
+// the timeline buffer (`rowsRange`, null for the loaded model's).
+let rowsInFlight = false, rowsRange = null;
+async function loadRows(range = rowsRange) {
   if (rowsInFlight) return;
   rowsInFlight = true;
   try {
-    const r = await getJSON('/api/rows', { ...filterParams(), offset: 0, limit: 1 });
+    const r = await getJSON('/api/rows', { ...filterParams(), offset: 0, limit: 1, start_ns: range ? range.start_ns : undefined, end_ns: range ? range.end_ns : undefined });
+    rowsRange = range && r.from_file ? range : null;
+    stats.rowsFromFile = !!rowsRange;
     totalRows = r.total_rows || 0;
     groupsLayout = r.groups || [];
     updateSpacer();
@@ -375,7 +388,7 @@ function maybeFetch() {
   if (!req) return;
   lastReqAt = now;
   const id = ++reqSeq;
-  pending = { id, key: filterKey(), rowOffset: req.row_offset, rowLimit: req.row_limit, pack: req.pack || 0, t0: performance.now() };
+  pending = { id, key: filterKey(), rowOffset: req.row_offset, rowLimit: req.row_limit, pack: req.pack || 0, startNs: req.start_ns, endNs: req.end_ns, t0: performance.now() };
   stats.fetches++;
   worker.postMessage({ id, kind: 'timeline', pack: req.pack || 0, url: absUrl('/api/timeline', req) });
   maybeFetchBandsAndWakes();
@@ -465,6 +478,12 @@ function onWorker(ev) {
   if (d.totalRows !== totalRows) { totalRows = d.totalRows; updateSpacer(); }
   // A packed answer for an old row count: ask again with the new packing.
   if (p.pack && p.pack !== pack) d.stale = true;
+  // Rows decoded from the file for this range are laid out over the
+  // goroutines of that range: the labels follow that layout (and go back
+  // to the loaded model's when the view leaves the early range).
+  const want = d.fromFile ? { start_ns: p.startNs, end_ns: p.endNs } : null;
+  if (JSON.stringify(want) !== JSON.stringify(rowsRange)) loadRows(want).then(() => { dirty = true; });
+  stats.fromFile = d.fromFile;
   data = d;
   uploadGL(d);
   stats.bufferSpans = d.spanCount; stats.rowsInBuffer = p.pack ? Math.min(totalRows, d.rowCount * p.pack) : d.rowCount;
@@ -516,12 +535,11 @@ function panBy(dxPx) {
 // The scroller's position as last set or seen: reading scrollTop would
 // force a style and layout pass whenever the DOM changed since the last
 // frame (traced: up to 38 ms on a loaded machine).
-let lastScrollTop = 0;
+let lastScrollTop = 0, scrollTopWant = null;
 function setScroll(r) {
   if (dense) return; // every row is on screen
   scrollRow = Math.max(0, Math.min(r, Math.max(0, totalRows - visibleRows() + 1)));
-  const want = Math.round(scrollRow * ROW_H);
-  if (Math.abs(lastScrollTop - want) > 1) { scrollEl.scrollTop = want; lastScrollTop = want; }
+  scrollTopWant = Math.round(scrollRow * ROW_H); // applied at the next frame
   dirty = true;
 }
 
@@ -536,7 +554,7 @@ function setFilter(f) {
     const span = Math.max(MIN_SPAN_NS * 1000, (full.end - f.since_ns) * 1.1);
     setView(f.since_ns - span * 0.05, f.since_ns + span);
   }
-  scrollRow = 0; scrollEl.scrollTop = 0; lastScrollTop = 0;
+  scrollRow = 0; scrollEl.scrollTop = 0; lastScrollTop = 0; scrollTopWant = null;
   data = null;
   loadRows().then(invalidate);
   invalidate();
@@ -754,9 +772,16 @@ function visibleRowIds() {
 function frame() {
   requestAnimationFrame(frame);
   if (app.tab !== 'timeline') return;
+  // The scroller follows scrollRow here, first, while the page's layout is
+  // still clean from the last frame: written after a DOM change (or read),
+  // scrollTop forces a style and layout pass on the spot.
+  if (scrollTopWant !== null) {
+    if (Math.abs(lastScrollTop - scrollTopWant) > 1) { scrollEl.scrollTop = scrollTopWant; lastScrollTop = scrollTopWant; }
+    scrollTopWant = null;
+  }
   maybeFetch();
   maybeFetchLanes();
-  if (!dirty) return;
+  if (!dirty) { if (toolbarStale) updateToolbar(); return; }
   dirty = false;
   const t0 = performance.now();
   drawSpans();
@@ -767,22 +792,22 @@ function frame() {
   updateToolbar();
 }
 
-// Toolbar text at most every 100 ms and only when it changed: a DOM text
-// change costs a style, layout and paint pass, which at 60 Hz while panning
-// showed up as whole frames in Chromium traces.
-let toolbarAt = 0, toolbarTimer = null;
+// Toolbar text at most every 250 ms, only when it changed, and only from
+// the frame callback: a DOM text change costs a style, layout (text
+// shaping) and paint pass, which at 60 Hz while panning showed up as whole
+// frames in Chromium traces, and from a timer between frames it made the
+// next frame's scroll update force that layout.
+let toolbarAt = 0, toolbarStale = false;
 function updateToolbar() {
   const now = performance.now();
-  if (now - toolbarAt < 100) {
-    if (!toolbarTimer) toolbarTimer = setTimeout(() => { toolbarTimer = null; updateToolbar(); }, 100);
-    return;
-  }
+  if (now - toolbarAt < 250) { toolbarStale = true; return; }
+  toolbarStale = false;
   toolbarAt = now;
   const set = (id, t) => { const el = document.getElementById(id); if (el.textContent !== t) el.textContent = t; };
   set('tl-range', `${fmtNs(view.start - full.start)} – ${fmtNs(view.end - full.start)}  (${fmtNs(view.end - view.start)} wide)`);
   set('tl-stats', !data ? renderer : dense
     ? `${totalRows} rows, ${pack} per line · ${data.sourceSpans} spans as ${data.spanCount} · ${renderer}`
-    : `${totalRows} rows · ${data.spanCount} spans in buffer · ${renderer}`);
+    : `${totalRows} rows · ${data.spanCount} spans in buffer${data.fromFile ? ' · detail read from the file' : ''} · ${renderer}`);
 }
 
 function drawSpans() {
