@@ -1439,10 +1439,23 @@ impl<R: Read> Reader<R> {
     pub fn for_each_event(&mut self, mut f: impl FnMut(&EventRef<'_>)) -> Result<()> {
         loop {
             let d = &mut self.dec;
-            while d.ready_pos < d.ready.len() {
-                d.ready_pos += 1;
-                d.events += 1;
-                f(&d.event());
+            if d.ready_pos < d.ready.len() {
+                // The ready run at once: the generation and its bytes are
+                // looked up once, not per event.
+                let (start, end) = (d.ready_pos, d.ready.len());
+                d.ready_pos = end;
+                d.events += (end - start) as u64;
+                let d = &self.dec;
+                let (buf, base) = d.gen_bytes();
+                let gen = d.gen.as_ref().filter(|g| g.start >= base);
+                for raw in &d.ready[start..end] {
+                    let g = if raw.typ == ev::SYNC_SYNTH && raw.flags & FLAG_TABLE == 0 {
+                        None
+                    } else {
+                        gen
+                    };
+                    f(&EventRef::new(raw, g, buf, base));
+                }
             }
             match self.next_event_slow()? {
                 Some(ev) => f(&ev),
