@@ -24,7 +24,7 @@ pub struct Config {
     pub max_spans: usize,
     /// Cap on spans per goroutine (oldest dropped first).
     pub max_spans_per_goroutine: usize,
-    /// Cap on individual wake records held (32 bytes each).
+    /// Cap on individual wake records held (24 bytes each).
     pub max_wakes: usize,
     /// Cap on GC, STW and region records held.
     pub max_ranges: usize,
@@ -125,15 +125,62 @@ impl Span {
     }
 }
 
-/// One wake-up, 32 bytes.
+/// One wake-up, 24 bytes (the model holds millions): the time shares a
+/// word with the waker's kind, and the two goroutine ids are 48 bits each
+/// (Go numbers goroutines from 1 up; 2^48 of them would take centuries).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Wake {
-    pub time: i64,
-    pub waker: i64,
-    pub wakee: i64,
+    // time << 2 | kind (0 goroutine, 1 runtime, 2 no goroutine)
+    time_kind: i64,
+    // waker + 1 (0: none) in the low 48 bits, wakee in the high 48.
+    ids: [u32; 3],
     /// Nanoseconds the wakee had been blocked (u32::MAX = more than 4 s or unknown).
     pub blocked_ns: u32,
-    pub kind: WakerKind,
+}
+
+const ID_BITS: u32 = 48;
+const ID_MASK: u64 = (1 << ID_BITS) - 1;
+
+impl Wake {
+    pub fn new(time: i64, waker: i64, wakee: i64, blocked_ns: u32, kind: WakerKind) -> Wake {
+        let k = match kind {
+            WakerKind::Goroutine => 0,
+            WakerKind::Runtime => 1,
+            WakerKind::NoGoroutine => 2,
+        };
+        let a = (waker.wrapping_add(1) as u64) & ID_MASK;
+        let b = (wakee as u64) & ID_MASK;
+        Wake {
+            time_kind: (time << 2) | k,
+            ids: [
+                a as u32,
+                (a >> 32) as u32 | ((b as u32) << 16),
+                (b >> 16) as u32,
+            ],
+            blocked_ns,
+        }
+    }
+    #[inline]
+    pub fn time(&self) -> i64 {
+        self.time_kind >> 2
+    }
+    #[inline]
+    pub fn kind(&self) -> WakerKind {
+        match self.time_kind & 3 {
+            0 => WakerKind::Goroutine,
+            1 => WakerKind::Runtime,
+            _ => WakerKind::NoGoroutine,
+        }
+    }
+    /// The waking goroutine (-1: none).
+    #[inline]
+    pub fn waker(&self) -> i64 {
+        (self.ids[0] as u64 | ((self.ids[1] as u64 & 0xffff) << 32)) as i64 - 1
+    }
+    #[inline]
+    pub fn wakee(&self) -> i64 {
+        ((self.ids[1] >> 16) as u64 | ((self.ids[2] as u64) << 16)) as i64
+    }
 }
 
 /// Group id; 0 is "origin not known yet".
@@ -316,7 +363,7 @@ const MAX_PEERS: usize = 16;
 const EVICT_EVERY: u64 = 1 << 16;
 // Spans per full chunk of a goroutine's history (24 KiB).
 pub(crate) const SPAN_CHUNK: usize = 1024;
-// Wakes per full chunk (128 KiB).
+// Wakes per full chunk (96 KiB).
 pub(crate) const WAKE_CHUNK: usize = 4096;
 
 impl Default for Model {
@@ -932,20 +979,20 @@ impl Model {
         f.count += 1;
         f.last_ns = now;
         f.latency.record(blocked);
-        self.wakes.push_back(Wake {
-            time: now,
-            waker: if kind == WakerKind::NoGoroutine {
+        self.wakes.push_back(Wake::new(
+            now,
+            if kind == WakerKind::NoGoroutine {
                 -1
             } else {
                 waker
             },
             wakee,
-            blocked_ns: blocked.min(u32::MAX as u64) as u32,
+            blocked.min(u32::MAX as u64) as u32,
             kind,
-        });
+        ));
         if self.wakes.len() > self.cfg.max_wakes {
             if let Some(w) = self.wakes.pop_front() {
-                self.complete_from_ns = self.complete_from_ns.max(w.time + 1);
+                self.complete_from_ns = self.complete_from_ns.max(w.time() + 1);
             }
         }
     }
@@ -1208,7 +1255,7 @@ impl Model {
             self.span_secs.pop_front();
             self.span_secs_base += 1;
         }
-        while matches!(self.wakes.front(), Some(w) if w.time < cutoff) {
+        while matches!(self.wakes.front(), Some(w) if w.time() < cutoff) {
             self.wakes.pop_front();
         }
         for list in [&mut self.gc, &mut self.stw, &mut self.regions] {
@@ -1279,4 +1326,34 @@ pub(crate) fn first_user_frame(strs: &Interner, stack: StackId) -> Option<FrameI
         .iter()
         .copied()
         .find(|&f| !is_runtime_func(strs.str(strs.frame(f).func)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wake_records_keep_what_they_were_given() {
+        for (time, waker, wakee, blocked, kind) in [
+            (0i64, -1i64, 1i64, 0u32, WakerKind::NoGoroutine),
+            (1_700_000_000_123_456_789, 5, 6, 17, WakerKind::Goroutine),
+            (-42, 0, 0, u32::MAX, WakerKind::Runtime),
+            (
+                (1 << 60) - 1,
+                (1 << 48) - 2,
+                (1 << 48) - 1,
+                1,
+                WakerKind::Goroutine,
+            ),
+            (123, 65_535, 65_536, 9, WakerKind::Runtime),
+        ] {
+            let w = Wake::new(time, waker, wakee, blocked, kind);
+            assert_eq!(
+                (w.time(), w.waker(), w.wakee(), w.blocked_ns, w.kind()),
+                (time, waker, wakee, blocked, kind)
+            );
+        }
+        assert_eq!(std::mem::size_of::<Wake>(), 24);
+        assert_eq!(std::mem::size_of::<Span>(), 16);
+    }
 }

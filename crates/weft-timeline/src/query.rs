@@ -366,7 +366,7 @@ impl Model {
             + self.gs.capacity() * (std::mem::size_of::<crate::Goroutine>() + 8)
             + series
             + flows
-            + self.wakes.capacity() * 32
+            + self.wakes.capacity() * 24
             + (self.gc.capacity() + self.stw.capacity() + self.regions.capacity()) * 40
             + self.blocks.capacity() * 40
             + self.tasks.capacity() * 64
@@ -529,11 +529,11 @@ impl Model {
     pub fn wakes(&self, range: TimeRange, f: &GoroutineFilter, limit: usize) -> Vec<WakeEvent> {
         let mut out = Vec::new();
         for w in self.wakes.iter() {
-            if w.time < range.start_ns || w.time >= range.end_ns {
+            if w.time() < range.start_ns || w.time() >= range.end_ns {
                 continue;
             }
             let hit = |id: i64| self.gs.get(&id).is_some_and(|g| self.passes(g, f));
-            if hit(w.wakee) || hit(w.waker) {
+            if hit(w.wakee()) || hit(w.waker()) {
                 out.push(wake_event(w));
                 if out.len() >= limit {
                     break;
@@ -700,7 +700,7 @@ impl Model {
             .wakes
             .iter()
             .rev()
-            .filter(|w| w.waker == id || w.wakee == id)
+            .filter(|w| w.waker() == id || w.wakee() == id)
             .take(64)
             .map(wake_event)
             .collect();
@@ -887,10 +887,10 @@ impl Model {
 
 fn wake_event(w: &crate::model::Wake) -> WakeEvent {
     WakeEvent {
-        time_ns: w.time,
-        waker: w.waker,
-        wakee: w.wakee,
-        waker_kind: w.kind,
+        time_ns: w.time(),
+        waker: w.waker(),
+        wakee: w.wakee(),
+        waker_kind: w.kind(),
         blocked_ns: w.blocked_ns as u64,
     }
 }
