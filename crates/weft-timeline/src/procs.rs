@@ -35,7 +35,67 @@ const RUN_CHUNK: usize = 4096;
 
 #[derive(Clone, Debug, Default)]
 struct Lane {
-    runs: ChunkDeque<Run, RUN_CHUNK>,
+    runs: ChunkDeque<RunRec, RUN_CHUNK>,
+    /// (start, end) of the runs of 4.3 s or more (their `dur` is `LONG`),
+    /// in time order.
+    long: std::collections::VecDeque<(i64, i64)>,
+}
+
+/// A run as stored, 24 bytes: its length fits 32 bits but for rare runs
+/// of seconds, whose end is kept aside ([`Lane::long`]).
+#[derive(Clone, Copy, Debug)]
+struct RunRec {
+    start: i64,
+    goroutine: i64,
+    group: GroupId,
+    dur: u32,
+}
+
+const LONG: u32 = u32::MAX;
+
+impl Lane {
+    fn push(&mut self, r: Run) {
+        let d = r.end - r.start;
+        let dur = if (0..LONG as i64).contains(&d) {
+            d as u32
+        } else {
+            self.long.push_back((r.start, r.end));
+            LONG
+        };
+        self.runs.push_back(RunRec {
+            start: r.start,
+            goroutine: r.goroutine,
+            group: r.group,
+            dur,
+        });
+    }
+
+    fn pop_front(&mut self) {
+        if let Some(r) = self.runs.pop_front() {
+            if r.dur == LONG {
+                self.long.pop_front();
+            }
+        }
+    }
+
+    #[inline]
+    fn end(&self, r: &RunRec) -> i64 {
+        if r.dur != LONG {
+            return r.start + r.dur as i64;
+        }
+        let i = self.long.partition_point(|x| x.0 < r.start);
+        self.long.get(i).map_or(r.start, |x| x.1)
+    }
+
+    #[inline]
+    fn run(&self, r: &RunRec) -> Run {
+        Run {
+            start: r.start,
+            end: self.end(r),
+            goroutine: r.goroutine,
+            group: r.group,
+        }
+    }
 }
 
 /// The per-P run spans the model keeps (bounded: window and cap).
@@ -80,7 +140,7 @@ impl LaneStore {
         if now <= since {
             return;
         }
-        self.lanes[p].runs.push_back(Run {
+        self.lanes[p].push(Run {
             start: since,
             end: now,
             goroutine: g,
@@ -95,7 +155,7 @@ impl LaneStore {
                 .filter(|l| !l.runs.is_empty())
                 .min_by_key(|l| l.runs.front().map_or(i64::MAX, |r| r.start))
             {
-                l.runs.pop_front();
+                l.pop_front();
                 self.total -= 1;
             }
         }
@@ -104,8 +164,8 @@ impl LaneStore {
     /// Forgets runs that ended before `cutoff`.
     pub(crate) fn evict(&mut self, cutoff: i64) {
         for l in &mut self.lanes {
-            while matches!(l.runs.front(), Some(r) if r.end < cutoff) {
-                l.runs.pop_front();
+            while matches!(l.runs.front(), Some(r) if l.end(r) < cutoff) {
+                l.pop_front();
                 self.total -= 1;
             }
             l.runs.trim();
@@ -220,8 +280,8 @@ impl Model {
             });
             let runs = lane
                 .runs
-                .from_partition(|r| r.end <= start)
-                .copied()
+                .from_partition(|r| lane.end(r) <= start)
+                .map(|r| lane.run(r))
                 .chain(open)
                 .take_while(|r| r.start < end)
                 .filter(|r| r.end > start)
@@ -336,6 +396,27 @@ fn merge_runs(runs: impl Iterator<Item = Run>, start: i64, end: i64, res: i64) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_runs_keep_their_ends() {
+        let mut lane = Lane::default();
+        let runs = [
+            run(0, 10, 1, 1),
+            run(10, 10 + (1 << 33), 2, 1),
+            run(20 + (1 << 33), 30 + (1 << 33), 3, 2),
+            run(40 + (1 << 33), 40 + (1 << 34), 4, 2),
+        ];
+        for r in runs {
+            lane.push(r);
+        }
+        let back: Vec<Run> = lane.runs.iter().map(|r| lane.run(r)).collect();
+        assert_eq!(format!("{back:?}"), format!("{runs:?}"));
+        lane.pop_front();
+        lane.pop_front();
+        assert_eq!(lane.long.len(), 1);
+        let back: Vec<Run> = lane.runs.iter().map(|r| lane.run(r)).collect();
+        assert_eq!(format!("{back:?}"), format!("{:?}", &runs[2..]));
+    }
 
     fn run(start: i64, end: i64, goroutine: i64, group: GroupId) -> Run {
         Run {
