@@ -147,6 +147,7 @@ fn row_filter(q: &HashMap<String, String>) -> Result<RowFilter, ApiError> {
             id_list(q, "collapsed")?.unwrap_or_default()
         },
         system: flag(q, "system"),
+        alive_in: None,
     })
 }
 

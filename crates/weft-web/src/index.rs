@@ -736,7 +736,8 @@ pub(crate) async fn timeline(
     tokio::task::spawn_blocking(move || {
         let d = plan.decode()?;
         let d = lock(&d);
-        let f2 = filter_to_detail(&d, &f);
+        let mut f2 = filter_to_detail(&d, &f);
+        f2.alive_in = Some(range);
         let lay = rows::layout(&d.model, &f2);
         let (mut body, source) = if pack > 1 {
             let (b, n) =
@@ -772,7 +773,8 @@ pub(crate) async fn rows(
     tokio::task::spawn_blocking(move || {
         let d = plan.decode()?;
         let d = lock(&d);
-        let f2 = filter_to_detail(&d, &f);
+        let mut f2 = filter_to_detail(&d, &f);
+        f2.alive_in = Some(range);
         let lay = rows::layout(&d.model, &f2);
         let m = app.model();
         let mut v = rows::layout_json(&d.model, &lay, offset, limit, |id, g| {

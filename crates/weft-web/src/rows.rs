@@ -16,6 +16,10 @@ pub struct RowFilter {
     pub collapse_all: bool,
     pub collapsed: BTreeSet<GroupId>,
     pub system: bool,
+    /// Only goroutines that existed at some point of this range (a model
+    /// decoded from the file for an early range knows every goroutine of
+    /// its generations; rows for those gone before the range are noise).
+    pub alive_in: Option<TimeRange>,
 }
 
 /// One timeline row.
@@ -54,6 +58,12 @@ pub fn passes(m: &Model, g: &weft_timeline::Goroutine, f: &RowFilter) -> bool {
     }
     if !f.system && m.group_raw(g.group).is_some_and(|x| x.system) {
         return false;
+    }
+    if let Some(r) = f.alive_in {
+        if g.created_ns.is_some_and(|c| c >= r.end_ns) || g.ended_ns.is_some_and(|e| e < r.start_ns)
+        {
+            return false;
+        }
     }
     if let Some(st) = &f.states {
         if !st.contains(&g.state) {
