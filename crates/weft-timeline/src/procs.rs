@@ -161,6 +161,15 @@ impl LaneStore {
         }
     }
 
+    /// Approximate heap bytes held.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.lanes
+            .iter()
+            .map(|l| l.runs.capacity() * 24 + l.long.capacity() * 16)
+            .sum::<usize>()
+            + self.open.capacity() * 24
+    }
+
     /// Forgets runs that ended before `cutoff`.
     pub(crate) fn evict(&mut self, cutoff: i64) {
         for l in &mut self.lanes {

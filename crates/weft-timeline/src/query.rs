@@ -371,6 +371,7 @@ impl Model {
             + self.blocks.capacity() * 40
             + self.tasks.capacity() * 64
             + self.heap.capacity() * 24
+            + self.lanes.heap_bytes()
             + self.strs.heap_bytes();
         ModelStats {
             events: self.events,
