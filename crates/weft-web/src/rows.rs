@@ -279,6 +279,7 @@ pub fn encode_timeline_packed(
     let rel = |t: i64| (t - range.start_ns) as f32;
     let mut acc = Majority::new(range, res);
     let mut source = 0u64;
+    let mut strings: Vec<String> = vec![String::new()];
     let mut out: Vec<OutRow> = Vec::with_capacity(page.len().div_ceil(pack));
     for (k, chunk) in page.chunks(pack).enumerate() {
         let mut members: Vec<i64> = Vec::with_capacity(chunk.len());
@@ -293,6 +294,17 @@ pub fn encode_timeline_packed(
             Row::Goroutine { group, .. } => group,
             Row::Group(gid) => gid,
         };
+        // Waiting runs take the reason the line's rows waited on longest.
+        let reason = match acc.take_wait_reason() {
+            Some(r) if strings.len() < u16::MAX as usize => {
+                let i = strings.iter().position(|x| *x == r).unwrap_or_else(|| {
+                    strings.push(r);
+                    strings.len() - 1
+                });
+                i as u16
+            }
+            _ => 0,
+        };
         out.push(OutRow {
             goroutine: -1,
             group,
@@ -300,11 +312,13 @@ pub fn encode_timeline_packed(
             spans: acc
                 .take_runs()
                 .into_iter()
-                .map(|(s, e, st)| (rel(s), rel(e), st as u8, 0u16))
+                .map(|(s, e, st)| {
+                    let r = if st == GState::Waiting { reason } else { 0 };
+                    (rel(s), rel(e), st as u8, r)
+                })
                 .collect(),
         });
     }
-    let strings = vec![String::new()];
     (
         serialize(&out, &strings, range, res, lay.rows.len()),
         source,
@@ -408,6 +422,8 @@ struct Majority {
     w: i64,
     acc: Vec<[i64; 4]>,
     diff: Vec<[i64; 4]>,
+    /// Waiting time per reason over the whole range.
+    wait: HashMap<String, i64>,
 }
 
 impl Majority {
@@ -420,6 +436,7 @@ impl Majority {
             w,
             acc: vec![[0; 4]; nb],
             diff: vec![[0; 4]; nb + 1],
+            wait: HashMap::new(),
         }
     }
 
@@ -436,6 +453,16 @@ impl Majority {
                     continue;
                 }
                 let (s, e) = (row.start[i] - start, row.end[i] - start);
+                if row.state[i] == GState::Waiting {
+                    if let Some(r) = iv.strings.get(&row.reason[i]) {
+                        match self.wait.get_mut(r.as_str()) {
+                            Some(t) => *t += e - s,
+                            None => {
+                                self.wait.insert(r.clone(), e - s);
+                            }
+                        }
+                    }
+                }
                 let (bs, be) = ((s / w) as usize, (((e - 1) / w) as usize).min(nb - 1));
                 if bs == be {
                     self.acc[bs][st] += e - s;
@@ -448,6 +475,17 @@ impl Majority {
             }
         }
         n
+    }
+
+    /// The reason goroutines added since the last call waited on longest.
+    fn take_wait_reason(&mut self) -> Option<String> {
+        let best = self
+            .wait
+            .iter()
+            .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
+            .map(|(r, _)| r.clone());
+        self.wait.clear();
+        best.filter(|r| !r.is_empty())
     }
 
     /// The runs of the majority state of what was added (buckets with no

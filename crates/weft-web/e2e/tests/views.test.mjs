@@ -249,6 +249,24 @@ test('all rows: every row on screen, lines packed by the server with the majorit
     assert.equal(packed.rowIds[i], -1, 'a line is no single goroutine');
   }
   assert.equal(Number(r.headers.get('x-weft-source-spans')), rows.spanCount, 'X-Weft-Source-Spans counts the unpacked spans');
+  // Waiting runs carry the reason the line's rows waited on longest.
+  for (let i = 0; i < packed.rowCount; i++) {
+    const wait = new Map();
+    for (let rr = i * P; rr < Math.min(total, (i + 1) * P); rr++) {
+      for (let j = rows.rowFirst[rr]; j < rows.rowFirst[rr] + rows.rowLen[rr]; j++) {
+        if (rows.state[j] !== 2) continue;
+        const why = rows.strings[rows.reason[j]];
+        wait.set(why, (wait.get(why) || 0) + (rows.end[j] - rows.start[j]));
+      }
+    }
+    const top = [...wait.entries()].sort((a, b) => b[1] - a[1]);
+    for (let k = packed.rowFirst[i]; k < packed.rowFirst[i] + packed.rowLen[i]; k++) {
+      if (packed.state[k] !== 2) { assert.equal(packed.reason[k], 0, 'only waiting runs have a reason'); continue; }
+      const got = packed.strings[packed.reason[k]];
+      // f32 sums: accept any reason within 1% of the longest.
+      assert.ok(top.length && top.some(([why, t]) => why === got && t >= top[0][1] * 0.99), `line ${i}: reason ${JSON.stringify(got)} vs ${JSON.stringify(top.slice(0, 3))}`);
+    }
+  }
   // Majority: per bucket of res_ns, the state the line's rows spent most time in.
   let checked = 0;
   for (let i = 0; i < packed.rowCount && checked < 40; i++) {
@@ -279,7 +297,7 @@ test('all rows: every row on screen, lines packed by the server with the majorit
   const y = geo.rowsTop + line * d.lineH + d.lineH / 2;
   const px = await page.evaluate(([xx, yy]) => window.weft.timeline.pixelAt(xx, yy), [x, y]);
   const { PALETTE, slotOf } = await import('../../assets/js/colors.js');
-  const want = PALETTE[slotOf(packed.state[best], '')][0];
+  const want = PALETTE[slotOf(packed.state[best], packed.strings[packed.reason[best]] || '')][0];
   const hex = `#${px.slice(0, 3).map((v) => v.toString(16).padStart(2, '0')).join('')}`;
   assert.equal(hex, want.slice(0, 7), `pixel at line ${line} (x ${x.toFixed(0)}, y ${y.toFixed(0)})`);
   await shot('timeline-all-rows');
