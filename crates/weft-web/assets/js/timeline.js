@@ -76,7 +76,7 @@ export function init(a) {
     setView, getView: () => ({ ...view }), scrollTo: (r) => { setScroll(r); }, reset: () => setView(full.start, full.end),
     visibleRowIds,
     // The frame benchmark fetches thousands of rows at once to put a million spans on the GPU.
-    configure: (o) => { if (o.rowMargin !== undefined) ROW_MARGIN = o.rowMargin; if (o.denseLines !== undefined) { maxDenseLines = o.denseLines || Infinity; updateSpacer(); } if (o.dense !== undefined) setDense(!!o.dense); invalidate(); },
+    configure: (o) => { if (o.rowMargin !== undefined) ROW_MARGIN = o.rowMargin; if (o.rectMaxSpans !== undefined) RECT_MAX_SPANS = o.rectMaxSpans; if (o.denseLines !== undefined) { maxDenseLines = o.denseLines || Infinity; updateSpacer(); } if (o.dense !== undefined) setDense(!!o.dense); invalidate(); },
     // P lanes as decoded, and where they are drawn (CSS px inside #tl-gl).
     lanes: () => lanes && {
       laneCount: lanes.laneCount, runCount: lanes.runCount, startNs: lanes.startNs, endNs: lanes.endNs, resNs: lanes.resNs,
@@ -868,6 +868,13 @@ function pixelOf(css) {
 }
 const STATE_PIXELS = Uint32Array.from(PALETTE, ([c]) => pixelOf(c));
 const GROUP_PIXELS = Uint32Array.from(GROUP_PALETTE, pixelOf);
+const STATE_CSS = PALETTE.map(([c]) => c);
+// Up to this many spans and runs on screen, bars are filled as rectangles on
+// the canvas (same pixel edges): cheaper than writing and uploading the whole
+// 1600x900 pixel buffer (putImageData was the biggest part of a frame, 7-16
+// ms on a loaded machine, with ~100 spans on screen). More, and the cost of
+// the pixel buffer, bounded by the screen, wins.
+let RECT_MAX_SPANS = 3000; // tests set it to 0 to check the pixel buffer's output
 
 function useSoftware() {
   renderer = 'canvas2d';
@@ -876,10 +883,14 @@ function useSoftware() {
   ov.style.display = 'none';
 }
 
-/** Paints spans i0..i1 as bars on device lines [yA, yB) of the plot. */
-function paintBars(S, yA, yB, starts, ends, slots, pal, i0, i1, off, scale) {
+/**
+ * Paints spans i0..i1 as bars on device lines [yA, yB) of the plot: into
+ * the pixel buffer, or with `S.ctx` as rectangles on the canvas (`css`
+ * colours) with the same pixel edges.
+ */
+function paintBars(S, yA, yB, starts, ends, slots, pal, i0, i1, off, scale, css) {
   if (yB <= yA || i1 <= i0) return 0;
-  const { px, w } = S;
+  const { px, w, ctx } = S;
   const xl = Math.round(GUTTER * dpr), xr = Math.min(w, Math.round((GUTTER + plotW()) * dpr));
   const base = yA * w;
   const k = scale * dpr, o = (GUTTER + off * scale) * dpr;
@@ -892,10 +903,14 @@ function paintBars(S, yA, yB, starts, ends, slots, pal, i0, i1, off, scale) {
     if (b <= xl || a >= xr) continue;
     if (a < xl) a = xl;
     if (b > xr) b = xr;
-    px.fill(pal[slots[i]], base + a, base + b);
+    if (ctx) {
+      const c = css[slots[i]];
+      if (S.style !== c) { ctx.fillStyle = c; S.style = c; }
+      ctx.fillRect(a, yA, b - a, yB - yA);
+    } else px.fill(pal[slots[i]], base + a, base + b);
     n++;
   }
-  for (let y = yA + 1; y < yB; y++) px.copyWithin(y * w + xl, base + xl, base + xr);
+  if (!ctx) for (let y = yA + 1; y < yB; y++) px.copyWithin(y * w + xl, base + xl, base + xr);
   return n;
 }
 
@@ -906,10 +921,23 @@ function drawSpansSoft() {
     const img = ctx.createImageData(w, h);
     soft = { img, px: new Uint32Array(img.data.buffer), w, h };
   }
-  const S = soft;
-  S.px.fill(0);
   const scale = plotW() / (view.end - view.start), top = topY();
   const clipTop = Math.round(top * dpr);
+  // Few spans on screen: rectangles; many: the pixel buffer.
+  let count = showProcs && lanes ? lanes.runCount : 0;
+  if (data) {
+    for (let r = Math.floor(scrollRow); r < scrollRow + visibleRows() + 1 && count <= RECT_MAX_SPANS; r++) {
+      const i = data.rowPos.get(r);
+      if (i !== undefined) count += data.rowLen[i];
+    }
+  }
+  let S = soft;
+  if (count <= RECT_MAX_SPANS) {
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, w, h);
+    S = { ctx, w, style: null };
+  } else S.px.fill(0);
+  stats.softPath = S.ctx ? 'rects' : 'pixels';
   let n = 0;
   if (data) {
     const off = data.startNs - view.start;
@@ -919,7 +947,7 @@ function drawSpansSoft() {
       if (i === undefined) continue;
       const y = top + (r - scrollRow) * rh + pad;
       const yA = Math.max(clipTop, Math.round(y * dpr)), yB = Math.min(h, Math.round((y + barh) * dpr));
-      n += paintBars(S, yA, yB, data.start, data.end, data.slot, STATE_PIXELS, data.rowFirst[i], data.rowFirst[i] + data.rowLen[i], off, scale);
+      n += paintBars(S, yA, yB, data.start, data.end, data.slot, STATE_PIXELS, data.rowFirst[i], data.rowFirst[i] + data.rowLen[i], off, scale, STATE_CSS);
     }
   }
   stats.spansDrawn = n;
@@ -929,11 +957,11 @@ function drawSpansSoft() {
     for (let l = 0; l < lanes.laneCount; l++) {
       const y = lt + l * lh;
       const yA = Math.round(y * dpr), yB = Math.min(clipTop, Math.round((y + barh) * dpr));
-      runs += paintBars(S, yA, yB, lanes.start, lanes.end, lanes.slot, GROUP_PIXELS, lanes.laneFirst[l], lanes.laneFirst[l] + lanes.laneLen[l], off, scale);
+      runs += paintBars(S, yA, yB, lanes.start, lanes.end, lanes.slot, GROUP_PIXELS, lanes.laneFirst[l], lanes.laneFirst[l] + lanes.laneLen[l], off, scale, GROUP_PALETTE);
     }
   }
   stats.laneRunsDrawn = runs;
-  ctx.putImageData(S.img, 0, 0);
+  if (!S.ctx) ctx.putImageData(S.img, 0, 0);
 }
 
 /** P lanes with the span shader: lane index as the row, group colours as the palette. */

@@ -300,6 +300,15 @@ test('all rows: every row on screen, lines packed by the server with the majorit
   const want = PALETTE[slotOf(packed.state[best], packed.strings[packed.reason[best]] || '')][0];
   const hex = `#${px.slice(0, 3).map((v) => v.toString(16).padStart(2, '0')).join('')}`;
   assert.equal(hex, want.slice(0, 7), `pixel at line ${line} (x ${x.toFixed(0)}, y ${y.toFixed(0)})`);
+  // Software drawing has two paths (rectangles for few spans, a pixel buffer
+  // for many): both give that pixel.
+  if (d.renderer === 'canvas2d') {
+    await page.evaluate(() => window.weft.timeline.configure({ rectMaxSpans: 0 }));
+    const px2 = await page.evaluate(([xx, yy]) => window.weft.timeline.pixelAt(xx, yy), [x, y]);
+    assert.equal(await page.evaluate(() => window.weft.timeline.stats().softPath), 'pixels');
+    await page.evaluate(() => window.weft.timeline.configure({ rectMaxSpans: 3000 }));
+    assert.deepEqual(px2, px, 'the pixel buffer path paints the same pixel');
+  }
   await shot('timeline-all-rows');
   // Clicking a line opens its rows at normal height.
   const box = await page.locator('#tl-gl').boundingBox();
