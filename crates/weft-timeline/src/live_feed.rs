@@ -9,14 +9,19 @@
 //! whenever the stream has caught up with the bytes received, so the model
 //! is never behind by more than what is being decoded.
 //!
-//! The model must be fed only through the feed while it runs, and a new
-//! stream (whose wire ids start over) must begin with
-//! [`LiveFeed::restart`].
+//! The model must be fed only through the feed while it runs. Each new
+//! stream (a renewed trace request, whose wire ids start over) begins with
+//! [`LiveFeed::restart`] and ends with [`LiveFeed::stream_ended`]: a
+//! goroutine that exited between two requests appears in neither, so the
+//! feed watches each renewed stream's first generation, which restates
+//! every live goroutine, and ends those it did not mention
+//! ([`Model::end_unmentioned`]).
+use std::collections::HashSet;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 use std::thread;
 
-use weft_trace::EventRef;
+use weft_trace::{EventRef, Transition};
 
 use crate::digest::{Batch, Feeder};
 use crate::model::Model;
@@ -65,6 +70,16 @@ pub struct LiveFeed {
     tx: Option<SyncSender<Cmd>>,
     worker: Option<thread::JoinHandle<()>>,
     with_model: Arc<WithModel>,
+    streams: u64,
+    renewal: Option<Renewal>,
+    ended_between_streams: u64,
+}
+
+/// A renewed stream's first generation, being watched.
+struct Renewal {
+    first_gen: Option<u64>,
+    start_ns: i64,
+    mentioned: HashSet<i64>,
 }
 
 impl LiveFeed {
@@ -85,12 +100,24 @@ impl LiveFeed {
             tx: Some(tx),
             worker: Some(worker),
             with_model,
+            streams: 0,
+            renewal: None,
+            ended_between_streams: 0,
         }
+    }
+
+    /// Goroutines found gone at renewals so far (they exited between two
+    /// streams).
+    pub fn ended_between_streams(&self) -> u64 {
+        self.ended_between_streams
     }
 
     /// Digests one event; a full batch goes to the apply thread (waiting
     /// if it is [`QUEUE_BATCHES`] behind).
     pub fn push(&mut self, e: &EventRef<'_>) {
+        if self.renewal.is_some() {
+            self.watch_renewal(e);
+        }
         if self.feeder.is_none() {
             self.start_feeder();
         }
@@ -118,12 +145,69 @@ impl LiveFeed {
 
     /// A new stream begins: its string and stack ids start over, so the
     /// next event gets a fresh feeder, made once the model has applied
-    /// everything of the stream before.
+    /// everything of the stream before. From the second stream on, its
+    /// first generation is watched (see the module docs).
     pub fn restart(&mut self) {
         if self.feeder.is_some() {
             self.sync();
             self.feeder = None;
         }
+        self.streams += 1;
+        self.renewal = (self.streams > 1).then(|| Renewal {
+            first_gen: None,
+            start_ns: i64::MIN,
+            mentioned: HashSet::new(),
+        });
+    }
+
+    /// The stream ended, `clean` if its last generation arrived whole: a
+    /// renewal still watched is settled then (a partial generation proves
+    /// nothing about who is gone). Hands over what is left.
+    pub fn stream_ended(&mut self, clean: bool) {
+        if clean {
+            self.reconcile();
+        } else {
+            self.renewal = None;
+        }
+        self.flush();
+    }
+
+    fn watch_renewal(&mut self, e: &EventRef<'_>) {
+        let Some(r) = self.renewal.as_mut() else {
+            return;
+        };
+        let gen = e.generation();
+        match r.first_gen {
+            _ if gen == 0 => {}
+            None => {
+                r.first_gen = Some(gen);
+                r.start_ns = e.time();
+            }
+            // The first generation is complete: everything of it must be
+            // in the model before the unmentioned goroutines are ended.
+            Some(first) if first != gen => return self.reconcile(),
+            Some(_) => {}
+        }
+        if let Some(st) = e.state_transition() {
+            if let Transition::Goroutine { id, .. } = st.transition {
+                r.mentioned.insert(id);
+            }
+        }
+    }
+
+    fn reconcile(&mut self) {
+        let Some(r) = self.renewal.take() else {
+            return;
+        };
+        if r.first_gen.is_none() {
+            return;
+        }
+        self.sync();
+        let mut n = 0;
+        (self.with_model)(0, &mut |m| {
+            n = m.end_unmentioned(|id| r.mentioned.contains(&id), r.start_ns)
+        });
+        self.ended_between_streams += n as u64;
     }
 
     fn start_feeder(&mut self) {

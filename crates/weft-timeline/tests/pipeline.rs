@@ -166,17 +166,41 @@ fn live_feed_builds_the_same_model_while_readers_query_it() {
     use std::sync::{Arc, Mutex};
     let bytes = demo_trace();
     // Two streams back to back, the second's ids starting over, as when
-    // the live stream renews its request.
-    let want = {
+    // the live stream renews its request. At a renewal, goroutines the new
+    // stream's first generation does not mention are ended once that
+    // generation is complete: those alive at the end of the first pass that
+    // the trace's first generation does not know yet.
+    let (want, ended) = {
         let mut m = Model::new(Config::default());
-        for _ in 0..2 {
+        let mut ended = 0;
+        for stream in 0..2 {
             let mut rd = weft_trace::Reader::new(&bytes[..]);
+            let mut first: Option<(u64, i64)> = None;
+            let mut mentioned = std::collections::HashSet::new();
+            let mut settled = stream == 0;
             while let Some(e) = rd.next_event().unwrap() {
+                if !settled && e.generation() != 0 {
+                    match first {
+                        None => first = Some((e.generation(), e.time())),
+                        Some((g, t)) if g != e.generation() => {
+                            ended += m.end_unmentioned(|id| mentioned.contains(&id), t);
+                            settled = true;
+                        }
+                        Some(_) => {}
+                    }
+                }
+                if !settled {
+                    if let Some(st) = e.state_transition() {
+                        if let weft_trace::Transition::Goroutine { id, .. } = st.transition {
+                            mentioned.insert(id);
+                        }
+                    }
+                }
                 m.ingest(&e);
             }
         }
         m.evict();
-        m
+        (m, ended)
     };
     let model = Arc::new(Mutex::new(Model::new(Config::default())));
     let applied = Arc::new(AtomicU64::new(0));
@@ -205,6 +229,7 @@ fn live_feed_builds_the_same_model_while_readers_query_it() {
     done.store(true, Ordering::Relaxed);
     assert!(reader.join().unwrap() > 0);
     assert_eq!(applied.load(Ordering::Relaxed), want.stats().events);
+    assert_eq!(feed.ended_between_streams(), ended as u64);
     drop(feed);
     let mut got = Arc::try_unwrap(model).ok().unwrap().into_inner().unwrap();
     got.evict();

@@ -1,6 +1,7 @@
 //! The live execution trace behind `weft top URL`: a `weft-source` trace
-//! stream decoded into a `weft-timeline` model on the stream's decode
-//! thread, `weft-analysis` trace findings recomputed at most once a second,
+//! stream decoded into a `weft-timeline` model (digested on the stream's
+//! decode thread, applied on a second: `LiveFeed`, which also settles
+//! renewals), `weft-analysis` trace findings recomputed at most once a second,
 //! and what the screen shows of them ([`TraceView`]: findings, the busiest
 //! group-to-group wake flows).
 //!
@@ -11,13 +12,14 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use weft_analysis::trace::{analyze, TraceConfig};
 use weft_source::trace_stream::{AutoSaver, TraceSink};
 use weft_source::{TraceSourceError, TraceStream, TraceStreamEvent, TraceStreamOptions};
-use weft_timeline::{Config, Model, WakerKind};
-use weft_trace::{Decoder, EventRef, Transition};
+use weft_timeline::{Config, LiveFeed, Model, WakerKind};
+use weft_trace::{Decoder, EventRef};
 
 use crate::view::Feed;
 
@@ -88,11 +90,13 @@ const MAX_FLOWS: usize = 12;
 /// Analysis runs at most this often.
 const ANALYSE_EVERY: Duration = Duration::from_secs(1);
 
-/// Feeds a [`Model`] from a trace stream, reconciles it at each renewal
-/// and publishes a [`TraceView`] at most once a second. Runs on the
-/// stream's decode thread, so the model needs no lock.
+/// Feeds a [`Model`] from a trace stream (through a [`LiveFeed`], which
+/// also ends the goroutines that exited between two requests) and
+/// publishes a [`TraceView`] at most once a second, computed on the
+/// stream's decode thread.
 pub struct LiveModelSink {
-    model: Model,
+    model: Arc<Mutex<Model>>,
+    feed: LiveFeed,
     cfg: TraceConfig,
     views: Sender<TraceView>,
     last_view: Option<Instant>,
@@ -102,56 +106,40 @@ pub struct LiveModelSink {
     last_cost: Duration,
     events: u64,
     streams: u64,
-    ended_between_requests: u64,
-    renewal: Option<Renewal>,
-}
-
-/// A renewed request's first generation, being watched: every goroutine
-/// alive in the target is restated in it (at its end at the latest).
-struct Renewal {
-    first_gen: Option<u64>,
-    start_ns: i64,
-    mentioned: HashSet<i64>,
 }
 
 impl LiveModelSink {
     /// A sink into a fresh model; views go to `views`.
     pub fn new(cfg: Config, views: Sender<TraceView>) -> LiveModelSink {
+        let model = Arc::new(Mutex::new(Model::new(cfg)));
+        let m = model.clone();
+        let feed = LiveFeed::new(move |_, f| f(&mut m.lock().unwrap_or_else(|p| p.into_inner())));
         LiveModelSink {
-            model: Model::new(cfg),
+            model,
+            feed,
             cfg: TraceConfig::default(),
             views,
             last_view: None,
             last_cost: Duration::ZERO,
             events: 0,
             streams: 0,
-            ended_between_requests: 0,
-            renewal: None,
         }
     }
 
-    /// The model (for tests and benchmarks).
-    pub fn model(&self) -> &Model {
-        &self.model
+    /// The model as applied so far (for tests and benchmarks; events
+    /// pushed since the stream last caught up may still be on their way).
+    pub fn model(&self) -> MutexGuard<'_, Model> {
+        self.model.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Goroutines ended at renewals so far.
     pub fn ended_between_requests(&self) -> u64 {
-        self.ended_between_requests
-    }
-
-    fn reconcile(&mut self) {
-        if let Some(r) = self.renewal.take() {
-            let n = self
-                .model
-                .end_unmentioned(|id| r.mentioned.contains(&id), r.start_ns);
-            self.ended_between_requests += n as u64;
-        }
+        self.feed.ended_between_streams()
     }
 
     /// Runs the trace findings and builds the screen's view.
     pub fn view(&self) -> TraceView {
-        let m = &self.model;
+        let m = &*self.model();
         let findings = analyze(m, &self.cfg)
             .into_iter()
             .map(|f| TraceFindingView {
@@ -191,7 +179,7 @@ impl LiveModelSink {
             flows,
             streams: self.streams,
             events: self.events,
-            ended_between_requests: self.ended_between_requests,
+            ended_between_requests: self.ended_between_requests(),
             analysis_ms: self.last_cost.as_secs_f64() * 1e3,
         }
     }
@@ -212,53 +200,26 @@ impl LiveModelSink {
 
 impl TraceSink for LiveModelSink {
     fn stream_started(&mut self, _stream: u64) {
-        // A renewal: what the model holds alive must show up again in the
-        // new trace's first generation, or it exited in between.
-        if self.streams > 0 {
-            self.renewal = Some(Renewal {
-                first_gen: None,
-                start_ns: i64::MIN,
-                mentioned: HashSet::new(),
-            });
-        }
+        self.feed.restart();
         self.streams += 1;
     }
 
     fn event(&mut self, _stream: u64, ev: &EventRef<'_>) {
-        if let Some(r) = self.renewal.as_mut() {
-            let gen = ev.generation();
-            match r.first_gen {
-                _ if gen == 0 => {}
-                None => {
-                    r.first_gen = Some(gen);
-                    r.start_ns = ev.time();
-                }
-                Some(first) if first != gen => self.reconcile(),
-                Some(_) => {}
-            }
-        }
-        if let Some(r) = self.renewal.as_mut() {
-            if let Some(st) = ev.state_transition() {
-                if let Transition::Goroutine { id, .. } = st.transition {
-                    r.mentioned.insert(id);
-                }
-            }
-        }
-        self.model.ingest(ev);
+        self.feed.push(ev);
         self.events += 1;
         if self.events % 4096 == 0 && self.analysis_due() {
+            self.feed.sync();
             self.publish();
         }
     }
 
+    fn caught_up(&mut self, _stream: u64) {
+        self.feed.flush();
+    }
+
     fn stream_ended(&mut self, _stream: u64, _dec: &Decoder, error: Option<&TraceSourceError>) {
-        match error {
-            // The whole first generation arrived (the trace's end restates
-            // every goroutine).
-            None => self.reconcile(),
-            // A partial generation proves nothing about who is gone.
-            Some(_) => self.renewal = None,
-        }
+        self.feed.stream_ended(error.is_none());
+        self.feed.sync();
         self.publish();
     }
 }

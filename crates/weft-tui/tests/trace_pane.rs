@@ -275,6 +275,9 @@ impl TraceSink for Shared {
     fn event(&mut self, stream: u64, ev: &EventRef<'_>) {
         self.0.lock().unwrap().event(stream, ev)
     }
+    fn caught_up(&mut self, stream: u64) {
+        self.0.lock().unwrap().caught_up(stream)
+    }
     fn stream_ended(&mut self, stream: u64, dec: &Decoder, err: Option<&TraceSourceError>) {
         self.0.lock().unwrap().stream_ended(stream, dec, err)
     }
@@ -317,8 +320,9 @@ fn goroutines_exiting_between_requests_leave_the_model() {
             300,
             "all 300 parked after the first request"
         );
-        let g = m
-            .model()
+        // One guard for all reads: the model sits behind the feed's lock.
+        let model = m.model();
+        let g = model
             .groups(false)
             .into_iter()
             .find(|g| g.entry.ends_with("burstWorker"))
@@ -327,17 +331,12 @@ fn goroutines_exiting_between_requests_leave_the_model() {
         assert!(b.count >= 1);
         // Restated with a stack, no reason: the reason comes from the stack.
         assert_eq!(b.reason, "chan receive", "{b:?}");
-        let some = m
-            .model()
+        let some = model
             .goroutines_raw()
-            .find(|r| {
-                m.model()
-                    .group_raw(r.group)
-                    .is_some_and(|_| r.group == g.id)
-            })
+            .find(|r| model.group_raw(r.group).is_some_and(|_| r.group == g.id))
             .unwrap()
             .id;
-        let info = m.model().goroutine(some).unwrap();
+        let info = model.goroutine(some).unwrap();
         assert!(info.since_before_trace);
         assert_eq!(info.reason, "chan receive");
     }

@@ -124,10 +124,11 @@ impl TraceSink for LiveSink {
         &mut self,
         _stream: u64,
         _dec: &weft_trace::Decoder,
-        _err: Option<&weft_source::TraceSourceError>,
+        err: Option<&weft_source::TraceSourceError>,
     ) {
-        // Whatever is left of the batch becomes visible now.
-        self.feed.flush();
+        // Settles a renewal (goroutines that exited between two requests)
+        // and makes whatever is left of the batch visible now.
+        self.feed.stream_ended(err.is_none());
     }
 }
 

@@ -213,9 +213,9 @@ impl TraceSink for PipelinedSink {
         &mut self,
         _: u64,
         _: &weft_trace::Decoder,
-        _: Option<&weft_source::TraceSourceError>,
+        err: Option<&weft_source::TraceSourceError>,
     ) {
-        self.feed.flush();
+        self.feed.stream_ended(err.is_none());
     }
 }
 
