@@ -35,11 +35,20 @@ fn main() {
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut st = weft_trace::stats::Stats::default();
     if mode == "stats" {
-        // What `weft trace stats` runs.
-        if let Err(e) = r.for_each_event(|ev| {
-            n += 1;
-            st.add(ev)
-        }) {
+        // What `weft trace stats` runs: the summary on the second thread
+        // (TRACECAT_SERIAL: on this one).
+        let res = if std::env::var_os("TRACECAT_SERIAL").is_some() {
+            r.for_each_event(|ev| {
+                n += 1;
+                st.add(ev)
+            })
+        } else {
+            r.for_each_event_par(|ev| {
+                n += 1;
+                st.add(ev)
+            })
+        };
+        if let Err(e) = res {
             eprintln!("error: {e}");
         }
     }

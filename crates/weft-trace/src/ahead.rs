@@ -9,14 +9,24 @@
 //! at the same place), so the event order cannot depend on the thread.
 //! The helper works on the thread whose queue is shortest, and first on one
 //! the ordering loop is waiting for.
+//!
+//! The same helper can also run the consumer of the ordered events
+//! ([`crate::Reader::for_each_event_par`]): the ordering loop hands it
+//! batches of ordered events ([`Ordered`]) with what reading them needs
+//! (the generation's tables and bytes), and the helper calls the consumer on
+//! them between decoding chunks. Both kinds of work share one lock and one
+//! wake-up, so the second core does decoding and consuming while the first
+//! only orders.
+use std::any::Any;
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
 use crate::error::Error;
-use crate::generation::{BatchRef, Clock};
-use crate::order::Base;
+use crate::event::RawEvent;
+use crate::generation::{BatchRef, Clock, Generation};
+use crate::order::{Base, ExtraStrings};
 use crate::spec::{Wire, NUM_SPECS, WIRE};
 use crate::varint::{uvarint, Varint};
 
@@ -152,6 +162,23 @@ pub(crate) struct Chunk {
     pub err: Option<Error>,
 }
 
+/// Ordered events handed to the consumer, with what reading them needs.
+pub(crate) struct Ordered {
+    /// The events are `evs[from..]`.
+    pub evs: Vec<RawEvent>,
+    pub from: usize,
+    /// The generation's tables (None: the events need none).
+    pub gen: Option<Arc<Generation>>,
+    pub extra: ExtraStrings,
+    /// The generation's bytes, from trace offset `base`.
+    pub bytes: SharedBytes,
+    pub base: usize,
+}
+
+/// Ordered batches handed over and not yet consumed, at most: the ordering
+/// loop waits beyond that (memory stays a few batches).
+const MAX_OUT: usize = 4;
+
 /// What the helper decodes: one generation's batches over its bytes.
 struct Job {
     bytes: SharedBytes,
@@ -186,6 +213,16 @@ struct State {
     main_waiting: bool,
     free: Vec<Vec<Base>>,
     shutdown: bool,
+    // The helper thread of `spawn` should exit (its work moves to a
+    // consumer thread for a while; the state stays).
+    detach: bool,
+    // Ordered batches for the consumer, oldest first; buffers of consumed
+    // ones; batches handed over and not consumed yet.
+    ordered: VecDeque<Ordered>,
+    spare: Vec<Vec<RawEvent>>,
+    out: usize,
+    // No more batches will come: the consumer returns once all are done.
+    closing: bool,
 }
 
 struct Shared {
@@ -208,22 +245,111 @@ pub(crate) struct Ahead {
     thread: Option<JoinHandle<()>>,
 }
 
+/// The helper's state, for a thread that takes over its work with a
+/// consumer ([`Ahead::serve`]).
+#[derive(Clone)]
+pub(crate) struct Helper(Arc<Shared>);
+
+impl Helper {
+    /// Runs the helper's loop on this thread, also calling `consume` on
+    /// every ordered batch handed over, until [`Ahead::close`]. A panic in
+    /// `consume` is caught and returned once the loop ends (batches after
+    /// it are dropped unread, so the ordering loop never waits forever).
+    pub fn serve(&self, consume: &mut dyn FnMut(&Ordered)) -> Option<Box<dyn Any + Send>> {
+        helper(&self.0, Some(consume))
+    }
+
+    /// No more batches: [`serve`](Self::serve) returns once it consumed them.
+    pub fn close(&self) {
+        lock(&self.0).closing = true;
+        self.0.work.notify_all();
+    }
+}
+
 impl Ahead {
-    /// Starts the helper thread (idle until [`Ahead::start`]).
-    pub fn spawn() -> std::io::Result<Ahead> {
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State::default()),
-            work: Condvar::new(),
-            ready: Condvar::new(),
-        });
-        let s = shared.clone();
-        let thread = std::thread::Builder::new()
+    /// The queues without a thread: one must [`serve`](Helper::serve) them.
+    pub fn external() -> Ahead {
+        Ahead {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State::default()),
+                work: Condvar::new(),
+                ready: Condvar::new(),
+            }),
+            thread: None,
+        }
+    }
+
+    /// Stops the helper thread (if any) without touching the work in
+    /// progress, and returns the state for another thread to serve.
+    pub fn take_over(&mut self) -> Helper {
+        if let Some(t) = self.thread.take() {
+            lock(&self.shared).detach = true;
+            self.shared.work.notify_all();
+            let _ = t.join();
+            lock(&self.shared).detach = false;
+        }
+        lock(&self.shared).closing = false;
+        Helper(self.shared.clone())
+    }
+
+    /// Gives the work back to a thread of its own (after [`take_over`]
+    /// ended). Without a thread, decoding a generation already started
+    /// would wait forever; if one cannot be started, false.
+    ///
+    /// [`take_over`]: Self::take_over
+    pub fn restart_thread(&mut self) -> bool {
+        if self.thread.is_some() {
+            return true;
+        }
+        let s = self.shared.clone();
+        match std::thread::Builder::new()
             .name("weft-trace-decode".into())
-            .spawn(move || helper(&s))?;
-        Ok(Ahead {
-            shared,
-            thread: Some(thread),
-        })
+            .spawn(move || {
+                helper(&s, None);
+            }) {
+            Ok(t) => {
+                self.thread = Some(t);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Hands ordered events to the consumer; returns an empty buffer for
+    /// the next ones (waiting while `MAX_OUT` batches are unconsumed).
+    pub fn hand_off(&self, o: Ordered, capacity: usize) -> Vec<RawEvent> {
+        let mut st = lock(&self.shared);
+        st.ordered.push_back(o);
+        st.out += 1;
+        if st.helper_waiting {
+            self.shared.work.notify_one();
+        }
+        while st.out >= MAX_OUT {
+            st.main_waiting = true;
+            st = self
+                .shared
+                .ready
+                .wait(st)
+                .unwrap_or_else(|p| p.into_inner());
+            st.main_waiting = false;
+        }
+        st.spare
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(capacity))
+    }
+
+    /// Waits until every batch handed over has been consumed.
+    pub fn drain(&self) {
+        let mut st = lock(&self.shared);
+        while st.out > 0 {
+            st.main_waiting = true;
+            st = self
+                .shared
+                .ready
+                .wait(st)
+                .unwrap_or_else(|p| p.into_inner());
+            st.main_waiting = false;
+        }
     }
 
     /// Starts decoding a generation: `lists` are its threads' batches,
@@ -363,21 +489,48 @@ impl Drop for Ahead {
 }
 
 // The helper's loop: pick the thread that most needs chunks, decode one
-// outside the lock, queue it.
-fn helper(s: &Shared) {
+// outside the lock, queue it. With a consumer, ordered batches are consumed
+// too: after a chunk the ordering loop waits for, before the others.
+fn helper(
+    s: &Shared,
+    mut consume: Option<&mut dyn FnMut(&Ordered)>,
+) -> Option<Box<dyn Any + Send>> {
+    let mut panicked = None;
     let mut st = lock(s);
     loop {
-        if st.shutdown {
-            return;
+        if st.shutdown || (consume.is_none() && st.detach) {
+            return panicked;
+        }
+        // (The queue it waits on is empty until it wakes and takes the
+        // chunk: one is enough.)
+        let wanted = st.job.as_ref().and(st.wanted).filter(|&w| {
+            st.lists
+                .get(w)
+                .is_some_and(|l| !l.done && l.queue.is_empty())
+        });
+        if let (None, Some(c)) = (wanted, consume.as_mut()) {
+            if let Some(o) = st.ordered.pop_front() {
+                drop(st);
+                if panicked.is_none() {
+                    if let Err(p) = catch_unwind(AssertUnwindSafe(|| c(&o))) {
+                        panicked = Some(p);
+                    }
+                }
+                let Ordered { mut evs, .. } = o;
+                evs.clear();
+                st = lock(s);
+                st.spare.push(evs);
+                st.out -= 1;
+                if st.main_waiting {
+                    s.ready.notify_one();
+                }
+                continue;
+            }
+            if st.closing {
+                return panicked;
+            }
         }
         let pick = st.job.as_ref().and_then(|_| {
-            // (The queue it waits on is empty until it wakes and takes the
-            // chunk: one is enough.)
-            let wanted = st.wanted.filter(|&w| {
-                st.lists
-                    .get(w)
-                    .is_some_and(|l| !l.done && l.queue.is_empty())
-            });
             wanted.or_else(|| {
                 st.lists
                     .iter()

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 #[cfg(test)]
 use crate::ahead::read_uv;
-use crate::ahead::{decode_chunk, Ahead, ListPos, SharedBytes};
+use crate::ahead::{decode_chunk, Ahead, ListPos, Ordered, SharedBytes};
 use crate::error::{Error, Result};
 use crate::event::{EventRef, RawEvent, FLAG_TABLE};
 use crate::generation::{Generation, Span};
@@ -341,7 +341,7 @@ pub struct Decoder {
     ver: Option<Version>,
     failed: Option<Error>,
     build: Option<Generation>,
-    gen: Option<Generation>,
+    gen: Option<Arc<Generation>>,
     frontier: Frontier,
     cpu_next: usize,
     order: Option<Ordering>,
@@ -374,7 +374,18 @@ pub struct Decoder {
     // The whole input, when given at once (`Decoder::with_input`): read in
     // place, `buf` stays empty.
     whole: Option<SharedBytes>,
+    // Events ordered per `fill` at most.
+    fill_max: usize,
+    // Ordered events go to a consumer on the helper thread
+    // (`Reader::for_each_event_par`): generation bytes are always shared.
+    par: bool,
 }
+
+// Events ordered per `fill`: one-by-one readers take them from there.
+const FILL: usize = 256;
+// With the consumer on another thread, each batch handed over is one
+// `fill`: bigger batches, fewer hand-offs (2048 events are 160 KB).
+const PAR_FILL: usize = 2048;
 
 // The input bytes from trace offset `base` on.
 #[inline(always)]
@@ -427,6 +438,8 @@ impl Decoder {
             gbuf: None,
             gbase: 0,
             whole: None,
+            fill_max: FILL,
+            par: false,
         }
     }
 
@@ -451,6 +464,12 @@ impl Decoder {
     /// of decoded chunks, and by nothing else.
     pub fn set_decode_thread(&mut self, min_bytes: Option<u64>) {
         self.ahead_min = min_bytes;
+    }
+
+    // The installed generation's task-end names.
+    #[inline(always)]
+    fn extra_strings(&self) -> &[Box<[u8]>] {
+        self.order.as_ref().map_or(&[], |o| &o.extra_strings[..])
     }
 
     // The installed generation's bytes and the trace offset they start at.
@@ -579,10 +598,10 @@ impl Decoder {
             // (Asked again after more input was read, the drained generation's
             // bytes may be gone: no tables then rather than stale ones.)
             let (_, base) = self.gen_bytes();
-            self.gen.as_ref().filter(|g| g.start >= base)
+            self.gen.as_deref().filter(|g| g.start >= base)
         };
         let (buf, base) = self.gen_bytes();
-        EventRef::new(cur, gen, buf, base)
+        EventRef::new(cur, gen, self.extra_strings(), buf, base)
     }
 
     /// Moves to the next event.
@@ -669,8 +688,8 @@ impl Decoder {
     /// strictly increase. Stops early at the generation's end or at an
     /// error, which is kept in `pending_err` for after the events before it.
     fn fill(&mut self) {
-        const FILL: usize = 256;
-        let (Some(gen), Some(order)) = (self.gen.as_mut(), self.order.as_mut()) else {
+        let fill_max = self.fill_max;
+        let (Some(gen), Some(order)) = (self.gen.as_deref(), self.order.as_mut()) else {
             return;
         };
         let frontier = &mut self.frontier;
@@ -685,12 +704,12 @@ impl Decoder {
         debug_assert!(order.queue.is_empty());
         std::mem::swap(&mut out, &mut order.queue);
         let mut last_ts = self.last_ts;
-        'fill: while order.queue.len() < FILL {
+        'fill: while order.queue.len() < fill_max {
             // The hot loop: the earliest thread's next event is a common
             // goroutine transition that can be taken and whose ids exist.
             // Same steps and outcome as the general path below, minus its
             // dispatch and bookkeeping. Anything else falls through to it.
-            'fast: while order.queue.len() < FILL && !frontier.is_empty() {
+            'fast: while order.queue.len() < fill_max && !frontier.is_empty() {
                 // The earliest thread stays earliest while its next event is
                 // no later than both heap children's (sift_down would not
                 // move it): run it without touching the heap.
@@ -748,12 +767,12 @@ impl Decoder {
                         q.time = last_ts.wrapping_add(1);
                     }
                     last_ts = q.time;
-                    if moved || order.queue.len() >= FILL {
+                    if moved || order.queue.len() >= fill_max {
                         break;
                     }
                 }
             }
-            if order.queue.len() >= FILL {
+            if order.queue.len() >= fill_max {
                 break;
             }
             let start = order.queue.len();
@@ -973,10 +992,16 @@ impl Decoder {
         self.frontier.clear();
         self.ahead_on = false;
         if self.ahead_min.is_some_and(|n| g.event_bytes >= n) {
-            self.start_ahead(&g);
+            self.start_ahead(&g, true);
+        } else if self.par && self.whole.is_none() {
+            // The consumer reads the generation's bytes on another thread.
+            self.start_ahead(&g, false);
         }
-        self.gen = Some(g);
-        let gen = self.gen.as_ref().unwrap();
+        if let Some(o) = self.order.as_mut() {
+            o.new_generation();
+        }
+        self.gen = Some(Arc::new(g));
+        let gen = self.gen.as_deref().unwrap();
         let (buf, base) = match &self.gbuf {
             Some(b) => (&b[..], self.gbase),
             None => (input_of(&self.whole, &self.buf), self.base),
@@ -998,21 +1023,24 @@ impl Decoder {
     }
 
     // Hands generation `g` (read, not yet installed) to the decode-ahead
-    // thread: its bytes move out of `buf` into a shared buffer (the bytes
-    // after it, at most one read's worth, move to a new `buf`).
-    fn start_ahead(&mut self, g: &Generation) {
-        if self.ahead.is_none() {
-            match Ahead::spawn() {
-                Ok(a) => self.ahead = Some(a),
-                Err(_) => return, // no thread: decode on this one
+    // thread (if `decode`) and shares its bytes: they move out of `buf`
+    // into a shared buffer (the bytes after it, at most one read's worth,
+    // move to a new `buf`).
+    fn start_ahead(&mut self, g: &Generation, decode: bool) {
+        if decode && !self.par {
+            // (In `for_each_event_par` the consumer's thread is the helper.)
+            let a = self.ahead.get_or_insert_with(Ahead::external);
+            if !a.restart_thread() {
+                return; // no thread: decode on this one
             }
         }
         self.release_gen_bytes();
         if let Some(w) = &self.whole {
             // Read in place: share the whole input.
-            let a = self.ahead.as_ref().expect("spawned above");
-            a.start(w.clone(), self.base, g.batches.clone(), g.clock(), g.num);
-            self.ahead_on = true;
+            if let Some(a) = self.ahead.as_ref().filter(|_| decode) {
+                a.start(w.clone(), self.base, g.batches.clone(), g.clock(), g.num);
+                self.ahead_on = true;
+            }
             return;
         }
         if g.start < self.base || g.end < g.start || g.end - self.base > self.buf.len() {
@@ -1023,9 +1051,55 @@ impl Decoder {
         self.gbase = self.base;
         self.base = g.end;
         self.gbuf = Some(bytes.clone());
-        let a = self.ahead.as_ref().expect("spawned above");
-        a.start(bytes, self.gbase, g.batches.clone(), g.clock(), g.num);
-        self.ahead_on = true;
+        if let Some(a) = self.ahead.as_ref().filter(|_| decode) {
+            a.start(bytes, self.gbase, g.batches.clone(), g.clock(), g.num);
+            self.ahead_on = true;
+        }
+    }
+
+    // The ready events from `ready[from]` on, with what reading them on
+    // another thread needs; `ready` is left empty.
+    fn take_ordered(&mut self, from: usize) -> Ordered {
+        let evs = std::mem::take(&mut self.ready);
+        self.ready_pos = 0;
+        let extra = self
+            .order
+            .as_ref()
+            .map(|o| o.extra_strings.clone())
+            .unwrap_or_default();
+        let shared: Option<(SharedBytes, usize)> = match (&self.gbuf, &self.whole) {
+            (Some(b), _) => Some((b.clone(), self.gbase)),
+            (None, Some(w)) => Some((w.clone(), self.base)),
+            (None, None) => None,
+        };
+        let (gen, bytes, base) = match shared {
+            Some((bytes, base)) => (self.gen.clone(), bytes, base),
+            None => {
+                // Not shared (only a closing Sync, which needs no tables,
+                // should get here): copy what the events need.
+                let needs = evs[from..]
+                    .iter()
+                    .any(|e| !(e.typ == ev::SYNC_SYNTH && e.flags & FLAG_TABLE == 0));
+                match self.gen.as_ref().filter(|g| {
+                    needs && g.start >= self.base && g.end - self.base <= self.buf.len()
+                }) {
+                    Some(g) => {
+                        let b = self.buf[g.start - self.base..g.end - self.base].to_vec();
+                        (Some(g.clone()), Arc::new(b) as SharedBytes, g.start)
+                    }
+                    None => (None, Arc::new(Vec::new()) as SharedBytes, self.base),
+                }
+            }
+        };
+        let gen = gen.filter(|g| g.start >= base);
+        Ordered {
+            evs,
+            from,
+            gen,
+            extra,
+            bytes,
+            base,
+        }
     }
 
     // The drained generation's bytes held for the helper go back to being
@@ -1037,6 +1111,10 @@ impl Decoder {
         self.ahead_on = false;
         if let Some(a) = &self.ahead {
             a.stop();
+            if self.par && self.gbuf.is_some() {
+                // The consumer may still read these bytes.
+                a.drain();
+            }
         }
         let Some(b) = self.gbuf.take() else {
             return;
@@ -1323,7 +1401,7 @@ fn try_advance(
     frontier: &mut Frontier,
     i: usize,
     order: &mut Ordering,
-    gen: &mut Generation,
+    gen: &Generation,
     buf: &[u8],
     base: usize,
     ahead: Option<&Ahead>,
@@ -1447,19 +1525,134 @@ impl<R: Read> Reader<R> {
                 d.events += (end - start) as u64;
                 let d = &self.dec;
                 let (buf, base) = d.gen_bytes();
-                let gen = d.gen.as_ref().filter(|g| g.start >= base);
+                let gen = d.gen.as_deref().filter(|g| g.start >= base);
+                let extra = d.extra_strings();
                 for raw in &d.ready[start..end] {
                     let g = if raw.typ == ev::SYNC_SYNTH && raw.flags & FLAG_TABLE == 0 {
                         None
                     } else {
                         gen
                     };
-                    f(&EventRef::new(raw, g, buf, base));
+                    f(&EventRef::new(raw, g, extra, buf, base));
                 }
             }
             match self.next_event_slow()? {
                 Some(ev) => f(&ev),
                 None => return Ok(()),
+            }
+        }
+    }
+
+    /// Like [`for_each_event`](Self::for_each_event), but `f` runs on a
+    /// second thread while this one orders the next events: for a consumer
+    /// that does real work per event, the two cores share the load. Events
+    /// reach `f` in the same order, in batches of a few thousand; the call
+    /// returns once `f` has seen every event (and the error, if any, comes
+    /// after all the events before it, as with `for_each_event`). The same
+    /// thread also does the decode-ahead if [`set_decode_thread`] is on.
+    /// A panic in `f` is passed on to the caller once reading stopped.
+    ///
+    /// With an input read from a stream (not [`from_input`]), each
+    /// generation's bytes are moved into a shared buffer (the decode-ahead
+    /// does the same for big ones). If no thread can be started, `f` runs
+    /// on this one.
+    ///
+    /// [`set_decode_thread`]: Self::set_decode_thread
+    /// [`from_input`]: Reader::from_input
+    ///
+    /// ```no_run
+    /// let f = std::fs::File::open("trace.out").unwrap();
+    /// let mut r = weft_trace::Reader::new(f);
+    /// let mut st = weft_trace::stats::Stats::default();
+    /// r.for_each_event_par(|ev| st.add(ev)).unwrap();
+    /// ```
+    pub fn for_each_event_par<F>(&mut self, mut f: F) -> Result<()>
+    where
+        F: FnMut(&EventRef<'_>) + Send,
+    {
+        let helper = self
+            .dec
+            .ahead
+            .get_or_insert_with(Ahead::external)
+            .take_over();
+        self.dec.par = true;
+        self.dec.fill_max = PAR_FILL;
+        let outcome = std::thread::scope(|s| {
+            let h = helper.clone();
+            let f = &mut f;
+            let consumer = std::thread::Builder::new()
+                .name("weft-trace-consume".into())
+                .spawn_scoped(s, move || {
+                    h.serve(&mut |o: &Ordered| {
+                        let buf = (*o.bytes).as_ref();
+                        let gen = o.gen.as_deref();
+                        for raw in &o.evs[o.from..] {
+                            let g = if raw.typ == ev::SYNC_SYNTH && raw.flags & FLAG_TABLE == 0 {
+                                None
+                            } else {
+                                gen
+                            };
+                            f(&EventRef::new(raw, g, &o.extra, buf, o.base));
+                        }
+                    })
+                });
+            let Ok(consumer) = consumer else {
+                return None;
+            };
+            // However the ordering loop ends (a panic included), the
+            // consumer is told to finish, so the scope's join cannot hang.
+            struct Close(crate::ahead::Helper);
+            impl Drop for Close {
+                fn drop(&mut self) {
+                    self.0.close();
+                }
+            }
+            let close = Close(helper.clone());
+            let res = self.par_loop();
+            drop(close);
+            let panicked = consumer.join().unwrap_or_else(Some);
+            Some((res, panicked))
+        });
+        self.dec.par = false;
+        self.dec.fill_max = FILL;
+        if self.dec.ahead_on {
+            // Stopped inside a generation the helper decodes (after an
+            // error): its thread takes over again.
+            if let Some(a) = self.dec.ahead.as_mut() {
+                a.restart_thread();
+            }
+        }
+        match outcome {
+            None => self.for_each_event(f),
+            Some((_, Some(p))) => std::panic::resume_unwind(p),
+            Some((res, None)) => res,
+        }
+    }
+
+    // The ordering side of `for_each_event_par`: every run of ready events
+    // goes to the consumer as it is.
+    fn par_loop(&mut self) -> Result<()> {
+        loop {
+            match self.dec.advance() {
+                Ok(Status::Event) => {
+                    let d = &mut self.dec;
+                    let from = d.ready_pos - 1;
+                    d.events += (d.ready.len() - d.ready_pos) as u64;
+                    let o = d.take_ordered(from);
+                    let a = d.ahead.as_ref().expect("set up by for_each_event_par");
+                    d.ready = a.hand_off(o, PAR_FILL + 8);
+                }
+                Ok(Status::End) => return Ok(()),
+                Ok(Status::NeedData) => {
+                    let n = self
+                        .dec
+                        .fill_from(&mut self.r, self.chunk)
+                        .map_err(|e| Error::new(format!("read error: {e}")))?;
+                    if n == 0 {
+                        self.dec.finish();
+                    }
+                }
+                Err(e) => return Err(e),
             }
         }
     }

@@ -367,6 +367,8 @@ fn span(buf: &[u8], base: usize, s: Span) -> &[u8] {
 pub struct EventRef<'a> {
     raw: &'a RawEvent,
     gen: Option<&'a Generation>,
+    // The generation's task-end names (read only with `gen`).
+    extra: &'a [Box<[u8]>],
     buf: &'a [u8],
     base: usize,
 }
@@ -381,12 +383,14 @@ impl<'a> EventRef<'a> {
     pub(crate) fn new(
         raw: &'a RawEvent,
         gen: Option<&'a Generation>,
+        extra: &'a [Box<[u8]>],
         buf: &'a [u8],
         base: usize,
     ) -> Self {
         EventRef {
             raw,
             gen,
+            extra,
             buf,
             base,
         }
@@ -630,8 +634,8 @@ impl<'a> EventRef<'a> {
             }),
             ev::USER_TASK_END => {
                 let name: &'a [u8] = match self.gen {
-                    Some(g) if a[3] != 0 => g
-                        .extra_strings
+                    Some(_) if a[3] != 0 => self
+                        .extra
                         .get(a[3] as usize - 1)
                         .map(|s| &s[..])
                         .unwrap_or(&[]),

@@ -163,8 +163,6 @@ pub(crate) struct Generation {
     pub batch_ms: Vec<i64>,
     pub batches: Vec<Vec<BatchRef>>,
     pub(crate) m_index: FastMap<i64, usize>,
-    /// Task names carried over from earlier generations (for task ends).
-    pub extra_strings: Vec<Box<[u8]>>,
     /// Absolute offset of the generation's first byte.
     pub start: usize,
     /// Absolute offset one past the generation's last byte.
@@ -473,18 +471,5 @@ impl Generation {
         // Go sorts with an unstable sort; ties keep trace order here.
         self.cpu_samples.sort_by_key(|s| s.time);
         Ok(())
-    }
-
-    /// Adds a string not in this generation's table (a task name from an
-    /// earlier generation); returns its extra id (0 for "").
-    pub fn add_extra_string(&mut self, s: &[u8]) -> u64 {
-        if s.is_empty() {
-            return 0;
-        }
-        if let Some(i) = self.extra_strings.iter().position(|x| &x[..] == s) {
-            return i as u64 + 1;
-        }
-        self.extra_strings.push(s.into());
-        self.extra_strings.len() as u64
     }
 }

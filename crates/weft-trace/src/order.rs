@@ -237,7 +237,14 @@ pub(crate) struct Ordering {
     pub queue: Vec<RawEvent>,
     /// Trace offset of the event being advanced (stamped on what it queues).
     pub cur_off: u64,
+    /// The current generation's task names carried over from earlier ones
+    /// (for task ends), ids 1.. in order. Shared with events handed to
+    /// another thread, so copied on write.
+    pub extra_strings: ExtraStrings,
 }
+
+/// Task names a generation's task ends refer to (see [`Ordering::extra_strings`]).
+pub(crate) type ExtraStrings = std::sync::Arc<Vec<Box<[u8]>>>;
 
 /// Read access to the current generation's strings.
 pub(crate) struct Strs<'a> {
@@ -259,7 +266,30 @@ impl Ordering {
             initial_gen: 0,
             queue: Vec::new(),
             cur_off: 0,
+            extra_strings: ExtraStrings::default(),
         }
+    }
+
+    /// A new generation starts: its task-end names start empty.
+    pub fn new_generation(&mut self) {
+        match std::sync::Arc::get_mut(&mut self.extra_strings) {
+            Some(v) => v.clear(),
+            None => self.extra_strings = ExtraStrings::default(),
+        }
+    }
+
+    /// Adds a task name from an earlier generation for this one's task
+    /// ends; returns its extra id (0 for "").
+    fn add_extra_string(&mut self, s: &[u8]) -> u64 {
+        if s.is_empty() {
+            return 0;
+        }
+        if let Some(i) = self.extra_strings.iter().position(|x| &x[..] == s) {
+            return i as u64 + 1;
+        }
+        let v = std::sync::Arc::make_mut(&mut self.extra_strings);
+        v.push(s.into());
+        v.len() as u64
     }
 
     /// Number of goroutines the state machine currently knows.
@@ -399,7 +429,7 @@ impl Ordering {
     pub fn advance(
         &mut self,
         e: &mut Base,
-        gen: &mut Generation,
+        gen: &Generation,
         s: &Strs<'_>,
         m: i64,
         slot: &mut u32,
@@ -437,7 +467,7 @@ impl Ordering {
     fn dispatch(
         &mut self,
         e: &mut Base,
-        gen: &mut Generation,
+        gen: &Generation,
         s: &Strs<'_>,
         m: i64,
         gnum: u64,
@@ -509,7 +539,7 @@ impl Ordering {
                 Ok(Some(cur))
             }
             USER_TASK_BEGIN => self.task_begin(e, gen, s, cur),
-            USER_TASK_END => self.task_end(e, gen, cur),
+            USER_TASK_END => self.task_end(e, cur),
             USER_REGION_BEGIN | USER_REGION_END => self.region(e, gen, s, cur),
             GO_SWITCH | GO_SWITCH_DESTROY => self.go_switch(e, gnum, cur),
             SPAN..=GOROUTINE_STACK_FREE => {
@@ -1048,12 +1078,12 @@ impl Ordering {
         Ok(Some(cur))
     }
 
-    fn task_end(&mut self, e: &mut Base, gen: &mut Generation, cur: Ctx) -> Result<Option<Ctx>> {
+    fn task_end(&mut self, e: &mut Base, cur: Ctx) -> Result<Option<Ctx>> {
         let id = e.args[0];
         let x = e.extra();
         if let Some((name, parent)) = self.tasks.remove(&id) {
             e.args[x] = parent;
-            e.args[x + 1] = gen.add_extra_string(&name);
+            e.args[x + 1] = self.add_extra_string(&name);
         } else {
             e.args[x] = NO_TASK;
             e.args[x + 1] = 0;

@@ -229,3 +229,44 @@ fn mutated_traces_never_panic_or_hang() {
         }
     }
 }
+
+#[test]
+fn mutated_traces_same_with_the_consumer_thread() {
+    // `for_each_event_par` (events handed to another thread in batches,
+    // generation bytes shared) gives the same events and error as the
+    // one-thread decoder on hostile input, never hangs or panics.
+    let iters: usize = std::env::var("WEFT_FUZZ_ITERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map(|n: usize| n / 10)
+        .unwrap_or(2_000);
+    let mut inputs: Vec<Vec<u8>> = seeds().into_iter().map(|s| s.1).collect();
+    inputs.extend(corpus_traces());
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    for it in 0..iters {
+        let src = &inputs[rng.below(inputs.len())];
+        let m = mutate(&mut rng, src, &inputs);
+        let (whole, t) = (rng.below(2) == 1, rng.below(2) == 1);
+        let want = dump(&m, usize::MAX);
+        let got = catch_unwind(AssertUnwindSafe(|| dump_par(&m, whole, t)));
+        let same = matches!(&got, Ok(g) if g.0 == want.0
+            && g.1.as_ref().map(|e| e.to_string()) == want.1.as_ref().map(|e| e.to_string()));
+        if !same {
+            let path = std::env::temp_dir().join(format!("weft-trace-par-{it}.trace"));
+            fs::write(&path, &m).unwrap();
+            let why = match got {
+                Err(_) => "panicked".to_string(),
+                Ok(g) => format!(
+                    "{} (error {:?} vs {:?})",
+                    first_diff(&g.0, &want.0),
+                    g.1.map(|e| e.to_string()),
+                    want.1.map(|e| e.to_string())
+                ),
+            };
+            panic!(
+                "iteration {it}: for_each_event_par (in place {whole}, decode thread {t}) differs: {why}; input saved to {}",
+                path.display()
+            );
+        }
+    }
+}

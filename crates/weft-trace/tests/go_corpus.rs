@@ -137,6 +137,20 @@ fn go_golden_cases_dump_like_go_tool_trace() {
                 err.as_ref().map(|e| e.to_string())
             ));
         }
+        // And with the consumer on another thread, from a stream or in place,
+        // with the decode-ahead and without.
+        for (whole, t) in [(false, false), (false, true), (true, false), (true, true)] {
+            let par = dump_par(&c.bytes, whole, t);
+            if par != (got.clone(), err.clone()) {
+                problems.push(format!(
+                    "{}: for_each_event_par (in place {whole}, decode thread {t}): {} (error {:?} vs {:?})",
+                    c.name,
+                    first_diff(&par.0, &got),
+                    par.1.map(|e| e.to_string()),
+                    err.as_ref().map(|e| e.to_string())
+                ));
+            }
+        }
         // And read in place from one buffer, with the thread and without.
         for t in [false, true] {
             let whole = dump_whole(&c.bytes, t);

@@ -59,6 +59,20 @@ fn compare(label: &str, bytes: &[u8], file: &Path, problems: &mut Vec<String>) {
             err.as_ref().map(|e| e.to_string())
         ));
     }
+    // And with the consumer on another thread, from a stream or in place,
+    // with the decode-ahead and without.
+    for (whole, t) in [(false, false), (false, true), (true, false), (true, true)] {
+        let par = dump_par(&bytes[..], whole, t);
+        if par != (got.clone(), err.clone()) {
+            problems.push(format!(
+                "{}: for_each_event_par (in place {whole}, decode thread {t}): {} (error {:?} vs {:?})",
+                label,
+                first_diff(&par.0, &got),
+                par.1.map(|e| e.to_string()),
+                err.as_ref().map(|e| e.to_string())
+            ));
+        }
+    }
     // And read in place from one buffer, with the thread and without.
     for t in [false, true] {
         let whole = dump_whole(bytes, t);
@@ -104,6 +118,21 @@ fn check_stats(bytes: &[u8]) -> Result<(), String> {
         .err()
         .map(|e| e.to_string());
     let fast_out = print(&mut fast, &r);
+
+    // The same with `Stats` on the consumer thread (as `weft trace stats`).
+    let mut r = Reader::new(bytes);
+    r.set_decode_thread(Some(0));
+    let mut par = Stats::default();
+    let par_err = r
+        .for_each_event_par(|ev| par.add(ev))
+        .err()
+        .map(|e| e.to_string());
+    let par_out = print(&mut par, &r);
+    if (&par_out, &par_err) != (&fast_out, &fast_err) {
+        return Err(format!(
+            "for_each_event_par and for_each_event disagree:\n{par_out}{par_err:?}\nvs\n{fast_out}{fast_err:?}"
+        ));
+    }
 
     let mut r = Reader::new(bytes);
     let mut slow = Stats::default();

@@ -60,6 +60,36 @@ pub fn dump_whole(bytes: &[u8], decode_thread: bool) -> (Vec<u8>, Option<weft_tr
     }
 }
 
+/// As [`dump`], through `Reader::for_each_event_par` (events printed on
+/// the consumer thread): from a stream read in 1 MiB pieces, or with the
+/// whole input given at once; with `decode_thread`, every generation is
+/// also decoded ahead on that thread.
+pub fn dump_par(
+    bytes: &[u8],
+    whole: bool,
+    decode_thread: bool,
+) -> (Vec<u8>, Option<weft_trace::Error>) {
+    let mut out = Vec::new();
+    let write = |ev: &weft_trace::EventRef<'_>| {
+        ev.write_go(&mut out).unwrap();
+        out.push(b'\n');
+    };
+    let err = if whole {
+        let mut r = weft_trace::Reader::from_input(std::sync::Arc::new(bytes.to_vec()));
+        if decode_thread {
+            r.set_decode_thread(Some(0));
+        }
+        r.for_each_event_par(write).err()
+    } else {
+        let mut r = weft_trace::Reader::new(bytes);
+        if decode_thread {
+            r.set_decode_thread(Some(0));
+        }
+        r.for_each_event_par(write).err()
+    };
+    (out, err)
+}
+
 /// As [`dump`]; with `decode_thread`, every generation is decoded on the
 /// decoder's helper thread.
 pub fn dump_with(
