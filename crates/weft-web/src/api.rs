@@ -709,8 +709,18 @@ fn timeline_response(body: Vec<u8>, source_spans: Option<u64>) -> Response {
 }
 
 pub async fn bands(State(app): State<App>, Query(q): Params) -> Result<Json<Value>, ApiError> {
+    // A range before the resident detail: from the indexed file.
+    if let Some(v) = crate::index::bands(&app, &q).await {
+        return Ok(Json(v));
+    }
     let m = ready(&app)?;
     let r = range_of(&m, &q)?;
+    Ok(Json(bands_json(&m, r)))
+}
+
+/// The GC, STW and region bands of `m` overlapping `r` (the 10,000 longest
+/// of each kind when there are more), as `/api/bands` answers them.
+pub(crate) fn bands_json(m: &Model, r: TimeRange) -> Value {
     let (gc, stw, regions) = m.ranges();
     let pick = |v: Vec<weft_timeline::RangeInfo>| -> Value {
         let mut v: Vec<_> = v
@@ -724,9 +734,7 @@ pub async fn bands(State(app): State<App>, Query(q): Params) -> Result<Json<Valu
         }
         serde_json::to_value(v).unwrap_or(Value::Null)
     };
-    Ok(Json(
-        json!({"gc": pick(gc), "stw": pick(stw), "regions": pick(regions)}),
-    ))
+    json!({"gc": pick(gc), "stw": pick(stw), "regions": pick(regions)})
 }
 
 pub async fn wakes(State(app): State<App>, Query(q): Params) -> Result<Json<Value>, ApiError> {
@@ -767,6 +775,10 @@ pub async fn procs(State(app): State<App>) -> Result<Json<Value>, ApiError> {
 /// `docs/web-api.md`, "P lanes").
 pub async fn proc_lanes(State(app): State<App>, Query(q): Params) -> Result<Response, ApiError> {
     let res_q: Option<i64> = num(&q, "res_ns")?;
+    // A range before the resident detail: from the indexed file.
+    if let Some(body) = crate::index::proc_lanes(&app, &q, res_q).await {
+        return Ok(([(header::CONTENT_TYPE, "application/octet-stream")], body).into_response());
+    }
     let m = ready(&app)?;
     let range = range_of(&m, &q)?;
     let res = res_q

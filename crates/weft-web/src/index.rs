@@ -414,6 +414,8 @@ enum ScanState {
 
 /// The index of the open file and its detail cache (see the module docs).
 pub struct Index {
+    // The server's state, for the resident model (weak: it owns this index).
+    app: std::sync::Weak<Shared>,
     path: PathBuf,
     cfg: Config,
     tuning: Tuning,
@@ -442,6 +444,7 @@ pub(crate) fn attach(shared: &Arc<Shared>, path: PathBuf) {
     cfg.max_spans_per_goroutine = spans;
     cfg.max_wakes = cfg.max_wakes.max(spans);
     let ix = Arc::new(Index {
+        app: Arc::downgrade(shared),
         path,
         cfg,
         tuning,
@@ -559,9 +562,12 @@ impl Index {
             .resident
             .get()
             .ok_or("the resident model is not read yet")?;
-        let to_resident = (0..model.groups_raw().len() as GroupId)
+        let mut to_resident: Vec<GroupId> = (0..model.groups_raw().len() as GroupId)
             .map(|d| res.keys.get(&model.group_key(d)).copied().unwrap_or(0))
             .collect();
+        if let Some(app) = self.app.upgrade() {
+            adopt_unmapped_groups(&model, &app.model(), &mut to_resident);
+        }
         self.builds.fetch_add(1, Ordering::Relaxed);
         self.last_build_ms
             .store(t0.elapsed().as_millis() as u64, Ordering::Relaxed);
@@ -667,6 +673,33 @@ fn range_param(q: &HashMap<String, String>) -> Option<TimeRange> {
         start_ns: s,
         end_ns: e,
     })
+}
+
+// A detail group whose key the resident model does not know (goroutines
+// already running when the decoded generations begin have no creation
+// event there, so they group by another key) maps to the resident group
+// most of its goroutines belong to, where the resident model knows them.
+fn adopt_unmapped_groups(detail: &Model, resident: &Model, to_resident: &mut [GroupId]) {
+    let mut votes: HashMap<(GroupId, GroupId), usize> = HashMap::new();
+    for g in detail.goroutines_raw() {
+        if to_resident.get(g.group as usize) != Some(&0) {
+            continue;
+        }
+        if let Some(r) = resident.goroutine_raw(g.id) {
+            *votes.entry((g.group, r.group)).or_default() += 1;
+        }
+    }
+    let mut best: HashMap<GroupId, (usize, GroupId)> = HashMap::new();
+    for ((d, r), n) in votes {
+        let b = best.entry(d).or_insert((0, 0));
+        // Ties go to the lower resident id, so the answer is deterministic.
+        if n > b.0 || (n == b.0 && r < b.1) {
+            *b = (n, r);
+        }
+    }
+    for (d, (_, r)) in best {
+        to_resident[d as usize] = r;
+    }
 }
 
 // Resident group ids → the detail model's (by key).
@@ -809,6 +842,53 @@ pub(crate) async fn wakes(
             ..Default::default()
         };
         serde_json::to_value(d.model.wakes(range, &f, limit)).ok()
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+/// `/api/proc_lanes` for a range before the resident detail: the P lanes
+/// of a detail model, their groups in resident ids (see [`timeline`]).
+pub(crate) async fn proc_lanes(
+    app: &Arc<Shared>,
+    q: &HashMap<String, String>,
+    res_q: Option<i64>,
+) -> Option<Vec<u8>> {
+    let range = range_param(q)?;
+    let plan = plan_for(app, range)?;
+    let app = app.clone();
+    let res = res_q
+        .unwrap_or((range.end_ns - range.start_ns) / 2000)
+        .max(1);
+    tokio::task::spawn_blocking(move || {
+        let d = plan.decode()?;
+        let d = lock(&d);
+        let mut lanes = d.model.proc_lanes(range, res);
+        let m = app.model();
+        for l in &mut lanes.lanes {
+            for (g, grp) in l.goroutine.iter().zip(l.group.iter_mut()) {
+                *grp = resident_group(&d, &m, *g, *grp);
+            }
+        }
+        let gomaxprocs = m.sched().gomaxprocs;
+        drop(m);
+        Some(rows::encode_proc_lanes(&lanes, range, gomaxprocs))
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+/// `/api/bands` for a range before the resident detail: GC, STW and
+/// region bands from a detail model (see [`timeline`]).
+pub(crate) async fn bands(app: &Arc<Shared>, q: &HashMap<String, String>) -> Option<Value> {
+    let range = range_param(q)?;
+    let plan = plan_for(app, range)?;
+    tokio::task::spawn_blocking(move || {
+        let d = plan.decode()?;
+        let d = lock(&d);
+        Some(crate::api::bands_json(&d.model, range))
     })
     .await
     .ok()

@@ -162,6 +162,44 @@ fn diff(a: &Spans, b: &Spans) -> String {
     out.chars().take(4000).collect()
 }
 
+/// The first differences between two WFPL buffers, run by run
+/// (P, goroutine, start, end, group), for a failing comparison.
+fn lane_diff(got: &[u8], want: &[u8]) -> String {
+    fn runs(b: &[u8]) -> Vec<(i64, i64, f32, f32, u32)> {
+        let u32_at = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+        let (lanes, n) = (u32_at(8) as usize, u32_at(12) as usize);
+        let cols = 48 + lanes * 16;
+        let mut out = Vec::new();
+        for l in 0..lanes {
+            let e = 48 + l * 16;
+            let proc = i64::from_le_bytes(b[e..e + 8].try_into().unwrap());
+            let (first, len) = (u32_at(e + 8) as usize, u32_at(e + 12) as usize);
+            for i in first..first + len {
+                let f32_at = |o: usize| f32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+                let g = f64::from_le_bytes(b[cols + i * 8..cols + i * 8 + 8].try_into().unwrap());
+                out.push((
+                    proc,
+                    g as i64,
+                    f32_at(cols + n * 8 + i * 4),
+                    f32_at(cols + n * 12 + i * 4),
+                    u32_at(cols + n * 16 + i * 4),
+                ));
+            }
+        }
+        out
+    }
+    let (g, w) = (runs(got), runs(want));
+    let mut out = format!("{} runs, want {}\n", g.len(), w.len());
+    let mut shown = 0;
+    for i in 0..g.len().max(w.len()) {
+        if g.get(i) != w.get(i) && shown < 10 {
+            out += &format!("  run {i}: got {:?}, want {:?}\n", g.get(i), w.get(i));
+            shown += 1;
+        }
+    }
+    out
+}
+
 fn status(b: &str) -> Value {
     get_json(&format!("{b}/api/status"))
 }
@@ -375,6 +413,59 @@ fn early_windows_of_a_capped_trace_come_from_the_file_in_full_detail() {
         serde_json::to_value(full.wakes(early, &GoroutineFilter::default(), 20_000)).unwrap();
     assert!(want_wakes.as_array().unwrap().len() > 50, "{want_wakes}");
     assert_eq!(wakes, want_wakes, "early wakes differ");
+
+    // P lanes and GC/STW/region bands of the capture's first moments (long
+    // evicted from the capped model) and of the early window: as with no caps.
+    // (This program allocates little, so the bands are often empty: the
+    // comparison then shows that the file answers with no made-up bands.)
+    assert!(
+        capped.detail_start_ns() > start.end_ns,
+        "the capped model still has detail at the capture's start"
+    );
+    for (name, r) in [("start", start), ("early", early)] {
+        // The finest resolution (runs are microseconds; a coarse bucket
+        // less than half busy stays empty).
+        let res = 1;
+        let lanes = get_bytes(&format!(
+            "{b}/api/proc_lanes?start_ns={}&end_ns={}&res_ns={res}",
+            r.start_ns, r.end_ns
+        ));
+        let full_lanes = full.proc_lanes(r, res);
+        let runs =
+            |l: &weft_timeline::ProcLanes| l.lanes.iter().map(|x| x.start.len()).sum::<usize>();
+        assert!(
+            runs(&full_lanes) > 50,
+            "{name} window ran little: {full_lanes:?}"
+        );
+        if name == "start" {
+            assert_eq!(
+                runs(&capped.proc_lanes(r, res)),
+                0,
+                "the capped model kept P lanes"
+            );
+        }
+        let want_lanes = rows::encode_proc_lanes(&full_lanes, r, full.sched().gomaxprocs);
+        assert!(
+            lanes == want_lanes,
+            "{name} window: P lanes differ from the unlimited model's:\n{}",
+            lane_diff(&lanes, &want_lanes)
+        );
+        let bands = get_json(&format!(
+            "{b}/api/bands?start_ns={}&end_ns={}",
+            r.start_ns, r.end_ns
+        ));
+        let overlapping = |v: Vec<weft_timeline::RangeInfo>| -> Value {
+            serde_json::to_value(
+                v.into_iter()
+                    .filter(|x| x.end_ns > r.start_ns && x.start_ns < r.end_ns)
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap()
+        };
+        let (gc, stw, regions) = full.ranges();
+        let want_bands = serde_json::json!({"gc": overlapping(gc), "stw": overlapping(stw), "regions": overlapping(regions)});
+        assert_eq!(bands, want_bands, "{name} window: bands differ");
+    }
 
     // A late window is the resident model's own (no decode), and complete.
     let late = busiest(&full, complete + 1, end - 300_000_000);
