@@ -385,7 +385,13 @@ fn write_table(out: &mut impl Write, doc: &SnapshotJson, top: usize) -> std::io:
         } else {
             String::new()
         };
-        let created = place(g.created_by.as_ref());
+        let created = match (&g.created_by, doc.form) {
+            (Some(f), _) => place(Some(f)),
+            // These forms print stacks without the `created by` line.
+            (None, SourceForm::Pprof) => "(not in debug=0 profiles)".into(),
+            (None, SourceForm::Debug1) => "(not in debug=1 profiles)".into(),
+            (None, _) => "-".into(),
+        };
         writeln!(
             out,
             "{:>7}{delta}{mark} {:<sw$} {:<ww$} {}",
