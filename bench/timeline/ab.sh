@@ -10,7 +10,9 @@
 # ingest_bench times decode-only and decode+model per second of its own
 # thread's CPU time; each side prints its summary line. Both sides run the
 # working tree's ingest_bench.rs (same harness and allocator), so only the
-# library code differs.
+# library code differs. Each run is a fresh process per side and mode:
+# `cold` (the whole trace into an empty model) and `steady` (the model at
+# its caps, evicting; see ingest_bench.rs). MODES="cold" runs one of them.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 old_rev="${1:?usage: ab.sh OLD_REV}"
@@ -72,17 +74,32 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 echo "trace: $trace ($(stat -c %s "$trace") bytes), go $("$go" env GOVERSION)"
 echo "command: RUNS=$runs bash bench/timeline/ab.sh $old_rev (new = working tree at $(git -C "$root" rev-parse --short HEAD))"
 rm -f "$out"/*.log
+modes="${MODES:-cold steady}"
 for i in $(seq "$runs"); do
   echo "ab.sh: run $i/$runs" >&2
-  "$old" "$trace" 1 | grep '^run' | sed 's/^run 0/old/' | tee -a "$out/old.log"
-  "$new" "$trace" 1 | grep '^run' | sed 's/^run 0/new/' | tee -a "$out/new.log"
+  for mode in $modes; do
+    steady=0
+    [ "$mode" = steady ] && steady=1
+    # Alternate which side goes first.
+    sides="old new"
+    [ $((i % 2)) -eq 0 ] && sides="new old"
+    for side in $sides; do
+      bin="$old"
+      [ "$side" = new ] && bin="$new"
+      STEADY=$steady "$bin" "$trace" 1 | grep '^run' | sed "s/^run 0/$side/" | tee -a "$out/$side-$mode.log"
+    done
+  done
 done
-# Medians of the CPU times (per side).
+# Medians of the CPU times (per side and mode); MB is the part timed.
 med() { sort -n | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
-mb=$(awk -v s="$(stat -c %s "$trace")" 'BEGIN {print s/1e6}')
-for side in old new; do
-  d=$(awk '{print $3}' "$out/$side.log" | tr -d s | med)
-  m=$(awk '{for (i = 1; i <= NF; i++) if ($i == "decode+model") print $(i+1)}' "$out/$side.log" | tr -d s | med)
-  awk -v n="$side" -v d="$d" -v m="$m" -v mb="$mb" 'BEGIN {
-    printf "%s: median CPU s: decode %.3f (%.0f MB/s), decode+model %.3f (%.0f MB/s)\n", n, d, mb/d, m, mb/m }'
+for mode in $modes; do
+  for side in old new; do
+    log="$out/$side-$mode.log"
+    mb=$(grep -o '≈[0-9.]* MB timed' "$log" | head -1 | tr -d '≈' | awk '{print $1}')
+    d=$(awk '{print $3}' "$log" | tr -d s | med)
+    m=$(awk '{for (i = 1; i <= NF; i++) if ($i == "decode+model") print $(i+1)}' "$log" | tr -d s | med)
+    awk -v n="$side" -v mode="$mode" -v d="$d" -v m="$m" -v mb="$mb" 'BEGIN {
+      printf "%s %s (%.1f MB timed): median CPU s: decode %.3f (%.0f MB/s), decode+model %.3f (%.0f MB/s)\n", n, mode, mb, d, mb/d, m, mb/m }'
+  done
 done
+echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)"

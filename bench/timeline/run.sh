@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark: trace -> model ingest throughput (weft-timeline) vs the trace
-# decoder alone, on one large real trace, alternated in one process; then
+# decoder alone, on one large real trace, alternated in one process, cold
+# (a first pass into an empty model) and steady (at the caps); then
 # the whole-file load on one thread vs two (decoder thread + model thread).
 #
 #   bash bench/timeline/run.sh          # 5 runs
@@ -27,7 +28,10 @@ fi
 bin="${CARGO_TARGET_DIR:-$root/target}/release/examples/ingest_bench"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -r); load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "trace: $trace ($(stat -c %s "$trace") bytes), go $("$go" env GOVERSION)"
+# Cold: the whole trace into an empty model. Steady: the model at its caps,
+# evicting as a long `weft watch` does (see ingest_bench.rs).
 "$bin" "$trace" "$runs"
+STEADY=1 "$bin" "$trace" "$runs"
 # Loading the file as weft open does: one thread vs decoder + model threads.
 "${bin%/*}/load_bench" "$trace" "$runs"
 echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)"

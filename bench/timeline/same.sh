@@ -2,7 +2,8 @@
 # Do the model's queries answer the same at an older commit and in the
 # working tree? Runs the model_dump example of weft-timeline built at both
 # (the working tree's example on both sides) over traces, with the default
-# configuration and with tight caps, and compares the outputs line by line.
+# configuration, with tight caps and window, and with small total caps
+# (eviction by the span cap), and compares the outputs line by line.
 #
 #   bash bench/timeline/same.sh OLD_REV [TRACE...]
 #
@@ -54,7 +55,7 @@ old="$out/old-target/release/examples/model_dump"
 new="${CARGO_TARGET_DIR:-$root/target}/release/examples/model_dump"
 fail=0
 for t in "${traces[@]}"; do
-  for mode in default tight; do
+  for mode in default tight capped; do
     "$old" "$t" "$mode" >"$out/old.json"
     "$new" "$t" "$mode" >"$out/new.json"
     if cmp -s "$out/old.json" "$out/new.json"; then

@@ -7,6 +7,17 @@
 //! makes wall time meaningless; both are printed). Prints one line per run
 //! and a summary with MB/s, the model/decoder
 //! time ratio, the model's own size estimate and the process's peak RSS.
+//!
+//! Two modes:
+//! - cold (default): the whole trace into an empty model with the default
+//!   configuration, as a first pass does: every span and wake lands in
+//!   memory the process has never touched.
+//! - steady (`STEADY=1`): the model as a long `weft watch` runs it once its
+//!   caps are reached: caps small enough (`STEADY_SPANS`, default 1 Mi
+//!   spans; `STEADY_WAKES`, default 256 Ki wakes) that the first part of
+//!   the trace fills them, and only the rest (from `STEADY_FROM` of the
+//!   bytes, default 0.6) is timed, on both sides (decode only and
+//!   decode + model), while eviction keeps the model at its caps.
 use std::time::Instant;
 
 // The weft binary's allocator: the model's cost depends on it (fresh pages,
@@ -17,7 +28,70 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use weft_timeline::{Config, Model};
 use weft_trace::{Decoder, Status};
 
-fn decode_only(bytes: &[u8]) -> u64 {
+/// What is timed: the whole pass, or only the events from `from_event` on,
+/// in this thread's CPU ns and wall seconds.
+struct Timed {
+    cpu_ns: u64,
+    wall_s: f64,
+    // Share of the events the timed part covers.
+    share: f64,
+}
+
+// Starts timing at event `from_event` (the decoder reads input ahead in
+// large blocks, so its byte count cannot place the start).
+struct Clock {
+    from_event: u64,
+    seen: u64,
+    started: Option<(Instant, u64)>,
+}
+
+impl Clock {
+    fn new(from_event: u64) -> Clock {
+        let mut c = Clock {
+            from_event,
+            seen: 0,
+            started: None,
+        };
+        if from_event == 0 {
+            c.start();
+        }
+        c
+    }
+    fn start(&mut self) {
+        perf_control("enable");
+        self.started = Some((Instant::now(), thread_cpu_ns()));
+    }
+    #[inline]
+    fn event(&mut self) {
+        self.seen += 1;
+        if self.seen == self.from_event {
+            self.start();
+        }
+    }
+    fn stop(&self) -> Timed {
+        let (t, c) = self.started.expect("the timed part was reached");
+        perf_control("disable");
+        Timed {
+            cpu_ns: thread_cpu_ns() - c,
+            wall_s: t.elapsed().as_secs_f64(),
+            share: 1.0 - self.from_event.saturating_sub(1) as f64 / self.seen.max(1) as f64,
+        }
+    }
+}
+
+// With `PERF_CTL=FIFO`, the timed part alone is profiled: run under
+// `perf record -D -1 --control fifo:FIFO` (perf starts disabled).
+fn perf_control(cmd: &str) {
+    if let Ok(fifo) = std::env::var("PERF_CTL") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(fifo) {
+            let _ = writeln!(f, "{cmd}");
+        }
+    }
+}
+
+fn decode_only(bytes: &[u8], from_event: u64) -> (u64, Timed) {
+    let mut clock = Clock::new(from_event);
     let mut d = Decoder::new();
     d.feed(bytes);
     d.finish();
@@ -25,20 +99,37 @@ fn decode_only(bytes: &[u8]) -> u64 {
     loop {
         match d.advance().expect("decode") {
             Status::Event => {
+                clock.event();
                 let e = d.event();
                 n = n.wrapping_add(e.time() as u64);
             }
-            Status::End => return n,
+            Status::End => return (n, clock.stop()),
             Status::NeedData => unreachable!("all input fed"),
         }
     }
 }
 
-fn decode_into_model(bytes: &[u8]) -> Model {
+fn steady() -> bool {
+    std::env::var("STEADY").is_ok_and(|v| v != "0" && !v.is_empty())
+}
+
+fn env_num<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn decode_into_model(bytes: &[u8], from_event: u64) -> (Model, Timed) {
+    let mut clock = Clock::new(from_event);
     let mut d = Decoder::new();
     d.feed(bytes);
     d.finish();
     let mut cfg = Config::default();
+    if steady() {
+        cfg.max_spans = env_num("STEADY_SPANS", 1usize << 20);
+        cfg.max_wakes = env_num("STEADY_WAKES", 1usize << 18);
+    }
     // WINDOW_S: detail window in seconds (default: the model's, 60 s).
     if let Some(w) = std::env::var("WINDOW_S")
         .ok()
@@ -49,8 +140,14 @@ fn decode_into_model(bytes: &[u8]) -> Model {
     let mut m = Model::new(cfg);
     loop {
         match d.advance().expect("decode") {
-            Status::Event => m.ingest(&d.event()),
-            Status::End => return m,
+            Status::Event => {
+                clock.event();
+                m.ingest(&d.event())
+            }
+            Status::End => {
+                m.evict();
+                return (m, clock.stop());
+            }
             Status::NeedData => unreachable!("all input fed"),
         }
     }
@@ -86,47 +183,64 @@ fn main() {
     let path = args.get(1).expect("usage: ingest_bench TRACE [RUNS]");
     let runs: usize = args.get(2).and_then(|r| r.parse().ok()).unwrap_or(5);
     let bytes = std::fs::read(path).expect("read trace");
-    let mb = bytes.len() as f64 / 1e6;
+    let from_event = if steady() {
+        // Events are spread evenly enough over a stress trace that the
+        // share of events stands for the share of bytes.
+        let mut n = 0u64;
+        let mut d = Decoder::new();
+        d.feed(&bytes);
+        d.finish();
+        while let Status::Event = d.advance().expect("decode") {
+            n += 1;
+        }
+        (n as f64 * env_num("STEADY_FROM", 0.6f64)) as u64
+    } else {
+        0
+    };
+    let mode = if steady() { "steady" } else { "cold" };
     let (mut dec, mut model) = (vec![], vec![]);
     let mut last = None;
+    let mut mb = 0.0;
     for i in 0..runs {
-        let (t, c) = (Instant::now(), thread_cpu_ns());
-        if std::env::var("SKIP_DECODE").is_err() {
-            std::hint::black_box(decode_only(&bytes));
-        }
-        let (wa, a) = (
-            t.elapsed().as_secs_f64(),
-            (thread_cpu_ns() - c) as f64 / 1e9,
-        );
-        let (t, c) = (Instant::now(), thread_cpu_ns());
-        let m = decode_into_model(&bytes);
-        let (wb, b) = (
-            t.elapsed().as_secs_f64(),
-            (thread_cpu_ns() - c) as f64 / 1e9,
+        let a = if std::env::var("SKIP_DECODE").is_err() {
+            let (n, a) = decode_only(&bytes, from_event);
+            std::hint::black_box(n);
+            Some(a)
+        } else {
+            None
+        };
+        let (m, b) = decode_into_model(&bytes, from_event);
+        mb = b.share * bytes.len() as f64 / 1e6;
+        let (ac, bc) = (
+            a.as_ref().map_or(0, |a| a.cpu_ns) as f64 / 1e9,
+            b.cpu_ns as f64 / 1e9,
         );
         println!(
-            "run {i}: decode {a:.3}s CPU ({:.0} MB/s; wall {wa:.3}s)  decode+model {b:.3}s CPU ({:.0} MB/s; wall {wb:.3}s)",
-            mb / a,
-            mb / b
+            "run {i}: decode {ac:.3}s CPU ({:.0} MB/s; wall {:.3}s)  decode+model {bc:.3}s CPU ({:.0} MB/s; wall {:.3}s) [{mode}, ≈{mb:.1} MB timed]",
+            mb / ac,
+            a.as_ref().map_or(0.0, |a| a.wall_s),
+            mb / bc,
+            b.wall_s,
         );
-        dec.push(a);
-        model.push(b);
+        dec.push(ac);
+        model.push(bc);
         last = Some(m);
     }
     let m = last.unwrap();
     let s = m.stats();
     let (a, b) = (median(dec), median(model));
     println!(
-        "trace {mb:.1} MB, {} events, {} goroutines kept, {} groups, {} spans, {} wakes",
+        "trace {:.1} MB ({mode}: ≈{mb:.1} MB timed), {} events, {} goroutines kept, {} groups, {} spans, {} wakes",
+        bytes.len() as f64 / 1e6,
         s.events, s.goroutines_kept, s.groups, s.spans, s.wakes
     );
     println!(
-        "median per CPU-second: decode {:.0} MB/s, decode+model {:.0} MB/s ({:.1}M events/s), model/decode time {:.2}x; model estimate {:.0} MB; peak RSS {:.0} MB (includes the {mb:.0} MB input held in memory)",
+        "median per CPU-second ({mode}): decode {:.0} MB/s, decode+model {:.0} MB/s, model/decode time {:.2}x; model estimate {:.0} MB; peak RSS {:.0} MB (includes the {:.0} MB input held in memory)",
         mb / a,
         mb / b,
-        s.events as f64 / b / 1e6,
         b / a,
         s.heap_bytes as f64 / 1e6,
-        peak_rss_kb() as f64 / 1e3
+        peak_rss_kb() as f64 / 1e3,
+        bytes.len() as f64 / 1e6,
     );
 }

@@ -3,17 +3,18 @@
 //! commits, run both on the same traces and compare the outputs
 //! (`bench/timeline/same.sh` does that).
 //!
-//!   cargo run --release -p weft-timeline --example model_dump -- TRACE [tight]
+//!   cargo run --release -p weft-timeline --example model_dump -- TRACE [tight|capped]
 //!
 //! `tight` uses a short window and small caps, so eviction and every cap
-//! take part. The model's own size estimate is left out (it is an
+//! take part; `capped` keeps the default window and per-goroutine cap but
+//! small total caps, so eviction is driven by the span and wake caps. The model's own size estimate is left out (it is an
 //! estimate of the storage, which such changes are meant to alter).
 use serde_json::json;
 use weft_timeline::{Config, GoroutineFilter, Model, TimeRange};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let path = args.get(1).expect("usage: model_dump TRACE [tight]");
+    let path = args.get(1).expect("usage: model_dump TRACE [tight|capped]");
     let mut cfg = Config::default();
     if args.get(2).map(String::as_str) == Some("tight") {
         cfg.window_ns = 300_000_000;
@@ -21,6 +22,10 @@ fn main() {
         cfg.max_spans_per_goroutine = 50;
         cfg.max_wakes = 20_000;
         cfg.max_ranges = 100;
+    }
+    if args.get(2).map(String::as_str) == Some("capped") {
+        cfg.max_spans = 100_000;
+        cfg.max_wakes = 50_000;
     }
     let bytes = std::fs::read(path).expect("read trace");
     let m = Model::from_reader(&bytes[..], cfg).expect("decode");

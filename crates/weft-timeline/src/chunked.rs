@@ -1,8 +1,16 @@
 //! A FIFO of plain records stored in chunks, for the model's span and wake
 //! histories: appends never move what is already stored (a `VecDeque`
 //! doubles and copies, which on a large trace means copying hundreds of MB
-//! and faulting fresh pages for each copy), and the chunk emptied at the
-//! front is kept for reuse instead of going back to the allocator.
+//! and faulting fresh pages for each copy), and full-size chunks emptied at
+//! the front go to a [`ChunkPool`] shared by all the deques of one kind,
+//! where the next chunk any of them needs is taken from.
+//!
+//! Why a pool rather than the allocator: a model at its caps frees and
+//! needs chunks at the same rate, but the allocator hands freed pages back
+//! to the kernel, and taking them again costs a page fault and the zeroing
+//! of every page (on a VM, a few ms per MB: it was the largest single cost
+//! of steady ingest). The pool is bounded by its owner (see
+//! [`ChunkPool::limit_to`]).
 //!
 //! Chunks start small (many goroutines keep only a few spans) and double up
 //! to `MAX` records; the records stay in time order, so lookups by time are
@@ -27,8 +35,95 @@ pub(crate) struct ChunkDeque<T: Copy, const MAX: usize> {
     // Records already popped from the first chunk of the sequence.
     head: usize,
     len: usize,
-    // One emptied full-size chunk, kept for the next append.
-    spare: Option<Vec<T>>,
+}
+
+/// Empty chunks for any deque of one kind, by size (`FIRST` doubled up to
+/// `MAX` records): a new goroutine's first small chunks come from here too,
+/// as a goroutine forgotten at eviction leaves its chunks here.
+#[derive(Clone, Debug)]
+pub(crate) struct ChunkPool<T: Copy, const MAX: usize> {
+    // By size class: chunks of `FIRST << class` records.
+    free: Vec<Vec<Vec<T>>>,
+    // Records the held chunks can take, and the most they may.
+    held: usize,
+    limit: usize,
+    // Chunks taken since the last `decay`.
+    taken: usize,
+}
+
+impl<T: Copy, const MAX: usize> Default for ChunkPool<T, MAX> {
+    fn default() -> Self {
+        ChunkPool {
+            free: Vec::new(),
+            held: 0,
+            limit: 0,
+            taken: 0,
+        }
+    }
+}
+
+// The size class of a chunk of `cap` records; None for sizes the deques
+// never ask for.
+#[inline]
+fn class(cap: usize) -> Option<usize> {
+    let k = (cap / FIRST).trailing_zeros() as usize;
+    (cap >= FIRST && FIRST << k == cap).then_some(k)
+}
+
+impl<T: Copy, const MAX: usize> ChunkPool<T, MAX> {
+    #[inline]
+    fn take(&mut self, cap: usize) -> Option<Vec<T>> {
+        let c = self.free.get_mut(class(cap)?)?.pop()?;
+        self.held -= cap;
+        self.taken += 1;
+        Some(c)
+    }
+
+    #[inline]
+    fn give(&mut self, mut c: Vec<T>) {
+        let cap = c.capacity();
+        let Some(k) = class(cap).filter(|_| cap <= MAX) else {
+            return;
+        };
+        if self.held + cap <= self.limit {
+            if self.free.len() <= k {
+                self.free.resize_with(k + 1, Vec::new);
+            }
+            c.clear();
+            self.free[k].push(c);
+            self.held += cap;
+        }
+    }
+
+    /// Holds at most `n` full chunks' worth from now on (drops the excess,
+    /// small chunks first).
+    pub fn limit_to(&mut self, n: usize) {
+        self.limit = n.saturating_mul(MAX);
+        for (k, list) in self.free.iter_mut().enumerate() {
+            while self.held > self.limit && list.pop().is_some() {
+                self.held -= FIRST << k;
+            }
+            list.shrink_to(list.len().max(4));
+        }
+    }
+
+    /// Halves what is held if nothing was taken since the last call: chunks
+    /// nobody needed for a while go back to the allocator.
+    pub fn decay(&mut self) {
+        if self.taken == 0 {
+            for (k, list) in self.free.iter_mut().enumerate() {
+                let keep = list.len() / 2;
+                self.held -= (list.len() - keep) * (FIRST << k);
+                list.truncate(keep);
+            }
+        }
+        self.taken = 0;
+    }
+
+    /// Records the held chunks can take.
+    pub fn capacity(&self) -> usize {
+        self.held
+    }
 }
 
 impl<T: Copy, const MAX: usize> Default for ChunkDeque<T, MAX> {
@@ -38,7 +133,6 @@ impl<T: Copy, const MAX: usize> Default for ChunkDeque<T, MAX> {
             tail: Vec::new(),
             head: 0,
             len: 0,
-            spare: None,
         }
     }
 }
@@ -56,28 +150,26 @@ impl<T: Copy, const MAX: usize> ChunkDeque<T, MAX> {
 
     /// Records the storage can hold without allocating.
     pub fn capacity(&self) -> usize {
-        self.chunks.iter().map(|c| c.capacity()).sum::<usize>()
-            + self.tail.capacity()
-            + self.spare.as_ref().map_or(0, |c| c.capacity())
+        self.chunks.iter().map(|c| c.capacity()).sum::<usize>() + self.tail.capacity()
     }
 
     #[inline]
-    pub fn push_back(&mut self, x: T) {
+    pub fn push_back(&mut self, x: T, pool: &mut ChunkPool<T, MAX>) {
         if self.tail.len() < self.tail.capacity() {
             self.tail.push(x);
             prefetch_next(&self.tail);
         } else {
-            self.push_new_chunk(x);
+            self.push_new_chunk(x, pool);
         }
         self.len += 1;
     }
 
     #[cold]
-    fn push_new_chunk(&mut self, x: T) {
+    fn push_new_chunk(&mut self, x: T, pool: &mut ChunkPool<T, MAX>) {
         let cap = (self.tail.capacity() * 2).clamp(FIRST.min(MAX), MAX);
-        let mut c = match self.spare.take() {
-            Some(c) if c.capacity() >= cap => c,
-            _ => Vec::with_capacity(cap),
+        let mut c = match pool.take(cap) {
+            Some(c) => c,
+            None => Vec::with_capacity(cap),
         };
         c.push(x);
         let full = std::mem::replace(&mut self.tail, c);
@@ -102,7 +194,7 @@ impl<T: Copy, const MAX: usize> ChunkDeque<T, MAX> {
     }
 
     #[inline]
-    pub fn pop_front(&mut self) -> Option<T> {
+    pub fn pop_front(&mut self, pool: &mut ChunkPool<T, MAX>) -> Option<T> {
         let c = self.first();
         let x = *c.get(self.head)?;
         let n = c.len();
@@ -113,31 +205,55 @@ impl<T: Copy, const MAX: usize> ChunkDeque<T, MAX> {
                 // The tail, drained: start it over.
                 self.tail.clear();
             } else {
-                let mut c = self.chunks.pop_front().unwrap();
-                if c.capacity() == MAX && self.spare.is_none() {
-                    c.clear();
-                    self.spare = Some(c);
-                }
+                pool.give(self.chunks.pop_front().unwrap());
             }
             self.head = 0;
         }
         Some(x)
     }
 
-    /// Gives back memory a burst left behind: the spare chunk unless a
-    /// full chunk's worth is still held (so spares stay bounded by the
-    /// records held), a drained full-size tail, and the chunk index when
-    /// it is mostly empty.
-    pub fn trim(&mut self) {
-        if self.len < MAX {
-            self.spare = None;
+    /// Drops the `n` oldest records (all of them if fewer), as `n` calls
+    /// of [`Self::pop_front`] would, a chunk at a time.
+    pub fn drop_front(&mut self, mut n: usize, pool: &mut ChunkPool<T, MAX>) {
+        n = n.min(self.len);
+        while n > 0 {
+            let c = self.first();
+            let left = c.len() - self.head;
+            if n < left {
+                self.head += n;
+                self.len -= n;
+                return;
+            }
+            n -= left;
+            self.len -= left;
+            self.head = 0;
+            if self.chunks.is_empty() {
+                self.tail.clear();
+            } else {
+                pool.give(self.chunks.pop_front().unwrap());
+            }
         }
-        if self.len == 0 && self.tail.capacity() == MAX {
-            self.tail = Vec::new();
+    }
+
+    /// Gives back memory a burst left behind: a drained tail (to the
+    /// pool), and the chunk index when it is mostly empty.
+    pub fn trim(&mut self, pool: &mut ChunkPool<T, MAX>) {
+        if self.len == 0 && self.tail.capacity() > 0 {
+            pool.give(std::mem::take(&mut self.tail));
         }
         if self.chunks.capacity() > 64 && self.chunks.capacity() > 4 * self.chunks.len() {
             self.chunks.shrink_to(2 * self.chunks.len());
         }
+    }
+
+    /// Empties the deque, handing its full-size chunks to the pool.
+    pub fn release(&mut self, pool: &mut ChunkPool<T, MAX>) {
+        for c in self.chunks.drain(..) {
+            pool.give(c);
+        }
+        pool.give(std::mem::take(&mut self.tail));
+        self.head = 0;
+        self.len = 0;
     }
 
     /// Oldest to newest.
@@ -192,6 +308,28 @@ impl<T: Copy, const MAX: usize> ChunkDeque<T, MAX> {
         self.iter_from(ci, at)
     }
 
+    /// How many records `pred` holds for, from the oldest (`pred` as in
+    /// [`Self::from_partition`]); looks at one record per chunk and then
+    /// into one chunk only.
+    pub fn count_while(&self, pred: impl Fn(&T) -> bool) -> usize {
+        let (ci, at) = self.partition(pred);
+        if ci > self.chunks.len() {
+            return self.len;
+        }
+        let before: usize = (0..ci).map(|j| self.chunk(j).len()).sum();
+        before + at - self.head
+    }
+
+    /// Records from the `i`-th oldest on.
+    pub fn iter_from_index(&self, i: usize) -> impl Iterator<Item = &T> + '_ {
+        let (mut ci, mut at) = (0, i + self.head);
+        while ci < self.chunks.len() && at >= self.chunk(ci).len() {
+            at -= self.chunk(ci).len();
+            ci += 1;
+        }
+        self.iter_from(ci, at)
+    }
+
     // (chunk, index in it) of the first record for which `pred` is false;
     // (chunks + 1, 0) when it holds for all.
     fn partition(&self, pred: impl Fn(&T) -> bool) -> (usize, usize) {
@@ -212,17 +350,6 @@ impl<T: Copy, const MAX: usize> ChunkDeque<T, MAX> {
             0
         };
         (ci, at)
-    }
-
-    /// The record after the front one.
-    #[inline]
-    pub fn second(&self) -> Option<&T> {
-        let c = self.first();
-        match c.get(self.head + 1) {
-            Some(x) => Some(x),
-            None if self.chunks.is_empty() => None,
-            None => self.chunk(1).first(),
-        }
     }
 }
 
@@ -248,6 +375,8 @@ mod tests {
     #[test]
     fn behaves_like_a_vecdeque() {
         let mut q: ChunkDeque<u64, 16> = ChunkDeque::default();
+        let mut pool = ChunkPool::default();
+        pool.limit_to(3);
         let mut r = VecDeque::new();
         let mut next = 0u64;
         // A deterministic mix of bursts of pushes and pops.
@@ -259,13 +388,18 @@ mod tests {
             let n = (seed >> 33) % 40;
             if (seed >> 20) & 1 == 0 {
                 for _ in 0..n {
-                    q.push_back(next);
+                    q.push_back(next, &mut pool);
                     r.push_back(next);
                     next += 1;
                 }
             } else {
-                for _ in 0..n {
-                    assert_eq!(q.pop_front(), r.pop_front());
+                if (seed >> 45) & 1 == 0 {
+                    for _ in 0..n {
+                        assert_eq!(q.pop_front(&mut pool), r.pop_front());
+                    }
+                } else {
+                    q.drop_front(n as usize, &mut pool);
+                    r.drain(..(n as usize).min(r.len()));
                 }
             }
             assert_eq!(q.len(), r.len());
@@ -274,14 +408,18 @@ mod tests {
             assert!(q.iter().rev().eq(r.iter().rev()));
             let cut = next.saturating_sub((seed >> 40) % 50);
             let pp = r.partition_point(|&x| x < cut);
+            assert_eq!(q.count_while(|&x| x < cut), pp);
+            let at = (seed >> 24) as usize % (r.len() + 2);
+            assert!(q.iter_from_index(at).eq(r.range(at.min(r.len())..)));
             assert!(q.from_partition(|&x| x < cut).eq(r.range(pp..)));
             assert!(q
                 .from_before_partition(|&x| x < cut)
                 .eq(r.range(pp.saturating_sub(1)..)));
-            assert_eq!(q.second(), r.get(1));
             if (seed >> 50) % 7 == 0 {
-                q.trim();
+                q.trim(&mut pool);
+                pool.decay();
             }
+            assert!(pool.capacity() <= 3 * 16);
         }
         assert!(q.capacity() >= q.len());
     }
@@ -289,13 +427,68 @@ mod tests {
     #[test]
     fn drained_single_chunk_is_reused() {
         let mut q: ChunkDeque<u32, 1024> = ChunkDeque::default();
+        let mut pool = ChunkPool::default();
         for i in 0..3 {
-            q.push_back(i);
+            q.push_back(i, &mut pool);
         }
-        while q.pop_front().is_some() {}
+        while q.pop_front(&mut pool).is_some() {}
         assert_eq!(q.len(), 0);
-        q.push_back(7);
+        q.push_back(7, &mut pool);
         assert_eq!(q.iter().copied().collect::<Vec<_>>(), vec![7]);
         assert_eq!(q.capacity(), FIRST);
+    }
+
+    #[test]
+    fn emptied_chunks_go_round_through_the_pool() {
+        let mut a: ChunkDeque<u32, 8> = ChunkDeque::default();
+        let mut b: ChunkDeque<u32, 8> = ChunkDeque::default();
+        let mut pool = ChunkPool::default();
+        // Two full chunks' worth: 16 records.
+        pool.limit_to(2);
+        // Chunks of 4, 8, 8 and 8 records.
+        for i in 0..28 {
+            a.push_back(i, &mut pool);
+        }
+        assert_eq!(pool.capacity(), 0);
+        for _ in 0..12 {
+            a.pop_front(&mut pool);
+        }
+        assert_eq!(pool.capacity(), 12);
+        // The pool is bounded: the next emptied chunk is dropped.
+        for _ in 0..8 {
+            a.pop_front(&mut pool);
+        }
+        assert_eq!(pool.capacity(), 12);
+        assert!(a.iter().copied().eq(20..28));
+        // Another deque takes its chunks from the pool, by size.
+        for i in 0..4 {
+            b.push_back(i, &mut pool);
+        }
+        assert_eq!(pool.capacity(), 8);
+        b.push_back(4, &mut pool);
+        assert_eq!(pool.capacity(), 0);
+        assert!(b.iter().copied().eq(0..5));
+        // A drained deque gives its chunks back when trimmed or released.
+        while a.pop_front(&mut pool).is_some() {}
+        a.trim(&mut pool);
+        assert_eq!((pool.capacity(), a.capacity()), (8, 0));
+        b.release(&mut pool);
+        // (the 4-record chunk fits under the limit, the 8-record tail not)
+        assert_eq!((pool.capacity(), b.len()), (12, 0));
+        // A lower limit drops the excess, small chunks first; a pool nobody
+        // took from since the last decay halves at the next.
+        pool.decay();
+        assert_eq!(pool.capacity(), 12);
+        pool.limit_to(1);
+        assert_eq!(pool.capacity(), 8);
+        pool.decay();
+        assert_eq!(pool.capacity(), 0);
+        pool.limit_to(0);
+        let mut c: ChunkDeque<u32, 8> = ChunkDeque::default();
+        for i in 0..100 {
+            c.push_back(i, &mut pool);
+        }
+        c.release(&mut pool);
+        assert_eq!(pool.capacity(), 0);
     }
 }

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use serde::{Deserialize, Serialize};
 use weft_trace::{spec::ev, EventKind, EventRef, GoState, ProcState};
 
-use crate::chunked::ChunkDeque;
+use crate::chunked::{ChunkDeque, ChunkPool};
 use crate::digest::{digest, Op, What, WireGen};
 use crate::hist::Histogram;
 use crate::intern::{is_runtime_func, is_system_entry, FrameId, IdMap, Interner, StackId, StrId};
@@ -315,6 +315,10 @@ pub struct Model {
     pub(crate) flows: IdMap<(GroupId, GroupId), Flow>,
     pub(crate) blocks: IdMap<(StrId, StackId), BlockAgg>,
     pub(crate) wakes: ChunkDeque<Wake, WAKE_CHUNK>,
+    // Emptied full-size chunks of the goroutines' spans and of the wakes,
+    // reused before fresh memory (see `evict` for their bounds).
+    pub(crate) span_pool: ChunkPool<Span, SPAN_CHUNK>,
+    pub(crate) wake_pool: ChunkPool<Wake, WAKE_CHUNK>,
     pub(crate) gc: VecDeque<RangeRec>,
     pub(crate) stw: VecDeque<RangeRec>,
     pub(crate) regions: VecDeque<RangeRec>,
@@ -365,6 +369,8 @@ const EVICT_EVERY: u64 = 1 << 16;
 pub(crate) const SPAN_CHUNK: usize = 1024;
 // Wakes per full chunk (96 KiB).
 pub(crate) const WAKE_CHUNK: usize = 4096;
+// Chunks a pool may hold beyond the room under its cap (at most 64 × 96 KiB).
+pub(crate) const POOL_SLACK: usize = 64;
 
 impl Default for Model {
     fn default() -> Self {
@@ -385,6 +391,8 @@ impl Model {
             flows: IdMap::default(),
             blocks: IdMap::default(),
             wakes: ChunkDeque::default(),
+            span_pool: ChunkPool::default(),
+            wake_pool: ChunkPool::default(),
             gc: VecDeque::new(),
             stw: VecDeque::new(),
             regions: VecDeque::new(),
@@ -737,14 +745,14 @@ impl Model {
         stack: StackId,
     ) {
         self.version += 1;
-        if let Some(old) = self.gs.remove(&id) {
+        if let Some(mut old) = self.gs.remove(&id) {
             // Id reuse without a destroy we saw: close the old one's books.
             if old.state != GState::Dead {
                 let gr = &mut self.groups[old.group as usize];
                 gr.counts[old.state as usize] = gr.counts[old.state as usize].saturating_sub(1);
                 gr.exited += 1;
             }
-            self.drop_spans(&old);
+            self.drop_spans(&mut old);
         }
         let gr = &mut self.groups[group as usize];
         gr.created += 1;
@@ -848,12 +856,12 @@ impl Model {
         let mut dropped = None;
         if now > span.start {
             if g.spans.len() >= max_per {
-                g.spans.pop_front();
+                g.spans.pop_front(&mut self.span_pool);
                 g.spans_dropped += 1;
                 // It ended where the next one (or the one closing now) starts.
                 dropped = Some(g.spans.front().map_or(span.start, |s| s.start));
             }
-            g.spans.push_back(span);
+            g.spans.push_back(span, &mut self.span_pool);
         }
         g.state = to;
         // A clock that steps back (skew between threads) would make spans
@@ -923,10 +931,11 @@ impl Model {
         );
     }
 
-    fn drop_spans(&mut self, g: &Goroutine) {
+    fn drop_spans(&mut self, g: &mut Goroutine) {
         for (_, end) in span_ends(g) {
             self.uncount_span(end);
         }
+        g.spans.release(&mut self.span_pool);
     }
 
     fn on_wake(&mut self, e: &Op, wakee: i64, now: i64, blocked: i64) {
@@ -979,19 +988,22 @@ impl Model {
         f.count += 1;
         f.last_ns = now;
         f.latency.record(blocked);
-        self.wakes.push_back(Wake::new(
-            now,
-            if kind == WakerKind::NoGoroutine {
-                -1
-            } else {
-                waker
-            },
-            wakee,
-            blocked.min(u32::MAX as u64) as u32,
-            kind,
-        ));
+        self.wakes.push_back(
+            Wake::new(
+                now,
+                if kind == WakerKind::NoGoroutine {
+                    -1
+                } else {
+                    waker
+                },
+                wakee,
+                blocked.min(u32::MAX as u64) as u32,
+                kind,
+            ),
+            &mut self.wake_pool,
+        );
         if self.wakes.len() > self.cfg.max_wakes {
-            if let Some(w) = self.wakes.pop_front() {
+            if let Some(w) = self.wakes.pop_front(&mut self.wake_pool) {
                 self.complete_from_ns = self.complete_from_ns.max(w.time() + 1);
             }
         }
@@ -1199,6 +1211,26 @@ impl Model {
     /// goroutines that exited before the detail window. Called on every
     /// generation boundary and every 65536 events; callers may call it too.
     pub fn evict(&mut self) {
+        // The pools hold no more than the caps leave room for (what an
+        // eviction frees is what the records coming next will fill), plus a
+        // few chunks for goroutines at their own cap, which free a chunk and
+        // need one at about the same time. A pool nobody drew from since
+        // the last call halves.
+        self.span_pool.decay();
+        self.wake_pool.decay();
+        self.span_pool
+            .limit_to(self.cfg.max_spans / SPAN_CHUNK + POOL_SLACK);
+        self.wake_pool
+            .limit_to(self.cfg.max_wakes / WAKE_CHUNK + POOL_SLACK);
+        self.evict_detail();
+        self.span_pool
+            .limit_to(self.cfg.max_spans.saturating_sub(self.span_count) / SPAN_CHUNK + POOL_SLACK);
+        self.wake_pool.limit_to(
+            self.cfg.max_wakes.saturating_sub(self.wakes.len()) / WAKE_CHUNK + POOL_SLACK,
+        );
+    }
+
+    fn evict_detail(&mut self) {
         let mut cutoff = self.now_ns.saturating_sub(self.cfg.window_ns);
         if self.span_count > self.cfg.max_spans {
             let target = self.cfg.max_spans / 10 * 9;
@@ -1214,31 +1246,48 @@ impl Model {
             return;
         }
         self.detail_start_ns = cutoff;
-        self.lanes.evict(cutoff);
+        let lane_cap = self.lane_cap();
+        self.lanes.evict(cutoff, lane_cap);
         let mut dead = Vec::new();
+        // The span counts by end time: the buckets wholly before the cutoff
+        // hold spans that all go now, so they are emptied at once below, and
+        // only the spans of the bucket the cutoff falls in are read to be
+        // counted out one by one. Spans evicted are never read otherwise:
+        // they are the coldest memory the model holds.
+        let whole = (cutoff.div_euclid(SPAN_BUCKET_NS) - self.span_secs_base)
+            .clamp(0, self.span_secs.len().saturating_sub(1) as i64);
+        let whole_end = (self.span_secs_base + whole).saturating_mul(SPAN_BUCKET_NS);
+        let whole = whole as usize;
         for g in self.gs.values_mut() {
-            while g.spans.front().is_some() {
-                let end = g.spans.second().map_or(g.since_ns, |s| s.start);
-                if end >= cutoff {
-                    break;
-                }
+            let n = spans_ending_before(g, cutoff);
+            let counted = if whole > 0 {
+                spans_ending_before(g, whole_end)
+            } else {
+                0
+            };
+            let rest = with_ends(g.spans.iter_from_index(counted).copied(), g.since_ns);
+            for (_, end) in rest.take(n - counted) {
                 uncount_span(
                     &mut self.span_count,
                     &mut self.span_secs,
                     self.span_secs_base,
                     end,
                 );
-                g.spans.pop_front();
             }
+            g.spans.drop_front(n, &mut self.span_pool);
             // Give back ring space a burst left behind.
-            g.spans.trim();
+            g.spans.trim(&mut self.span_pool);
             if matches!(g.ended_ns, Some(t) if t < cutoff) {
                 dead.push(g.id);
             }
         }
+        for c in self.span_secs.range_mut(..whole) {
+            self.span_count = self.span_count.saturating_sub(*c as usize);
+            *c = 0;
+        }
         for id in dead {
-            if let Some(g) = self.gs.remove(&id) {
-                self.drop_spans(&g);
+            if let Some(mut g) = self.gs.remove(&id) {
+                self.drop_spans(&mut g);
                 self.version += 1;
                 self.evicted.push_back((self.version, id));
             }
@@ -1256,7 +1305,7 @@ impl Model {
             self.span_secs_base += 1;
         }
         while matches!(self.wakes.front(), Some(w) if w.time() < cutoff) {
-            self.wakes.pop_front();
+            self.wakes.pop_front(&mut self.wake_pool);
         }
         for list in [&mut self.gc, &mut self.stw, &mut self.regions] {
             while matches!(list.front(), Some(r) if r.end < cutoff) {
@@ -1269,6 +1318,18 @@ impl Model {
 /// A goroutine's spans, oldest first, each with its end.
 pub(crate) fn span_ends(g: &Goroutine) -> impl Iterator<Item = (Span, i64)> + '_ {
     with_ends(g.spans.iter().copied(), g.since_ns)
+}
+
+/// How many of a goroutine's spans (the oldest) ended before `t`.
+fn spans_ending_before(g: &Goroutine, t: i64) -> usize {
+    // Spans are contiguous: span i ends where span i + 1 starts, the
+    // newest at `since_ns`.
+    let started = g.spans.count_while(|s| s.start < t);
+    if started == g.spans.len() && g.since_ns < t {
+        started
+    } else {
+        started.saturating_sub(1)
+    }
 }
 
 /// Contiguous spans, each with its end: the next one's start, and `last_end`

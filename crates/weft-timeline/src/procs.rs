@@ -10,8 +10,8 @@
 //! it the way goroutine rows are merged.
 use serde::{Deserialize, Serialize};
 
-use crate::chunked::ChunkDeque;
-use crate::model::{GState, GroupId, Model};
+use crate::chunked::{ChunkDeque, ChunkPool};
+use crate::model::{GState, GroupId, Model, POOL_SLACK};
 use crate::query::TimeRange;
 
 /// Highest P id the lanes track (Ps are numbered 0..GOMAXPROCS).
@@ -54,7 +54,7 @@ struct RunRec {
 const LONG: u32 = u32::MAX;
 
 impl Lane {
-    fn push(&mut self, r: Run) {
+    fn push(&mut self, r: Run, pool: &mut ChunkPool<RunRec, RUN_CHUNK>) {
         let d = r.end - r.start;
         let dur = if (0..LONG as i64).contains(&d) {
             d as u32
@@ -62,16 +62,19 @@ impl Lane {
             self.long.push_back((r.start, r.end));
             LONG
         };
-        self.runs.push_back(RunRec {
-            start: r.start,
-            goroutine: r.goroutine,
-            group: r.group,
-            dur,
-        });
+        self.runs.push_back(
+            RunRec {
+                start: r.start,
+                goroutine: r.goroutine,
+                group: r.group,
+                dur,
+            },
+            pool,
+        );
     }
 
-    fn pop_front(&mut self) {
-        if let Some(r) = self.runs.pop_front() {
+    fn pop_front(&mut self, pool: &mut ChunkPool<RunRec, RUN_CHUNK>) {
+        if let Some(r) = self.runs.pop_front(pool) {
             if r.dur == LONG {
                 self.long.pop_front();
             }
@@ -107,6 +110,9 @@ pub(crate) struct LaneStore {
     /// goroutine runs on, and a short array is quick to scan.
     open: Vec<Option<(i64, i64)>>,
     total: usize,
+    // Emptied full-size chunks of all lanes, reused before fresh memory;
+    // bounded in `evict` by the room the cap leaves.
+    pool: ChunkPool<RunRec, RUN_CHUNK>,
 }
 
 impl LaneStore {
@@ -140,12 +146,15 @@ impl LaneStore {
         if now <= since {
             return;
         }
-        self.lanes[p].push(Run {
-            start: since,
-            end: now,
-            goroutine: g,
-            group: group(g),
-        });
+        self.lanes[p].push(
+            Run {
+                start: since,
+                end: now,
+                goroutine: g,
+                group: group(g),
+            },
+            &mut self.pool,
+        );
         self.total += 1;
         if self.total > cap {
             // Drop the oldest run of all lanes.
@@ -155,7 +164,7 @@ impl LaneStore {
                 .filter(|l| !l.runs.is_empty())
                 .min_by_key(|l| l.runs.front().map_or(i64::MAX, |r| r.start))
             {
-                l.pop_front();
+                l.pop_front(&mut self.pool);
                 self.total -= 1;
             }
         }
@@ -167,18 +176,24 @@ impl LaneStore {
             .iter()
             .map(|l| l.runs.capacity() * 24 + l.long.capacity() * 16)
             .sum::<usize>()
+            + self.pool.capacity() * 24
             + self.open.capacity() * 24
     }
 
-    /// Forgets runs that ended before `cutoff`.
-    pub(crate) fn evict(&mut self, cutoff: i64) {
+    /// Forgets runs that ended before `cutoff`; `cap` is the most runs
+    /// held, which bounds the pool of emptied chunks.
+    pub(crate) fn evict(&mut self, cutoff: i64, cap: usize) {
+        self.pool.decay();
+        self.pool.limit_to(cap / RUN_CHUNK + POOL_SLACK);
         for l in &mut self.lanes {
             while matches!(l.runs.front(), Some(r) if l.end(r) < cutoff) {
-                l.pop_front();
+                l.pop_front(&mut self.pool);
                 self.total -= 1;
             }
-            l.runs.trim();
+            l.runs.trim(&mut self.pool);
         }
+        self.pool
+            .limit_to(cap.saturating_sub(self.total) / RUN_CHUNK + POOL_SLACK);
     }
 }
 
@@ -208,7 +223,7 @@ pub struct ProcLanes {
 }
 
 impl Model {
-    fn lane_cap(&self) -> usize {
+    pub(crate) fn lane_cap(&self) -> usize {
         (self.cfg.max_spans / 4).max(1024)
     }
 
@@ -409,6 +424,7 @@ mod tests {
     #[test]
     fn long_runs_keep_their_ends() {
         let mut lane = Lane::default();
+        let mut pool = ChunkPool::default();
         let runs = [
             run(0, 10, 1, 1),
             run(10, 10 + (1 << 33), 2, 1),
@@ -416,12 +432,12 @@ mod tests {
             run(40 + (1 << 33), 40 + (1 << 34), 4, 2),
         ];
         for r in runs {
-            lane.push(r);
+            lane.push(r, &mut pool);
         }
         let back: Vec<Run> = lane.runs.iter().map(|r| lane.run(r)).collect();
         assert_eq!(format!("{back:?}"), format!("{runs:?}"));
-        lane.pop_front();
-        lane.pop_front();
+        lane.pop_front(&mut pool);
+        lane.pop_front(&mut pool);
         assert_eq!(lane.long.len(), 1);
         let back: Vec<Run> = lane.runs.iter().map(|r| lane.run(r)).collect();
         assert_eq!(format!("{back:?}"), format!("{:?}", &runs[2..]));

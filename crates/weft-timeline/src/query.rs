@@ -345,7 +345,8 @@ impl Model {
 
     /// Model size.
     pub fn stats(&self) -> ModelStats {
-        let spans: usize = self.gs.values().map(|g| g.spans.capacity()).sum();
+        let spans: usize =
+            self.gs.values().map(|g| g.spans.capacity()).sum::<usize>() + self.span_pool.capacity();
         let peers: usize = self
             .gs
             .values()
@@ -366,7 +367,7 @@ impl Model {
             + self.gs.capacity() * (std::mem::size_of::<crate::Goroutine>() + 8)
             + series
             + flows
-            + self.wakes.capacity() * 24
+            + (self.wakes.capacity() + self.wake_pool.capacity()) * 24
             + (self.gc.capacity() + self.stw.capacity() + self.regions.capacity()) * 40
             + self.blocks.capacity() * 40
             + self.tasks.capacity() * 64
