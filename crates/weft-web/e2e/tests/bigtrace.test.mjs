@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { REPO, OUT, tempDir, startWeft, launchBrowser, openPage, waitFor, buildGo } from '../lib.mjs';
-import { decodeTimeline } from '../../assets/js/api.js';
+import { decodeTimeline, decodeProcLanes } from '../../assets/js/api.js';
 
 let ref, capped, browser, page;
 
@@ -99,6 +99,21 @@ test('big trace: an early range shows the detail decoded from the file, a late o
   assert.notEqual(lay.total_rows, buf.lay.totalRows, 'the early range is laid out over its own goroutines');
   console.log(`early range: ${got.size} goroutines, ${spans} spans on screen equal the reference's; ${buf.lay.totalRows} rows there vs ${lay.total_rows} in the loaded model`);
   await page.screenshot({ path: path.join(OUT, 'timeline-early-from-file.png') });
+
+  // 20 ms of the capture's first moments (long evicted from the loaded
+  // model), fine enough for single runs: P lanes drawn, equal to the
+  // reference's for the same request.
+  await page.evaluate(([a, b]) => window.weft.timeline.setView(a, b), [first + 100e6, first + 120e6]);
+  const L = await waitFor('P lanes of the capture start', async () => {
+    const s = await page.evaluate(() => window.weft.timeline.stats());
+    const l = await page.evaluate(() => window.weft.timeline.lanes());
+    const covers = l && l.startNs <= s.view.start && l.endNs >= s.view.end - 1;
+    return covers && !s.lanesPending && l.runCount >= 5 && s.laneRunsDrawn > 0 ? l : null;
+  }, 90000);
+  const wantL = decodeProcLanes(await (await fetch(`${ref.base}/api/proc_lanes?start_ns=${L.startNs}&end_ns=${L.endNs}&res_ns=${L.resNs}`)).arrayBuffer());
+  assert.equal(L.runCount, wantL.runCount, 'P-lane runs at the capture start: page vs uncapped reference');
+  assert.deepEqual([L.goroutine, L.start, L.end], [[...wantL.goroutine], [...wantL.start], [...wantL.end]], 'P-lane runs at the capture start: page vs uncapped reference');
+  console.log(`capture start: ${L.runCount} P-lane runs on screen equal the reference's`);
 
   // A late range comes from the loaded model again, with its layout.
   const l0 = complete + Math.floor((end - complete) / 2);
