@@ -20,6 +20,7 @@
 use std::any::Any;
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
@@ -231,12 +232,75 @@ struct Shared {
     work: Condvar,
     // Signals the ordering loop: a chunk arrived, or the helper let go.
     ready: Condvar,
+    // Bumped (under the lock) whenever either side may have something for
+    // the other: a waiter spins on it a little before sleeping.
+    changes: AtomicU64,
 }
 
 fn lock(s: &Shared) -> MutexGuard<'_, State> {
     // A panic on the helper leaves the state consistent (it is only
     // changed under the lock in small steps), so poisoning is ignored.
     s.state.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// How long a side polls for the other before sleeping: about the time
+/// the ordering loop takes for a batch or a few chunks. A sleep and wake-up
+/// through the kernel costs two system calls and a context switch each,
+/// more than the work between hand-offs.
+const SPIN: std::time::Duration = std::time::Duration::from_micros(50);
+
+// Tells the helper something changed (waking it if it sleeps).
+fn wake_helper(s: &Shared, st: &State) {
+    s.changes.fetch_add(1, AtomicOrdering::Release);
+    if st.helper_waiting {
+        s.work.notify_one();
+    }
+}
+
+// Tells the ordering loop something changed (waking it if it sleeps).
+fn wake_main(s: &Shared, st: &State) {
+    s.changes.fetch_add(1, AtomicOrdering::Release);
+    if st.main_waiting {
+        s.ready.notify_one();
+    }
+}
+
+// Waits for a change on `cv` (the caller re-checks its condition):
+// polls `changes` without the lock for a while first, then sleeps.
+// Both sides bump `changes` under the lock, so a change made after the
+// check below finds the flag set and notifies.
+fn wait_on<'a>(s: &'a Shared, mut st: MutexGuard<'a, State>, main: bool) -> MutexGuard<'a, State> {
+    let seen = s.changes.load(AtomicOrdering::Acquire);
+    drop(st);
+    let t0 = std::time::Instant::now();
+    loop {
+        for _ in 0..16 {
+            std::hint::spin_loop();
+            if s.changes.load(AtomicOrdering::Acquire) != seen {
+                return lock(s);
+            }
+        }
+        if t0.elapsed() > SPIN {
+            break;
+        }
+    }
+    st = lock(s);
+    if s.changes.load(AtomicOrdering::Acquire) != seen {
+        return st;
+    }
+    let cv = if main { &s.ready } else { &s.work };
+    if main {
+        st.main_waiting = true;
+    } else {
+        st.helper_waiting = true;
+    }
+    st = cv.wait(st).unwrap_or_else(|p| p.into_inner());
+    if main {
+        st.main_waiting = false;
+    } else {
+        st.helper_waiting = false;
+    }
+    st
 }
 
 /// The helper thread and the queues it fills.
@@ -261,8 +325,9 @@ impl Helper {
 
     /// No more batches: [`serve`](Self::serve) returns once it consumed them.
     pub fn close(&self) {
-        lock(&self.0).closing = true;
-        self.0.work.notify_all();
+        let mut st = lock(&self.0);
+        st.closing = true;
+        wake_helper(&self.0, &st);
     }
 }
 
@@ -274,6 +339,7 @@ impl Ahead {
                 state: Mutex::new(State::default()),
                 work: Condvar::new(),
                 ready: Condvar::new(),
+                changes: AtomicU64::new(0),
             }),
             thread: None,
         }
@@ -283,8 +349,11 @@ impl Ahead {
     /// progress, and returns the state for another thread to serve.
     pub fn take_over(&mut self) -> Helper {
         if let Some(t) = self.thread.take() {
-            lock(&self.shared).detach = true;
-            self.shared.work.notify_all();
+            {
+                let mut st = lock(&self.shared);
+                st.detach = true;
+                wake_helper(&self.shared, &st);
+            }
             let _ = t.join();
             lock(&self.shared).detach = false;
         }
@@ -321,17 +390,9 @@ impl Ahead {
         let mut st = lock(&self.shared);
         st.ordered.push_back(o);
         st.out += 1;
-        if st.helper_waiting {
-            self.shared.work.notify_one();
-        }
+        wake_helper(&self.shared, &st);
         while st.out >= MAX_OUT {
-            st.main_waiting = true;
-            st = self
-                .shared
-                .ready
-                .wait(st)
-                .unwrap_or_else(|p| p.into_inner());
-            st.main_waiting = false;
+            st = wait_on(&self.shared, st, true);
         }
         st.spare
             .pop()
@@ -342,13 +403,7 @@ impl Ahead {
     pub fn drain(&self) {
         let mut st = lock(&self.shared);
         while st.out > 0 {
-            st.main_waiting = true;
-            st = self
-                .shared
-                .ready
-                .wait(st)
-                .unwrap_or_else(|p| p.into_inner());
-            st.main_waiting = false;
+            st = wait_on(&self.shared, st, true);
         }
     }
 
@@ -395,11 +450,7 @@ impl Ahead {
             gnum,
         }));
         st.wanted = None;
-        let wake = st.helper_waiting;
-        drop(st);
-        if wake {
-            self.shared.work.notify_one();
-        }
+        wake_helper(&self.shared, &st);
     }
 
     /// Drops the current job and waits until the helper holds no reference
@@ -416,13 +467,7 @@ impl Ahead {
             }
         }
         while st.busy {
-            st.main_waiting = true;
-            st = self
-                .shared
-                .ready
-                .wait(st)
-                .unwrap_or_else(|p| p.into_inner());
-            st.main_waiting = false;
+            st = wait_on(&self.shared, st, true);
         }
     }
 
@@ -449,10 +494,8 @@ impl Ahead {
                 if st.wanted == Some(list) {
                     st.wanted = None;
                 }
-                let wake = low && st.helper_waiting;
-                drop(st);
-                if wake {
-                    self.shared.work.notify_one();
+                if low {
+                    wake_helper(&self.shared, &st);
                 }
                 return c;
             }
@@ -464,24 +507,19 @@ impl Ahead {
                 };
             }
             st.wanted = Some(list);
-            if st.helper_waiting {
-                self.shared.work.notify_one();
-            }
-            st.main_waiting = true;
-            st = self
-                .shared
-                .ready
-                .wait(st)
-                .unwrap_or_else(|p| p.into_inner());
-            st.main_waiting = false;
+            wake_helper(&self.shared, &st);
+            st = wait_on(&self.shared, st, true);
         }
     }
 }
 
 impl Drop for Ahead {
     fn drop(&mut self) {
-        lock(&self.shared).shutdown = true;
-        self.shared.work.notify_all();
+        {
+            let mut st = lock(&self.shared);
+            st.shutdown = true;
+            wake_helper(&self.shared, &st);
+        }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -521,9 +559,7 @@ fn helper(
                 st = lock(s);
                 st.spare.push(evs);
                 st.out -= 1;
-                if st.main_waiting {
-                    s.ready.notify_one();
-                }
+                wake_main(s, &st);
                 continue;
             }
             if st.closing {
@@ -541,9 +577,7 @@ fn helper(
             })
         });
         let Some(i) = pick else {
-            st.helper_waiting = true;
-            st = s.work.wait(st).unwrap_or_else(|p| p.into_inner());
-            st.helper_waiting = false;
+            st = wait_on(s, st, false);
             continue;
         };
         let job = st.job.clone().expect("picked with a job");
@@ -590,8 +624,6 @@ fn helper(
             st.free.push(evs);
         }
         // Wake the ordering loop if it waits (for a chunk or for `busy` to clear).
-        if st.main_waiting {
-            s.ready.notify_one();
-        }
+        wake_main(s, &st);
     }
 }

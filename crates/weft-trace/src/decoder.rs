@@ -719,56 +719,46 @@ impl Decoder {
                     (Some(l), None) => l.time,
                     _ => i64::MAX,
                 };
+                let cpu_t = gen
+                    .cpu_samples
+                    .get(self.cpu_next)
+                    .map_or(i64::MAX, |s| s.time);
                 let c = &mut frontier.cursors[heap[0].idx as usize];
-                loop {
-                    if let Some(s) = gen.cpu_samples.get(self.cpu_next) {
-                        if s.time < heap[0].time {
-                            break 'fast;
+                let mut pos = c.pos as usize;
+                if !order.run_fast(
+                    &c.evs,
+                    &mut pos,
+                    c.m,
+                    c.mslot,
+                    c.batch_off,
+                    gen,
+                    bound,
+                    cpu_t,
+                    fill_max,
+                    &mut last_ts,
+                ) {
+                    break 'fast;
+                }
+                let next = if pos < c.evs.len() {
+                    c.pos = pos as u32;
+                    Ok(true)
+                } else {
+                    // The chunk is used up: the next one (or the end).
+                    c.pos = (pos - 1) as u32;
+                    c.next_event(gen, buf, base, ahead)
+                };
+                match next {
+                    Ok(true) => {
+                        let t = c.ev().time;
+                        heap[0].time = t;
+                        if t > bound {
+                            sift_down(heap, 0);
                         }
                     }
-                    let e = &c.evs[c.pos as usize];
-                    let ids_ok = match e.typ {
-                        ev::GO_START => true,
-                        ev::GO_BLOCK | ev::GO_STOP => {
-                            gen.strings.contains(e.args[0]) & gen.stacks.contains(e.args[1])
-                        }
-                        ev::GO_UNBLOCK => gen.stacks.contains(e.args[2]),
-                        _ => false,
-                    };
-                    if !ids_ok {
-                        break 'fast;
-                    }
-                    order.cur_off = c.ev_off() as u64;
-                    if !order.advance_fast(e, gen.num, c.m, c.mslot) {
-                        break 'fast;
-                    }
-                    let moved = match c.next_event(gen, buf, base, ahead) {
-                        Ok(true) => {
-                            let t = c.ev().time;
-                            heap[0].time = t;
-                            if t > bound {
-                                sift_down(heap, 0);
-                                true
-                            } else {
-                                false
-                            }
-                        }
-                        Ok(false) => {
-                            heap_remove(heap, 0);
-                            true
-                        }
-                        Err(e) => {
-                            self.pending_err = Some(e);
-                            break 'fill;
-                        }
-                    };
-                    let q = order.queue.last_mut().expect("just queued");
-                    if q.time <= last_ts {
-                        q.time = last_ts.wrapping_add(1);
-                    }
-                    last_ts = q.time;
-                    if moved || order.queue.len() >= fill_max {
-                        break;
+                    Ok(false) => heap_remove(heap, 0),
+                    Err(e) => {
+                        self.pending_err = Some(e);
+                        break 'fill;
                     }
                 }
             }

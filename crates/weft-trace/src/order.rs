@@ -424,6 +424,136 @@ impl Ordering {
         true
     }
 
+    /// The hot loop of ordering: takes the events of one thread's decoded
+    /// chunk, `evs[*pos..]`, while each is a common goroutine transition
+    /// (start, block, stop, unblock) that [`advance_fast`] would take, its
+    /// string and stack ids exist, no CPU sample (at `cpu_t`) comes first,
+    /// and the thread stays the earliest (its next event is no later than
+    /// `bound`, the earliest other thread's). Taken events are queued with
+    /// their time forced past `*last_ts`; stops at `limit` queued events.
+    ///
+    /// Exactly what taking them one at a time through `advance_fast` does,
+    /// but the thread's state stays in registers and nothing else is
+    /// touched per event. Returns whether any event was taken; `*pos` is
+    /// then the thread's next event (`evs.len()`: the chunk is used up).
+    ///
+    /// [`advance_fast`]: Self::advance_fast
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub fn run_fast(
+        &mut self,
+        evs: &[Base],
+        pos: &mut usize,
+        m: i64,
+        slot: u32,
+        batch_off: usize,
+        gen: &Generation,
+        bound: i64,
+        cpu_t: i64,
+        limit: usize,
+        last_ts: &mut i64,
+    ) -> bool {
+        if slot == u32::MAX || self.initial_gen == 0 {
+            return false;
+        }
+        let gnum = gen.num;
+        let MState { mut g, p } = self.ms[slot as usize].1;
+        let start = *pos;
+        let mut i = start;
+        let mut ts = *last_ts;
+        while let Some(e) = evs.get(i) {
+            if cpu_t < e.time {
+                break;
+            }
+            let new_g = match e.typ {
+                ev::GO_START => {
+                    if p == NO_P || g != NO_G {
+                        break;
+                    }
+                    let gid = e.args[0] as i64;
+                    match self.gs.get_mut(&gid) {
+                        Some(st)
+                            if st.status == gstatus::RUNNABLE
+                                && st.seq.gen == gnum
+                                && e.args[1] == st.seq.seq.wrapping_add(1) =>
+                        {
+                            st.status = gstatus::RUNNING;
+                            st.seq.seq = e.args[1];
+                        }
+                        _ => break,
+                    }
+                    gid
+                }
+                ev::GO_BLOCK | ev::GO_STOP => {
+                    if !(gen.strings.contains(e.args[0]) & gen.stacks.contains(e.args[1])) {
+                        break;
+                    }
+                    if p == NO_P || g == NO_G {
+                        break;
+                    }
+                    match self.gs.get_mut(&g) {
+                        Some(st) if st.status == gstatus::RUNNING => {
+                            st.status = if e.typ == ev::GO_STOP {
+                                gstatus::RUNNABLE
+                            } else {
+                                gstatus::WAITING
+                            };
+                        }
+                        _ => break,
+                    }
+                    NO_G
+                }
+                ev::GO_UNBLOCK => {
+                    if !gen.stacks.contains(e.args[2]) {
+                        break;
+                    }
+                    let gid = e.args[0] as i64;
+                    match self.gs.get_mut(&gid) {
+                        Some(st)
+                            if st.status == gstatus::WAITING
+                                && st.seq.gen == gnum
+                                && e.args[1] == st.seq.seq.wrapping_add(1) =>
+                        {
+                            st.status = gstatus::RUNNABLE;
+                            st.seq.seq = e.args[1];
+                        }
+                        _ => break,
+                    }
+                    g
+                }
+                _ => break,
+            };
+            let time = if e.time <= ts {
+                ts.wrapping_add(1)
+            } else {
+                e.time
+            };
+            ts = time;
+            self.queue.push(RawEvent {
+                typ: e.typ,
+                time,
+                args: e.args,
+                g,
+                p,
+                m,
+                offset: (batch_off + e.rel as usize) as u64,
+                flags: 0,
+            });
+            g = new_g;
+            i += 1;
+            if self.queue.len() >= limit || evs.get(i).is_some_and(|n| n.time > bound) {
+                break;
+            }
+        }
+        if i == start {
+            return false;
+        }
+        *pos = i;
+        *last_ts = ts;
+        self.ms[slot as usize].1.g = g;
+        true
+    }
+
     /// Tries to take `e`, the next event of thread `m`. Ok(false): not yet.
     /// `slot` caches where thread `m`'s state lives (u32::MAX: unknown yet).
     pub fn advance(
