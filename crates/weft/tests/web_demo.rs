@@ -120,6 +120,26 @@ fn weft_open_serves_a_file_and_refuses_a_missing_one() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent/x.trace"), "{err}");
+    // A goroutine dump given to `weft open` is refused before serving,
+    // with the commands that read dumps.
+    let dump = dir.join("goroutines.txt");
+    std::fs::write(
+        &dump,
+        "goroutine 1 [chan receive]:\nmain.main()\n\t/src/main.go:12 +0x1d\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .args(["open", "--no-browser", dump.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("is a goroutine dump")
+            && err.contains("weft snapshot")
+            && !err.contains("serving"),
+        "{err}"
+    );
     // `weft watch pid:N` on a process that is not a Go program fails at
     // once with the reason, instead of serving a page that never loads.
     let mut sleeper = Command::new("sleep").arg("60").spawn().unwrap();

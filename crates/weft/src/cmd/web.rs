@@ -59,7 +59,35 @@ pub fn open(a: OpenArgs) -> anyhow::Result<ExitCode> {
             a.file.display()
         );
     }
+    refuse_profiles(&a.file)?;
     serve(Source::File(a.file), a.serve)
+}
+
+/// `weft open` reads execution traces; a goroutine dump or profile gets
+/// a pointer to the commands that read those, before any server starts.
+fn refuse_profiles(path: &std::path::Path) -> anyhow::Result<()> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(64 << 10);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(64 << 10).read_to_end(&mut head))
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if head.starts_with(b"go 1.") {
+        return Ok(());
+    }
+    if let Some(form) = weft_profile::detect(&head) {
+        let what = match form {
+            weft_model::SourceForm::Debug2 => "a goroutine dump (debug=2 or a traceback)",
+            weft_model::SourceForm::Debug1 => "a goroutine profile (debug=1)",
+            weft_model::SourceForm::LeakProfile => "a goroutine leak profile",
+            _ => "a goroutine profile (pprof)",
+        };
+        bail!(
+            "{} is {what}, not an execution trace; `weft open` shows traces. \
+             Use `weft snapshot {0}` for a report or `weft top {0}` to browse it",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 pub fn watch(a: WatchArgs) -> anyhow::Result<ExitCode> {
