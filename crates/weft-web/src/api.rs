@@ -681,9 +681,7 @@ pub async fn timeline(State(app): State<App>, Query(q): Params) -> Result<Respon
     }
     let m = ready(&app)?;
     let range = range_of(&m, &q)?;
-    let res = res_q
-        .unwrap_or((range.end_ns - range.start_ns) / 2000)
-        .max(1);
+    let res = rows::resolution(range, res_q);
     let lay = rows::layout(&m, &f);
     let (body, source) = if pack > 1 {
         let (b, n) = rows::encode_timeline_packed(&m, &f, &lay, range, res, offset, limit, pack);
@@ -781,9 +779,7 @@ pub async fn proc_lanes(State(app): State<App>, Query(q): Params) -> Result<Resp
     }
     let m = ready(&app)?;
     let range = range_of(&m, &q)?;
-    let res = res_q
-        .unwrap_or((range.end_ns - range.start_ns) / 2000)
-        .max(1);
+    let res = rows::resolution(range, res_q);
     let lanes = m.proc_lanes(range, res);
     let gomaxprocs = m.sched().gomaxprocs;
     drop(m);

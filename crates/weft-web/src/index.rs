@@ -748,6 +748,26 @@ fn patch_groups(body: &mut [u8], d: &DetailModel, m: &Model) {
     }
 }
 
+/// Runs `answer` on the detail model for the request's range (off the async
+/// workers: it may decode), or gives `None` when the range is not one to
+/// answer from the file (not indexed, not early, too wide, decode failed).
+async fn from_detail<T: Send + 'static>(
+    app: &Arc<Shared>,
+    q: &HashMap<String, String>,
+    answer: impl FnOnce(&DetailModel, TimeRange) -> Option<T> + Send + 'static,
+) -> Option<T> {
+    let range = range_param(q)?;
+    let plan = plan_for(app, range)?;
+    tokio::task::spawn_blocking(move || {
+        let d = plan.decode()?;
+        let d = lock(&d);
+        answer(&d, range)
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
 /// `/api/timeline` for a range before the resident detail: the binary
 /// answer from a detail model, or `None` to answer from the resident model
 /// (not indexed, range not early, too wide, or the decode failed).
@@ -760,16 +780,10 @@ pub(crate) async fn timeline(
     limit: usize,
     pack: usize,
 ) -> Option<(Vec<u8>, Option<u64>)> {
-    let range = range_param(q)?;
-    let plan = plan_for(app, range)?;
-    let (app, f) = (app.clone(), f.clone());
-    let res = res_q
-        .unwrap_or((range.end_ns - range.start_ns) / 2000)
-        .max(1);
-    tokio::task::spawn_blocking(move || {
-        let d = plan.decode()?;
-        let d = lock(&d);
-        let mut f2 = filter_to_detail(&d, &f);
+    let (app2, f) = (app.clone(), f.clone());
+    from_detail(app, q, move |d, range| {
+        let res = rows::resolution(range, res_q);
+        let mut f2 = filter_to_detail(d, &f);
         f2.alive_in = Some(range);
         let lay = rows::layout(&d.model, &f2);
         let (mut body, source) = if pack > 1 {
@@ -782,12 +796,10 @@ pub(crate) async fn timeline(
                 None,
             )
         };
-        patch_groups(&mut body, &d, &app.model());
+        patch_groups(&mut body, d, &app2.model());
         Some((body, source))
     })
     .await
-    .ok()
-    .flatten()
 }
 
 /// `/api/rows` with `start_ns` and `end_ns` before the resident detail: the
@@ -800,25 +812,19 @@ pub(crate) async fn rows(
     offset: usize,
     limit: usize,
 ) -> Option<Value> {
-    let range = range_param(q)?;
-    let plan = plan_for(app, range)?;
-    let (app, f) = (app.clone(), f.clone());
-    tokio::task::spawn_blocking(move || {
-        let d = plan.decode()?;
-        let d = lock(&d);
-        let mut f2 = filter_to_detail(&d, &f);
+    let (app2, f) = (app.clone(), f.clone());
+    from_detail(app, q, move |d, range| {
+        let mut f2 = filter_to_detail(d, &f);
         f2.alive_in = Some(range);
         let lay = rows::layout(&d.model, &f2);
-        let m = app.model();
+        let m = app2.model();
         let mut v = rows::layout_json(&d.model, &lay, offset, limit, |id, g| {
-            resident_group(&d, &m, id, g)
+            resident_group(d, &m, id, g)
         });
         v["from_file"] = json!(true);
         Some(v)
     })
     .await
-    .ok()
-    .flatten()
 }
 
 /// `/api/wakes` for a range before the resident detail (see [`timeline`]).
@@ -829,23 +835,17 @@ pub(crate) async fn wakes(
     groups: Option<BTreeSet<GroupId>>,
     limit: usize,
 ) -> Option<Value> {
-    let range = range_param(q)?;
-    let plan = plan_for(app, range)?;
-    tokio::task::spawn_blocking(move || {
-        let d = plan.decode()?;
-        let d = lock(&d);
+    from_detail(app, q, move |d, range| {
         let f = GoroutineFilter {
             ids: ids.map(|s| s.into_iter().collect()).unwrap_or_default(),
             groups: groups
-                .map(|s| groups_to_detail(&d, &s).into_iter().collect())
+                .map(|s| groups_to_detail(d, &s).into_iter().collect())
                 .unwrap_or_default(),
             ..Default::default()
         };
         serde_json::to_value(d.model.wakes(range, &f, limit)).ok()
     })
     .await
-    .ok()
-    .flatten()
 }
 
 /// `/api/proc_lanes` for a range before the resident detail: the P lanes
@@ -855,20 +855,13 @@ pub(crate) async fn proc_lanes(
     q: &HashMap<String, String>,
     res_q: Option<i64>,
 ) -> Option<Vec<u8>> {
-    let range = range_param(q)?;
-    let plan = plan_for(app, range)?;
-    let app = app.clone();
-    let res = res_q
-        .unwrap_or((range.end_ns - range.start_ns) / 2000)
-        .max(1);
-    tokio::task::spawn_blocking(move || {
-        let d = plan.decode()?;
-        let d = lock(&d);
-        let mut lanes = d.model.proc_lanes(range, res);
-        let m = app.model();
+    let app2 = app.clone();
+    from_detail(app, q, move |d, range| {
+        let mut lanes = d.model.proc_lanes(range, rows::resolution(range, res_q));
+        let m = app2.model();
         for l in &mut lanes.lanes {
             for (g, grp) in l.goroutine.iter().zip(l.group.iter_mut()) {
-                *grp = resident_group(&d, &m, *g, *grp);
+                *grp = resident_group(d, &m, *g, *grp);
             }
         }
         let gomaxprocs = m.sched().gomaxprocs;
@@ -876,23 +869,15 @@ pub(crate) async fn proc_lanes(
         Some(rows::encode_proc_lanes(&lanes, range, gomaxprocs))
     })
     .await
-    .ok()
-    .flatten()
 }
 
 /// `/api/bands` for a range before the resident detail: GC, STW and
 /// region bands from a detail model (see [`timeline`]).
 pub(crate) async fn bands(app: &Arc<Shared>, q: &HashMap<String, String>) -> Option<Value> {
-    let range = range_param(q)?;
-    let plan = plan_for(app, range)?;
-    tokio::task::spawn_blocking(move || {
-        let d = plan.decode()?;
-        let d = lock(&d);
+    from_detail(app, q, |d, range| {
         Some(crate::api::bands_json(&d.model, range))
     })
     .await
-    .ok()
-    .flatten()
 }
 
 /// `/api/goroutine/:id` for a goroutine the resident model no longer knows

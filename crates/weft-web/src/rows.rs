@@ -525,6 +525,14 @@ impl Majority {
     }
 }
 
+/// The resolution of a timeline or P-lane answer: the one asked, else
+/// 1/2000 of the range (about a pixel of a wide plot); at least 1 ns.
+pub fn resolution(range: TimeRange, asked: Option<i64>) -> i64 {
+    asked
+        .unwrap_or((range.end_ns - range.start_ns) / 2000)
+        .max(1)
+}
+
 /// Encodes P lanes (see `docs/web-api.md`, "P lanes"): a 48-byte header,
 /// one 16-byte entry per lane, then four columns over all runs (goroutine
 /// f64, start f32, end f32, group u32; times in ns from `range.start_ns`).
