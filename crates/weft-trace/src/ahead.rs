@@ -3,12 +3,14 @@
 //! the chunks decoded before, so varint decoding runs on a second core.
 //!
 //! Each thread (M) of the generation has a small queue of at most `DEPTH`
-//! chunks (`CHUNK` events each), so memory stays a few hundred kilobytes
-//! whatever the generation's size. The chunks are exactly what
-//! [`decode_chunk`] gives the single-threaded path (same events, same error
-//! at the same place), so the event order cannot depend on the thread.
-//! The helper works on the thread whose queue is shortest, and first on one
-//! the ordering loop is waiting for.
+//! chunks (`CHUNK` events each), about `BUDGET` chunks in all, so memory
+//! stays a few megabytes whatever the generation's size. The chunks are
+//! exactly what [`decode_chunk`] gives the single-threaded path (same
+//! events, same error at the same place), so the event order cannot depend
+//! on the thread. The helper works on the thread whose queue is shortest,
+//! and first on one the ordering loop is waiting for. The ordering loop
+//! never waits for a chunk the helper has not started: it decodes that one
+//! itself (the helper may be busy, or off the CPU on a loaded machine).
 //!
 //! The same helper can also run the consumer of the ordered events
 //! ([`crate::Reader::for_each_event_par`]): the ordering loop hands it
@@ -32,15 +34,15 @@ use crate::spec::{Wire, NUM_SPECS, WIRE};
 use crate::varint::{uvarint, Varint};
 
 /// Most events decoded at once for one thread; a chunk never spans batches.
-pub(crate) const CHUNK: usize = 128;
+pub(crate) const CHUNK: usize = 512;
 /// Chunks decoded ahead per thread, at most (fewer when there are many
 /// threads: about `BUDGET` chunks in all).
-const DEPTH: usize = 32;
-const BUDGET: usize = 512;
+const DEPTH: usize = 8;
+const BUDGET: usize = 96;
 /// The helper, once idle, is woken when a queue falls to this many chunks:
 /// it then refills the queues in one go (waking it for every chunk would
 /// cost two system calls per chunk).
-const LOW: usize = 4;
+const LOW: usize = 2;
 
 // One varint from `data` at `*p`; `None` when it is truncated or overlong.
 #[inline(always)]
@@ -206,6 +208,9 @@ struct State {
     wanted: Option<usize>,
     // The helper holds a reference to the job outside the lock.
     busy: bool,
+    // The thread each side is decoding a chunk of, outside the lock.
+    helper_list: Option<usize>,
+    main_list: Option<usize>,
     // Chunks per queue for this job.
     depth: usize,
     // Who sleeps on a condition variable (notified only then: a notify is
@@ -243,11 +248,11 @@ fn lock(s: &Shared) -> MutexGuard<'_, State> {
     s.state.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// How long a side polls for the other before sleeping: about the time
-/// the ordering loop takes for a batch or a few chunks. A sleep and wake-up
-/// through the kernel costs two system calls and a context switch each,
-/// more than the work between hand-offs.
-const SPIN: std::time::Duration = std::time::Duration::from_micros(50);
+/// How long a side polls for the other before sleeping. Short: a sleep and
+/// wake-up through the kernel costs two system calls and a context switch,
+/// but on a busy machine a spinning thread takes the core from the one it
+/// waits for (measured: a 50 us spin doubled the wall time at load 5).
+const SPIN: std::time::Duration = std::time::Duration::from_micros(5);
 
 // Tells the helper something changed (waking it if it sleeps).
 fn wake_helper(s: &Shared, st: &State) {
@@ -506,6 +511,46 @@ impl Ahead {
                     err: None,
                 };
             }
+            let pos0 = l.pos;
+            // Not decoded yet and the helper is not at it (it may be busy
+            // with other work, or off the CPU): decode it here rather than
+            // wait. The helper skips a thread while this side decodes it.
+            if st.helper_list != Some(list) {
+                if let Some(job) = st.job.clone() {
+                    let mut pos = pos0;
+                    let mut evs = st.free.pop().unwrap_or_default();
+                    st.main_list = Some(list);
+                    drop(st);
+                    let (batch_off, err) = decode_chunk(
+                        &mut pos,
+                        &job.lists[list],
+                        job.clock,
+                        job.gnum,
+                        (*job.bytes).as_ref(),
+                        job.base,
+                        &mut evs,
+                    );
+                    drop(job);
+                    st = lock(&self.shared);
+                    st.main_list = None;
+                    if st.wanted == Some(list) {
+                        st.wanted = None;
+                    }
+                    if let Some(l) = st.lists.get_mut(list) {
+                        l.pos = pos;
+                        l.done = evs.is_empty() || err.is_some();
+                        if !l.done {
+                            // Let the helper catch up on this thread.
+                            wake_helper(&self.shared, &st);
+                        }
+                    }
+                    return Chunk {
+                        evs,
+                        batch_off,
+                        err,
+                    };
+                }
+            }
             st.wanted = Some(list);
             wake_helper(&self.shared, &st);
             st = wait_on(&self.shared, st, true);
@@ -542,11 +587,26 @@ fn helper(
         // (The queue it waits on is empty until it wakes and takes the
         // chunk: one is enough.)
         let wanted = st.job.as_ref().and(st.wanted).filter(|&w| {
-            st.lists
-                .get(w)
-                .is_some_and(|l| !l.done && l.queue.is_empty())
+            st.main_list != Some(w)
+                && st
+                    .lists
+                    .get(w)
+                    .is_some_and(|l| !l.done && l.queue.is_empty())
         });
-        if let (None, Some(c)) = (wanted, consume.as_mut()) {
+        // The thread whose queue is shortest, if below `limit` chunks.
+        let shortest = |st: &State, limit: usize| {
+            st.job.as_ref()?;
+            st.lists
+                .iter()
+                .enumerate()
+                .filter(|&(i, l)| !l.done && l.queue.len() < limit && st.main_list != Some(i))
+                .min_by_key(|(_, l)| l.queue.len())
+                .map(|(i, _)| i)
+        };
+        // Queues running low come before consuming (else the ordering loop
+        // runs dry and decodes itself), full ones after.
+        let urgent = wanted.or_else(|| shortest(&st, st.depth.div_ceil(2)));
+        if let (None, Some(c)) = (urgent, consume.as_mut()) {
             if let Some(o) = st.ordered.pop_front() {
                 drop(st);
                 if panicked.is_none() {
@@ -566,16 +626,7 @@ fn helper(
                 return panicked;
             }
         }
-        let pick = st.job.as_ref().and_then(|_| {
-            wanted.or_else(|| {
-                st.lists
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, l)| !l.done && l.queue.len() < st.depth)
-                    .min_by_key(|(_, l)| l.queue.len())
-                    .map(|(i, _)| i)
-            })
-        });
+        let pick = urgent.or_else(|| shortest(&st, st.depth));
         let Some(i) = pick else {
             st = wait_on(s, st, false);
             continue;
@@ -585,6 +636,7 @@ fn helper(
         let mut pos = st.lists[i].pos;
         let mut evs = st.free.pop().unwrap_or_default();
         st.busy = true;
+        st.helper_list = Some(i);
         drop(st);
 
         // A bug that panics here must not leave the ordering loop waiting
@@ -611,6 +663,7 @@ fn helper(
 
         st = lock(s);
         st.busy = false;
+        st.helper_list = None;
         if st.epoch == epoch {
             let l = &mut st.lists[i];
             l.pos = pos;
