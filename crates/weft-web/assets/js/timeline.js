@@ -1021,6 +1021,22 @@ function drawOverlay() {
       c.fillRect(x0, strip ? AXIS_H + 2 : AXIS_H + BAND_H, Math.max(1, x1 - x0), strip ? BAND_H - 4 : H - AXIS_H - BAND_H);
     }
   };
+  // A big file's early part at a zoom too wide to decode from the file:
+  // say so over it, rather than leave rows that look idle.
+  const resident = app.summary && app.summary.time && app.summary.time.resident_detail_start_ns;
+  stats.earlyHint = false;
+  if (resident !== undefined && data && !data.fromFile && view.start < resident) {
+    const x0 = Math.max(GUTTER, xOf(Math.max(view.start, full.start))), x1 = Math.min(W, xOf(resident));
+    if (x1 > x0) {
+      c.fillStyle = '#8b949e1a';
+      c.fillRect(x0, AXIS_H + BAND_H, x1 - x0, H - AXIS_H - BAND_H);
+      c.fillStyle = '#8b949e';
+      c.fillRect(x1 - 1, AXIS_H + BAND_H, 1, H - AXIS_H - BAND_H);
+      c.fillStyle = '#8b949e'; c.font = '12px sans-serif';
+      if (x1 - x0 > 220) c.fillText('zoom in to see this part: early detail is read from the file a few seconds at a time', x0 + 8, top + 16, x1 - x0 - 16);
+      stats.earlyHint = true;
+    }
+  }
   band(bands.gc, '#f0883e18', false);
   band(bands.stw, '#f8514930', false);
   band(bands.gc, '#f0883e', true);
