@@ -47,8 +47,8 @@ pub(crate) struct ChunkPool<T: Copy, const MAX: usize> {
     // Records the held chunks can take, and the most they may.
     held: usize,
     limit: usize,
-    // Chunks taken since the last `decay`.
-    taken: usize,
+    // By size class: whether a chunk was taken since the last `decay`.
+    taken: Vec<bool>,
 }
 
 impl<T: Copy, const MAX: usize> Default for ChunkPool<T, MAX> {
@@ -57,7 +57,7 @@ impl<T: Copy, const MAX: usize> Default for ChunkPool<T, MAX> {
             free: Vec::new(),
             held: 0,
             limit: 0,
-            taken: 0,
+            taken: Vec::new(),
         }
     }
 }
@@ -73,9 +73,10 @@ fn class(cap: usize) -> Option<usize> {
 impl<T: Copy, const MAX: usize> ChunkPool<T, MAX> {
     #[inline]
     fn take(&mut self, cap: usize) -> Option<Vec<T>> {
-        let c = self.free.get_mut(class(cap)?)?.pop()?;
+        let k = class(cap)?;
+        let c = self.free.get_mut(k)?.pop()?;
         self.held -= cap;
-        self.taken += 1;
+        self.taken[k] = true;
         Some(c)
     }
 
@@ -88,6 +89,7 @@ impl<T: Copy, const MAX: usize> ChunkPool<T, MAX> {
         if self.held + cap <= self.limit {
             if self.free.len() <= k {
                 self.free.resize_with(k + 1, Vec::new);
+                self.taken.resize(k + 1, false);
             }
             c.clear();
             self.free[k].push(c);
@@ -107,17 +109,18 @@ impl<T: Copy, const MAX: usize> ChunkPool<T, MAX> {
         }
     }
 
-    /// Halves what is held if nothing was taken since the last call: chunks
-    /// nobody needed for a while go back to the allocator.
+    /// Halves the chunks of each size nobody took since the last call:
+    /// chunks not needed for a while go back to the allocator (a burst of
+    /// goroutines that ended leaves small chunks new ones may never ask for).
     pub fn decay(&mut self) {
-        if self.taken == 0 {
-            for (k, list) in self.free.iter_mut().enumerate() {
+        for (k, (list, taken)) in self.free.iter_mut().zip(&mut self.taken).enumerate() {
+            if !*taken {
                 let keep = list.len() / 2;
                 self.held -= (list.len() - keep) * (FIRST << k);
                 list.truncate(keep);
             }
+            *taken = false;
         }
-        self.taken = 0;
     }
 
     /// Records the held chunks can take.
@@ -490,5 +493,22 @@ mod tests {
         }
         c.release(&mut pool);
         assert_eq!(pool.capacity(), 0);
+        // Decay goes size by size: the size taken from stays.
+        pool.limit_to(4);
+        let (mut d, mut e): (ChunkDeque<u32, 8>, ChunkDeque<u32, 8>) = Default::default();
+        for i in 0..28 {
+            d.push_back(i, &mut pool);
+        }
+        d.release(&mut pool);
+        assert_eq!(pool.capacity(), 28);
+        for i in 0..5 {
+            e.push_back(i, &mut pool);
+        }
+        assert_eq!(pool.capacity(), 16);
+        pool.decay();
+        assert_eq!(pool.capacity(), 16);
+        pool.decay();
+        assert_eq!(pool.capacity(), 8);
+        e.release(&mut pool);
     }
 }

@@ -1211,11 +1211,12 @@ impl Model {
     /// goroutines that exited before the detail window. Called on every
     /// generation boundary and every 65536 events; callers may call it too.
     pub fn evict(&mut self) {
-        // The pools hold no more than the caps leave room for (what an
-        // eviction frees is what the records coming next will fill), plus a
-        // few chunks for goroutines at their own cap, which free a chunk and
-        // need one at about the same time. A pool nobody drew from since
-        // the last call halves.
+        // The pools hold what an eviction freed for the records coming next
+        // to fill, within the room the caps leave and at most an eighth of
+        // a cap (a cap eviction frees a tenth), plus a few chunks for
+        // goroutines at their own cap, which free a chunk and need one at
+        // about the same time. Sizes nobody drew from since the last call
+        // halve.
         self.span_pool.decay();
         self.wake_pool.decay();
         self.span_pool
@@ -1223,11 +1224,10 @@ impl Model {
         self.wake_pool
             .limit_to(self.cfg.max_wakes / WAKE_CHUNK + POOL_SLACK);
         self.evict_detail();
-        self.span_pool
-            .limit_to(self.cfg.max_spans.saturating_sub(self.span_count) / SPAN_CHUNK + POOL_SLACK);
-        self.wake_pool.limit_to(
-            self.cfg.max_wakes.saturating_sub(self.wakes.len()) / WAKE_CHUNK + POOL_SLACK,
-        );
+        let room = pool_room(self.cfg.max_spans, self.span_count);
+        self.span_pool.limit_to(room / SPAN_CHUNK + POOL_SLACK);
+        let room = pool_room(self.cfg.max_wakes, self.wakes.len());
+        self.wake_pool.limit_to(room / WAKE_CHUNK + POOL_SLACK);
     }
 
     fn evict_detail(&mut self) {
@@ -1318,6 +1318,12 @@ impl Model {
 /// A goroutine's spans, oldest first, each with its end.
 pub(crate) fn span_ends(g: &Goroutine) -> impl Iterator<Item = (Span, i64)> + '_ {
     with_ends(g.spans.iter().copied(), g.since_ns)
+}
+
+/// Records a pool of emptied chunks may hold when `held` of at most `cap`
+/// are held: the room left under the cap, at most an eighth of it.
+pub(crate) fn pool_room(cap: usize, held: usize) -> usize {
+    cap.saturating_sub(held).min(cap / 8)
 }
 
 /// How many of a goroutine's spans (the oldest) ended before `t`.

@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::chunked::{ChunkDeque, ChunkPool};
-use crate::model::{GState, GroupId, Model, POOL_SLACK};
+use crate::model::{pool_room, GState, GroupId, Model, POOL_SLACK};
 use crate::query::TimeRange;
 
 /// Highest P id the lanes track (Ps are numbered 0..GOMAXPROCS).
@@ -193,7 +193,7 @@ impl LaneStore {
             l.runs.trim(&mut self.pool);
         }
         self.pool
-            .limit_to(cap.saturating_sub(self.total) / RUN_CHUNK + POOL_SLACK);
+            .limit_to(pool_room(cap, self.total) / RUN_CHUNK + POOL_SLACK);
     }
 }
 
