@@ -439,7 +439,7 @@ impl Ordering {
     ///
     /// [`advance_fast`]: Self::advance_fast
     #[allow(clippy::too_many_arguments)]
-    #[inline(always)]
+    #[inline(never)]
     pub fn run_fast(
         &mut self,
         evs: &[Base],
