@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# One thread vs the decode thread: the `tracecat stats` example of
-# weft-trace (Reader + Stats, the weft binary's allocator, input read into a
-# reserved buffer) with TRACECAT_ONE_THREAD=1 and without, alternating, on
-# the stress trace of run.sh. Prints medians of wall and CPU (user + sys)
-# time and peak RSS, with the load average.
+# One thread vs two: the `tracecat stats` example of weft-trace (Reader +
+# Stats, the weft binary's allocator, input read into a reserved buffer) in
+# three ways, alternating, on the stress trace of run.sh:
+#   one:   everything on one thread (TRACECAT_SERIAL=1 TRACECAT_ONE_THREAD=1);
+#   ahead: decoding on a second thread, Stats with the ordering (TRACECAT_SERIAL=1);
+#   par:   decoding and Stats on a second thread, ordering alone on the
+#          first (for_each_event_par, what `weft trace stats` runs).
+# Prints medians of wall and CPU (user + sys) time, the ordering thread's
+# own CPU time (what the wall time would be with a second core all to
+# ourselves) and peak RSS, with the load average.
 #
 #   RUNS=5 bash bench/trace/threads.sh
 set -euo pipefail
@@ -20,21 +25,28 @@ cat="${CARGO_TARGET_DIR:-$root/target}/release/examples/tracecat"
 measure() { # name env...
   local name=$1; shift
   env "$@" /usr/bin/time -f "%e %U %S %M" -o "$out/$name.t" "$cat" stats "$trace" >/dev/null 2>"$out/$name.err"
-  awk '{printf "%s %.2f %s\n", $1, $2+$3, $4}' "$out/$name.t" >>"$out/$name.runs"
+  main=$(awk '/main thread CPU/ {print $4}' "$out/$name.err")
+  awk -v m="${main:-0}" '{printf "%s %.2f %s %s\n", $1, $2+$3, $4, m}' "$out/$name.t" >>"$out/$name.runs"
 }
 rm -f "$out"/*.runs
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for i in $(seq "$runs"); do
-  measure one TRACECAT_ONE_THREAD=1
-  measure two X=1
+  measure one TRACECAT_SERIAL=1 TRACECAT_ONE_THREAD=1
+  measure ahead TRACECAT_SERIAL=1
+  measure par X=1
 done
 median() { sort -n | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 col() { awk -v c="$2" '{print $c}' "$1" | median; }
 echo "Load average $load_before before, $(cut -d' ' -f1-3 /proc/loadavg) after; medians of $runs alternating runs."
 echo
-echo "| tracecat stats | wall (s) | CPU (s) | peak RSS (MB) |"
-echo "|---|---|---|---|"
-for n in one two; do
-  printf "| %s | %s | %s | %.0f |\n" "$([ $n = one ] && echo "one thread" || echo "decode thread")" \
-    "$(col "$out/$n.runs" 1)" "$(col "$out/$n.runs" 2)" "$(echo "$(col "$out/$n.runs" 3) / 1024" | bc -l)"
+echo "| tracecat stats | wall (s) | CPU (s) | ordering thread CPU (s) | peak RSS (MB) |"
+echo "|---|---|---|---|---|"
+for n in one ahead par; do
+  case $n in
+    one) label="one thread" ;;
+    ahead) label="decode thread" ;;
+    par) label="decode + Stats thread (for_each_event_par)" ;;
+  esac
+  printf "| %s | %s | %s | %s | %.0f |\n" "$label" \
+    "$(col "$out/$n.runs" 1)" "$(col "$out/$n.runs" 2)" "$(col "$out/$n.runs" 4)" "$(echo "$(col "$out/$n.runs" 3) / 1024" | bc -l)"
 done
