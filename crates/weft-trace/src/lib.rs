@@ -15,6 +15,9 @@ It is built for live use and big traces:
   reference, including GoSwitch expansion, forced strictly increasing
   timestamps, CPU samples merged by time, traces that start mid-run and both
   ways a generation can end (1.26's marker, 1.22's look-ahead).
+- **Two cores.** [`Reader::set_decode_thread`] decodes big generations on
+  a helper thread; [`Reader::for_each_event_par`] also runs the consumer
+  there, so the calling thread only orders (what `weft trace stats` does).
 - **Hostile input.** Every varint, size, id and state change is checked;
   errors say what and where ([`Error`] has the byte offset and generation).
 
