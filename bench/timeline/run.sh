@@ -32,6 +32,9 @@ echo "trace: $trace ($(stat -c %s "$trace") bytes), go $("$go" env GOVERSION)"
 # evicting as a long `weft watch` does (see ingest_bench.rs).
 "$bin" "$trace" "$runs"
 STEADY=1 "$bin" "$trace" "$runs"
+# Steady again, fed at 20 MB/s of trace in wall time as a live stream is
+# (CPU time still measured): freed memory sits idle between bursts.
+STEADY=1 PACE_MBPS=20 "$bin" "$trace" "$runs"
 # Loading the file as weft open does: one thread vs decoder + model threads.
 "${bin%/*}/load_bench" "$trace" "$runs"
 echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)"

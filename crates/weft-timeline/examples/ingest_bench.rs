@@ -8,7 +8,7 @@
 //! and a summary with MB/s, the model/decoder
 //! time ratio, the model's own size estimate and the process's peak RSS.
 //!
-//! Two modes:
+//! Two modes, and a pace:
 //! - cold (default): the whole trace into an empty model with the default
 //!   configuration, as a first pass does: every span and wake lands in
 //!   memory the process has never touched.
@@ -18,6 +18,10 @@
 //!   the trace fills them, and only the rest (from `STEADY_FROM` of the
 //!   bytes, default 0.6) is timed, on both sides (decode only and
 //!   decode + model), while eviction keeps the model at its caps.
+//! - `PACE_MBPS=20` (either mode): the timed part is fed at that rate of
+//!   trace bytes in wall time, sleeping between bursts of 4096 events, as a
+//!   live stream arrives; CPU time is still what is measured, but memory
+//!   the model frees and asks for again is as far apart in time as live.
 use std::time::Instant;
 
 // The weft binary's allocator: the model's cost depends on it (fresh pages,
@@ -43,6 +47,8 @@ struct Clock {
     from_event: u64,
     seen: u64,
     started: Option<(Instant, u64)>,
+    // Wall ns per event at the paced rate (`PACE_MBPS`), if any.
+    pace_ns: Option<f64>,
 }
 
 impl Clock {
@@ -51,6 +57,7 @@ impl Clock {
             from_event,
             seen: 0,
             started: None,
+            pace_ns: PACE_NS.with(|p| p.get()),
         };
         if from_event == 0 {
             c.start();
@@ -67,6 +74,18 @@ impl Clock {
         if self.seen == self.from_event {
             self.start();
         }
+        if let (Some(ns), Some((t, _))) = (self.pace_ns, self.started) {
+            if self.seen % 4096 == 0 {
+                // Sleeping costs no CPU time: only the time to ingest counts,
+                // but memory freed and asked for again is as far apart in
+                // wall time as in a live stream at this rate.
+                let due = ((self.seen - self.from_event.saturating_sub(1)) as f64 * ns) as u64;
+                let spent = t.elapsed().as_nanos() as u64;
+                if due > spent {
+                    std::thread::sleep(std::time::Duration::from_nanos(due - spent));
+                }
+            }
+        }
     }
     fn stop(&self) -> Timed {
         let (t, c) = self.started.expect("the timed part was reached");
@@ -77,6 +96,10 @@ impl Clock {
             share: 1.0 - self.from_event.saturating_sub(1) as f64 / self.seen.max(1) as f64,
         }
     }
+}
+
+thread_local! {
+    static PACE_NS: std::cell::Cell<Option<f64>> = const { std::cell::Cell::new(None) };
 }
 
 // With `PERF_CTL=FIFO`, the timed part alone is profiled: run under
@@ -183,9 +206,8 @@ fn main() {
     let path = args.get(1).expect("usage: ingest_bench TRACE [RUNS]");
     let runs: usize = args.get(2).and_then(|r| r.parse().ok()).unwrap_or(5);
     let bytes = std::fs::read(path).expect("read trace");
-    let from_event = if steady() {
-        // Events are spread evenly enough over a stress trace that the
-        // share of events stands for the share of bytes.
+    let pace_mbps: f64 = env_num("PACE_MBPS", 0.0);
+    let events = if steady() || pace_mbps > 0.0 {
         let mut n = 0u64;
         let mut d = Decoder::new();
         d.feed(&bytes);
@@ -193,7 +215,19 @@ fn main() {
         while let Status::Event = d.advance().expect("decode") {
             n += 1;
         }
-        (n as f64 * env_num("STEADY_FROM", 0.6f64)) as u64
+        n
+    } else {
+        0
+    };
+    if pace_mbps > 0.0 {
+        // The trace's bytes per event at the given rate, as wall ns per event.
+        let ns = bytes.len() as f64 / events as f64 / (pace_mbps * 1e6) * 1e9;
+        PACE_NS.with(|p| p.set(Some(ns)));
+    }
+    // Events are spread evenly enough over a stress trace that the share of
+    // events stands for the share of bytes.
+    let from_event = if steady() {
+        (events as f64 * env_num("STEADY_FROM", 0.6f64)) as u64
     } else {
         0
     };
