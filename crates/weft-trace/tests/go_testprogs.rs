@@ -59,6 +59,16 @@ fn compare(label: &str, bytes: &[u8], file: &Path, problems: &mut Vec<String>) {
             err.as_ref().map(|e| e.to_string())
         ));
     }
+    // Switching to the consumer thread in the middle of a generation.
+    let mixed = dump_mixed(&bytes[..], 1000);
+    if mixed != (got.clone(), err.clone()) {
+        problems.push(format!(
+            "{label}: next_event then for_each_event_par: {} (error {:?} vs {:?})",
+            first_diff(&mixed.0, &got),
+            mixed.1.map(|e| e.to_string()),
+            err.as_ref().map(|e| e.to_string())
+        ));
+    }
     // And with the consumer on another thread, from a stream or in place,
     // with the decode-ahead and without.
     for (whole, t) in [(false, false), (false, true), (true, false), (true, true)] {

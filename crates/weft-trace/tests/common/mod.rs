@@ -90,6 +90,32 @@ pub fn dump_par(
     (out, err)
 }
 
+/// As [`dump_par`] (in place, decode-ahead on), but the first `first`
+/// events are read one at a time before `for_each_event_par` takes over
+/// in the middle of a generation the helper thread is decoding.
+pub fn dump_mixed(bytes: &[u8], first: usize) -> (Vec<u8>, Option<weft_trace::Error>) {
+    let mut out = Vec::new();
+    let mut r = weft_trace::Reader::from_input(std::sync::Arc::new(bytes.to_vec()));
+    r.set_decode_thread(Some(0));
+    for _ in 0..first {
+        match r.next_event() {
+            Ok(Some(ev)) => {
+                ev.write_go(&mut out).unwrap();
+                out.push(b'\n');
+            }
+            Ok(None) => return (out, None),
+            Err(e) => return (out, Some(e)),
+        }
+    }
+    let err = r
+        .for_each_event_par(|ev| {
+            ev.write_go(&mut out).unwrap();
+            out.push(b'\n');
+        })
+        .err();
+    (out, err)
+}
+
 /// As [`dump`]; with `decode_thread`, every generation is decoded on the
 /// decoder's helper thread.
 pub fn dump_with(
