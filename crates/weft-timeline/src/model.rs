@@ -1240,7 +1240,20 @@ impl Model {
                 rem -= self.span_secs[k] as usize;
                 k += 1;
             }
-            cutoff = cutoff.max((self.span_secs_base + k as i64) * SPAN_BUCKET_NS);
+            let by_bucket = (self.span_secs_base + k as i64) * SPAN_BUCKET_NS;
+            // Buckets are 50 ms of trace time. A clock that stalls (after a
+            // jump, the reader makes timestamps strictly increasing, so
+            // events land a nanosecond apart for millions of events) puts
+            // nearly every span in the newest bucket; a bucket-aligned
+            // cutoff then lies past `now`, and later evictions found
+            // nothing new to cut until the clock crossed it, so the cap did
+            // not hold. Then cut by count, inside the bucket.
+            let c = if by_bucket > self.now_ns || by_bucket <= self.detail_start_ns {
+                self.cutoff_dropping(self.span_count - target)
+            } else {
+                by_bucket
+            };
+            cutoff = cutoff.max(c);
         }
         if cutoff <= self.detail_start_ns {
             return;
@@ -1312,6 +1325,32 @@ impl Model {
                 list.pop_front();
             }
         }
+    }
+}
+
+impl Model {
+    /// The earliest time `t` before which at least `n` spans end (or just
+    /// after the newest span if there are fewer): a binary search over
+    /// time, counting each goroutine's spans by binary search too.
+    fn cutoff_dropping(&self, n: usize) -> i64 {
+        let count = |t: i64| -> usize { self.gs.values().map(|g| spans_ending_before(g, t)).sum() };
+        let (mut lo, mut hi) = (
+            self.detail_start_ns.max(i64::MIN / 2),
+            self.now_ns.saturating_add(1),
+        );
+        if count(hi) < n {
+            return hi;
+        }
+        // Invariant: count(lo) < n <= count(hi).
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if count(mid) >= n {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        hi
     }
 }
 
@@ -1422,5 +1461,81 @@ mod tests {
         }
         assert_eq!(std::mem::size_of::<Wake>(), 24);
         assert_eq!(std::mem::size_of::<Span>(), 16);
+    }
+
+    /// A goroutine transition op at `time`.
+    fn go_op(time: i64, id: i64, from: GoState, to: GoState) -> Op {
+        Op {
+            time,
+            g: -1,
+            p: -1,
+            gen: 1,
+            typ: 0,
+            kind: EventKind::StateTransition,
+            what: What::Go {
+                id,
+                from,
+                to,
+                reason: 0,
+                stack: 0,
+                event_stack: 0,
+            },
+        }
+    }
+
+    // Traces recorded on a VM can carry a clock jump after which the reader
+    // spaces events a nanosecond apart (seen in bench/out/stress.trace:
+    // millions of events, ~4.5 s after a jump). The span cap must still hold.
+    #[test]
+    fn the_span_cap_holds_when_the_clock_stalls() {
+        let cap = 20_000;
+        let mut m = Model::new(Config {
+            max_spans: cap,
+            max_spans_per_goroutine: cap,
+            ..Config::default()
+        });
+        let gs = 8;
+        let mut t = 1_000_000_000i64;
+        for id in 1..=gs {
+            m.apply(&go_op(t, id, GoState::NotExist, GoState::Runnable));
+            t += 1_000;
+        }
+        let mut running = vec![false; gs as usize + 1];
+        let mut step = |m: &mut Model, t: i64, i: usize| {
+            let id = (i as i64 % gs) + 1;
+            let r = &mut running[id as usize];
+            let (from, to) = if *r {
+                (GoState::Running, GoState::Runnable)
+            } else {
+                (GoState::Runnable, GoState::Running)
+            };
+            *r = !*r;
+            m.apply(&go_op(t, id, from, to));
+        };
+        // A normal second: 10 µs apart.
+        for i in 0..100_000 {
+            t += 10_000;
+            step(&mut m, t, i);
+        }
+        // The jump, then 1 ns apart: 300,000 events in 0.3 ms.
+        t += 4_500_000_000;
+        let mut most = 0;
+        for i in 0..300_000 {
+            t += 1;
+            step(&mut m, t, i);
+            most = most.max(m.span_count);
+        }
+        m.evict();
+        assert!(
+            most <= cap + EVICT_EVERY as usize,
+            "the model held {most} spans against a cap of {cap}"
+        );
+        assert!(m.span_count <= cap, "{} spans after evict", m.span_count);
+        // What is left is the newest detail, contiguous up to now.
+        assert!(
+            m.detail_start_ns() > t - 300_000,
+            "detail from {}",
+            m.detail_start_ns()
+        );
     }
 }
