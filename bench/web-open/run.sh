@@ -7,6 +7,7 @@
 #
 #   bash bench/web-open/run.sh           # 3 alternating runs each
 #   RUNS=1 bash bench/web-open/run.sh
+#   WEFT=path/to/weft bash bench/web-open/run.sh   # that binary, no build
 #
 # The trace is recorded once from testdata/programs/stress with Go 1.27 and
 # cached in bench/out/web-open.trace (delete it to record anew). After
@@ -37,9 +38,13 @@ size=$(stat -c %s "$trace")
 # own, not the go command's), and a release weft.
 say "building go tool trace ($("$go" env GOVERSION))"
 "$go" build -o "$out/bin/gotooltrace" cmd/trace
-say "building weft (release)"
-(cd "$root" && cargo build --release --quiet -p weft)
-weft="${CARGO_TARGET_DIR:-$root/target}/release/weft"
+if [ -n "${WEFT:-}" ]; then
+  weft="$WEFT" # a given binary, no build
+else
+  say "building weft (release)"
+  (cd "$root" && cargo build --release --quiet -p weft)
+  weft="${CARGO_TARGET_DIR:-$root/target}/release/weft"
+fi
 
 now() { date +%s.%N; }
 hwm_mb() { awk '/^VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status" 2>/dev/null || echo "?"; }
