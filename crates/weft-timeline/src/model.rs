@@ -324,6 +324,9 @@ pub struct Model {
     pub(crate) regions: VecDeque<RangeRec>,
     pub(crate) tasks: IdMap<u64, TaskRec>,
     pub(crate) procs: IdMap<i64, Proc>,
+    // Wait reasons for goroutines first seen already waiting (see
+    // `assume_waiting`); empty for a model fed from a trace's start.
+    assumed_waits: IdMap<i64, StrId>,
     pub(crate) lanes: crate::procs::LaneStore,
     pub(crate) sampled: crate::sampled::SampledState,
     pub(crate) heap: Vec<(i64, u64, u64)>,
@@ -379,6 +382,21 @@ impl Default for Model {
 }
 
 impl Model {
+    /// For a model fed a slice of a trace (generations from the middle of
+    /// a file): goroutine `id`, if it is first seen already waiting, waits
+    /// for `reason`. The trace states a wait's reason only when the wait
+    /// begins, so a block that began before the slice would otherwise have
+    /// none; the caller knows it from a model that read the whole trace.
+    /// Call before feeding any event (it interns `reason`, and a model fed
+    /// through a [`crate::Feeder`] takes its strings from the feeder).
+    pub fn assume_waiting(&mut self, id: i64, reason: &str) {
+        debug_assert_eq!(self.events, 0, "assume_waiting after events were fed");
+        if self.events == 0 && !reason.is_empty() {
+            let r = self.strs.str_id(reason.as_bytes());
+            self.assumed_waits.insert(id, r);
+        }
+    }
+
     /// An empty model.
     pub fn new(cfg: Config) -> Model {
         let mut m = Model {
@@ -390,6 +408,7 @@ impl Model {
             group_map: IdMap::default(),
             flows: IdMap::default(),
             blocks: IdMap::default(),
+            assumed_waits: IdMap::default(),
             wakes: ChunkDeque::default(),
             span_pool: ChunkPool::default(),
             wake_pool: ChunkPool::default(),
@@ -657,7 +676,7 @@ impl Model {
                     self.group_for(entry, None, now)
                 };
                 let reason = if to_s == GState::Waiting {
-                    self.system_wait_reason_guess(group)
+                    self.assumed_wait(id)
                 } else {
                     0
                 };
@@ -683,6 +702,12 @@ impl Model {
                         self.group_for(entry, None, now)
                     };
                     self.new_goroutine(id, -1, group, 0, entry, None, to_s, now, true, stack);
+                    if to_s == GState::Waiting {
+                        let reason = self.assumed_wait(id);
+                        if let Some(g) = self.gs.get_mut(&id) {
+                            g.reason = reason;
+                        }
+                    }
                     return;
                 }
             }
@@ -726,8 +751,13 @@ impl Model {
     }
 
     // The state GoStatus gives has no reason; keep it empty.
-    fn system_wait_reason_guess(&self, _group: GroupId) -> StrId {
-        0
+    // The wait reason of a goroutine first seen already waiting: the one
+    // `assume_waiting` gave, else unknown (0).
+    fn assumed_wait(&self, id: i64) -> StrId {
+        if self.assumed_waits.is_empty() {
+            return 0;
+        }
+        self.assumed_waits.get(&id).copied().unwrap_or(0)
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -32,7 +32,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use serde_json::{json, Value};
-use weft_timeline::{Config, GoroutineFilter, GroupId, Model, TimeRange};
+use weft_timeline::{Config, GState, GoroutineFilter, GroupId, Model, TimeRange};
 use weft_trace::spec::{ev, MAX_BATCH_SIZE};
 
 use crate::rows::{self, RowFilter};
@@ -622,14 +622,33 @@ impl Index {
             .map_err(|e| format!("{}: seek to byte {start}: {e}", self.path.display()))?;
         let body = BufReader::with_capacity(1 << 20, f.take(end - start));
         let input = std::io::Cursor::new(g.header).chain(body);
-        Model::from_reader(input, self.cfg.clone()).map_err(|e| {
+        let mut model = Model::new(self.cfg.clone());
+        // Goroutines the loaded model knows to be blocked since before
+        // these generations wait there too, for the reason it knows (the
+        // slice itself only restates that they are waiting).
+        if let Some(app) = self.app.upgrade() {
+            let m = app.model();
+            let from = g.gens[first].start_ns;
+            for r in m.goroutines_raw() {
+                if r.state == GState::Waiting && r.since_ns <= from && r.reason != 0 {
+                    model.assume_waiting(r.id, m.str(r.reason));
+                }
+            }
+        }
+        let fail = |e: weft_trace::Error| {
             format!(
                 "{}: decoding generations {}..={} (bytes {start}..{end}): {e}",
                 self.path.display(),
                 g.gens[first].gen,
                 g.gens[last].gen
             )
-        })
+        };
+        let mut rd = weft_trace::Reader::new(input);
+        while let Some(e) = rd.next_event().map_err(fail)? {
+            model.ingest(&e);
+        }
+        model.evict();
+        Ok(model)
     }
 
     fn note_error(&self, e: String) {

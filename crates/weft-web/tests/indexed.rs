@@ -306,6 +306,22 @@ fn early_windows_of_a_capped_trace_come_from_the_file_in_full_detail() {
         "early window differs from the unlimited model:\n{}",
         diff(&got, &want)
     );
+    // Among them the goroutine blocked for the whole run (churn's
+    // `forgotten`): its wait began generations before the slice decoded
+    // for this window, which only restates that it waits; the reason comes
+    // from the loaded model.
+    let forgotten = full
+        .goroutines_raw()
+        .find(|g| full.str(g.entry) == "main.forgotten")
+        .expect("churn's forgotten goroutine")
+        .id;
+    let spans = got
+        .get(&forgotten)
+        .expect("the forgotten goroutine in the early window");
+    assert!(
+        spans.len() == 1 && spans[0].3 == "chan receive",
+        "forgotten goroutine {forgotten} in the early window: {spans:?}"
+    );
     let st = status(&b);
     assert_eq!(
         st["index"]["detail_builds"].as_u64().unwrap(),

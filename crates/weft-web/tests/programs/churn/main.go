@@ -38,6 +38,10 @@ func main() {
 		os.Exit(1)
 	}
 
+	// One goroutine blocked for the whole run, as a leaked one would be:
+	// its wait began long before any later generation.
+	stuck := make(chan int)
+	go forgotten(stuck)
 	jobs := make(chan job)
 	for i := 0; i < 4; i++ {
 		go worker(jobs)
@@ -66,6 +70,11 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Printf("requests: %d\n", n)
+}
+
+// forgotten waits for a value nobody sends.
+func forgotten(c chan int) {
+	<-c
 }
 
 // request hands one job to the workers and waits for the answer.
