@@ -132,21 +132,34 @@ fn range_key(typ: EventType, desc: u64) -> RangeKey {
     (if st != ev::NONE { st } else { typ }, desc)
 }
 
+// A goroutine's state. What the hot loop reads (status, sequence) stays
+// small, 32 bytes, so a table of many goroutines stays in cache; the rarely
+// used rest is allocated on first use.
 #[derive(Debug)]
 struct GState {
     status: u8,
     seq: Seq,
+    cold: Option<Box<GCold>>,
+}
+
+// User regions and ranges (GC mark assist, STW) in flight on a goroutine.
+#[derive(Debug, Default)]
+struct GCold {
     regions: Vec<(u64, Box<[u8]>)>,
     ranges: Ranges,
 }
+
 impl GState {
     fn new(status: u8, seq: Seq) -> GState {
         GState {
             status,
             seq,
-            regions: Vec::new(),
-            ranges: Ranges::default(),
+            cold: None,
         }
+    }
+
+    fn cold(&mut self) -> &mut GCold {
+        self.cold.get_or_insert_with(Box::default)
     }
 }
 
@@ -1251,9 +1264,10 @@ impl Ordering {
                 cur.g
             )));
         };
+        let regions = &mut st.cold().regions;
         if begin {
-            st.regions.push((tid, name.into()));
-        } else if let Some(last) = st.regions.last() {
+            regions.push((tid, name.into()));
+        } else if let Some(last) = regions.last() {
             if last.0 != tid || &last.1[..] != name {
                 return Err(Error::new(format!(
                     "misuse of region in goroutine {}: region end {{{} {}}} when the inner-most active region start event is {{{} {}}}",
@@ -1264,7 +1278,7 @@ impl Ordering {
                     String::from_utf8_lossy(&last.1)
                 )));
             }
-            st.regions.pop();
+            regions.pop();
         }
         self.push(e, cur);
         Ok(Some(cur))
@@ -1349,7 +1363,7 @@ impl Ordering {
                 e.typ, cur.g
             )));
         };
-        st.ranges.begin(range_key(e.typ, desc))?;
+        st.cold().ranges.begin(range_key(e.typ, desc))?;
         self.push(e, cur);
         Ok(Some(cur))
     }
@@ -1363,7 +1377,7 @@ impl Ordering {
                 "uninitialized goroutine {gid} found during {name}"
             )));
         };
-        st.ranges.active(range_key(e.typ, 0), initial)?;
+        st.cold().ranges.active(range_key(e.typ, 0), initial)?;
         self.push(e, cur);
         Ok(Some(cur))
     }
@@ -1376,7 +1390,7 @@ impl Ordering {
                 e.typ, cur.g
             )));
         };
-        let desc = st.ranges.end(e.typ)?;
+        let desc = st.cold().ranges.end(e.typ)?;
         if e.typ == ev::STW_END {
             e.args[0] = desc;
         }
