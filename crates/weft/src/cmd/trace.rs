@@ -77,6 +77,14 @@ const DECODE_THREAD_MIN: u64 = 1 << 20;
 const RESERVE_MAX: u64 = 256 << 20;
 
 fn stats(file: &str) -> anyhow::Result<ExitCode> {
+    // No transparent huge pages for this short run: the allocator's huge
+    // pages are cleared 2 MB at a time on first touch, most of it never
+    // used (peak RSS 84 -> 73 MB on the 66 MB stress trace, same CPU time).
+    // SAFETY: prctl with an integer option touches no memory of ours.
+    #[cfg(target_os = "linux")]
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
     if file != "-" {
         let f = std::fs::File::open(file)
             .map_err(|e| anyhow::anyhow!("cannot open trace file {file}: {e}"))?;
