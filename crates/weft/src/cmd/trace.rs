@@ -79,7 +79,7 @@ const RESERVE_MAX: u64 = 256 << 20;
 fn stats(file: &str) -> anyhow::Result<ExitCode> {
     // No transparent huge pages for this short run: the allocator's huge
     // pages are cleared 2 MB at a time on first touch, most of it never
-    // used (peak RSS 84 -> 73 MB on the 66 MB stress trace, same CPU time).
+    // used (peak RSS 84 -> 78 MB on the 66 MB stress trace, same CPU time).
     // SAFETY: prctl with an integer option touches no memory of ours.
     #[cfg(target_os = "linux")]
     unsafe {
