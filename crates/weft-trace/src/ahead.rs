@@ -634,7 +634,14 @@ fn helper(
         let job = st.job.clone().expect("picked with a job");
         let epoch = st.epoch;
         let mut pos = st.lists[i].pos;
-        let mut evs = st.free.pop().unwrap_or_default();
+        // The buffer freed longest ago: its lines have likely left the
+        // other core's cache, so writing it does not pull them back from
+        // there (the one freed last was just read by the ordering loop).
+        let mut evs = if st.free.is_empty() {
+            Vec::new()
+        } else {
+            st.free.remove(0)
+        };
         st.busy = true;
         st.helper_list = Some(i);
         drop(st);
