@@ -1634,17 +1634,24 @@ impl<R: Read> Reader<R> {
                 }
                 Ok(Status::End) => return Ok(()),
                 Ok(Status::NeedData) => {
-                    let n = self
-                        .dec
-                        .fill_from(&mut self.r, self.chunk)
-                        .map_err(|e| Error::new(format!("read error: {e}")))?;
-                    if n == 0 {
-                        self.dec.finish();
-                    }
+                    self.read_more()?;
                 }
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    // Feeds the decoder the next chunk of input; at the end of the input,
+    // tells it so.
+    fn read_more(&mut self) -> Result<()> {
+        let n = self
+            .dec
+            .fill_from(&mut self.r, self.chunk)
+            .map_err(|e| Error::new(format!("read error: {e}")))?;
+        if n == 0 {
+            self.dec.finish();
+        }
+        Ok(())
     }
 
     #[inline(never)]
@@ -1654,13 +1661,7 @@ impl<R: Read> Reader<R> {
                 Status::Event => break,
                 Status::End => return Ok(None),
                 Status::NeedData => {
-                    let n = self
-                        .dec
-                        .fill_from(&mut self.r, self.chunk)
-                        .map_err(|e| Error::new(format!("read error: {e}")))?;
-                    if n == 0 {
-                        self.dec.finish();
-                    }
+                    self.read_more()?;
                 }
             }
         }
