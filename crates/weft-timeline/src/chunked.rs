@@ -196,7 +196,7 @@ impl<T: Copy, const MAX: usize> ChunkDeque<T, MAX> {
         self.first().get(self.head)
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn pop_front(&mut self, pool: &mut ChunkPool<T, MAX>) -> Option<T> {
         let c = self.first();
         let x = *c.get(self.head)?;
@@ -204,15 +204,22 @@ impl<T: Copy, const MAX: usize> ChunkDeque<T, MAX> {
         self.head += 1;
         self.len -= 1;
         if self.head == n {
-            if self.chunks.is_empty() {
-                // The tail, drained: start it over.
-                self.tail.clear();
-            } else {
-                pool.give(self.chunks.pop_front().unwrap());
-            }
-            self.head = 0;
+            self.first_drained(pool);
         }
         Some(x)
+    }
+
+    // The first chunk has been read to its end.
+    #[cold]
+    #[inline(never)]
+    fn first_drained(&mut self, pool: &mut ChunkPool<T, MAX>) {
+        if self.chunks.is_empty() {
+            // The tail, drained: start it over.
+            self.tail.clear();
+        } else {
+            pool.give(self.chunks.pop_front().unwrap());
+        }
+        self.head = 0;
     }
 
     /// Drops the `n` oldest records (all of them if fewer), as `n` calls
@@ -324,6 +331,7 @@ impl<T: Copy, const MAX: usize> ChunkDeque<T, MAX> {
     }
 
     /// Records from the `i`-th oldest on.
+    #[cfg(test)]
     pub fn iter_from_index(&self, i: usize) -> impl Iterator<Item = &T> + '_ {
         let (mut ci, mut at) = (0, i + self.head);
         while ci < self.chunks.len() && at >= self.chunk(ci).len() {

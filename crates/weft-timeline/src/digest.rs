@@ -104,6 +104,7 @@ impl Default for WireGen {
 }
 
 /// Digests one event, interning what it names into `strs`.
+#[inline(always)]
 pub(crate) fn digest(strs: &mut Interner, wg: &mut WireGen, e: &EventRef<'_>) -> Op {
     let gen = e.generation();
     if gen != 0 && gen != wg.0 {

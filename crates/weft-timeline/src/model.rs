@@ -347,6 +347,9 @@ pub struct Model {
     pub(crate) span_count: usize,
     span_secs: VecDeque<u32>,
     span_secs_base: i64,
+    // [start, end) of trace time the newest entry of `span_secs` counts
+    // (empty when it is not one bucket's), for `count_span`'s fast path.
+    span_hot: (i64, i64),
     pub(crate) detail_start_ns: i64,
     // Newest span end or wake time a per-goroutine or wake cap dropped.
     complete_from_ns: i64,
@@ -436,6 +439,7 @@ impl Model {
             span_count: 0,
             span_secs: VecDeque::new(),
             span_secs_base: 0,
+            span_hot: (i64::MAX, i64::MIN),
             detail_start_ns: i64::MIN,
             complete_from_ns: i64::MIN,
             first_ns: None,
@@ -475,13 +479,16 @@ impl Model {
     }
 
     /// Feeds one decoded event. Events must come in the decoder's order.
-    #[inline]
+    // One call with both halves inlined into it: the digested event stays
+    // in registers instead of going through memory.
+    #[inline(never)]
     pub fn ingest(&mut self, e: &EventRef<'_>) {
         let op = digest(&mut self.strs, &mut self.wire_gen, e);
         self.apply(&op);
     }
 
     /// The model half of [`Model::ingest`]: one digested event.
+    #[inline(always)]
     pub(crate) fn apply(&mut self, e: &Op) {
         let now = e.time();
         self.events += 1;
@@ -508,8 +515,8 @@ impl Model {
                 stack,
                 event_stack,
             } => {
-                self.on_goroutine(e, id, from, to, reason, stack, event_stack);
-                self.lane_after_goroutine(e.proc(), id, now);
+                let after = self.on_goroutine(e, id, from, to, reason, stack, event_stack);
+                self.lane_after_goroutine(e.proc(), id, now, after);
             }
             What::Proc { id, from, to } => {
                 self.on_proc(now, id, from, to);
@@ -617,7 +624,7 @@ impl Model {
         reason: StrId,
         st_stack: StackId,
         event_stack: StackId,
-    ) {
+    ) -> Option<(GState, GroupId)> {
         let now = e.time();
         let typ = e.typ;
         let to_s = GState::from_go(to);
@@ -653,12 +660,12 @@ impl Model {
                     false,
                     0,
                 );
-                return;
+                return None;
             }
             GoState::Undetermined => {
                 // Restated at a generation start (or a new capture).
                 if to_s == GState::Dead {
-                    return;
+                    return None;
                 }
                 if let Some(g) = self.gs.get(&id) {
                     if g.state != to_s {
@@ -666,7 +673,7 @@ impl Model {
                         let stack = st_stack;
                         self.transition(id, to_s, now, 0, stack);
                     }
-                    return;
+                    return None;
                 }
                 let stack = st_stack;
                 let entry = self.entry_of(stack);
@@ -684,14 +691,14 @@ impl Model {
                 if let Some(g) = self.gs.get_mut(&id) {
                     g.reason = reason;
                 }
-                return;
+                return None;
             }
             _ => {}
         }
         if matches!(typ, ev::GO_STATUS | ev::GO_STATUS_STACK) {
             // A restatement at a generation start: the state goes on.
             match self.gs.get(&id) {
-                Some(g) if g.state == to_s => return,
+                Some(g) if g.state == to_s => return None,
                 Some(_) => {}
                 None => {
                     let stack = st_stack;
@@ -708,38 +715,38 @@ impl Model {
                             g.reason = reason;
                         }
                     }
-                    return;
+                    return None;
                 }
             }
         }
-        if !self.gs.contains_key(&id) {
-            // Not restated before use; should not happen with a valid trace.
-            self.new_goroutine(id, -1, 0, 0, 0, None, GState::from_go(from), now, true, 0);
-        }
+        // The common case from here on: one lookup, then the goroutine by slot.
+        let slot = match self.gs.slot_of(id) {
+            Some(slot) => slot,
+            None => {
+                // Not restated before use; should not happen with a valid trace.
+                self.new_goroutine(id, -1, 0, 0, 0, None, GState::from_go(from), now, true, 0);
+                self.gs.slot_of(id).expect("just inserted")
+            }
+        };
         let (reason, stack) = match typ {
             ev::GO_BLOCK | ev::GO_STOP => (reason, st_stack),
             ev::GO_SYSCALL_BEGIN => (0, st_stack),
             _ => (0, 0),
         };
-        if stack != 0 {
+        if stack != 0 && self.gs.at(slot).group == 0 {
             self.maybe_regroup(id, stack);
         }
-        let prev_state;
-        let prev_since;
-        {
-            let g = self.gs.get(&id).unwrap();
-            prev_state = g.state;
-            prev_since = g.since_ns;
-        }
+        let g = self.gs.at(slot);
+        let (prev_state, prev_since) = (g.state, g.since_ns);
+        let (before, runnable_since) = (g.since_before_trace, g.runnable_since);
         if prev_state == GState::Waiting && to_s != GState::Waiting {
-            self.on_wake(e, id, now, now - prev_since);
+            self.on_wake(e, slot, id, now, now - prev_since);
         }
         match (prev_state, to_s) {
             (GState::Runnable, GState::Running) => {
-                let g = self.gs.get(&id).unwrap();
-                if !g.since_before_trace {
+                if !before {
                     self.sched_latency
-                        .record((now - g.runnable_since).max(0) as u64);
+                        .record((now - runnable_since).max(0) as u64);
                 }
             }
             (GState::Syscall, _) if to_s != GState::Syscall => {
@@ -747,7 +754,8 @@ impl Model {
             }
             _ => {}
         }
-        self.transition(id, to_s, now, reason, stack);
+        self.transition_at(slot, to_s, now, reason, stack);
+        Some((to_s, self.gs.at(slot).group))
     }
 
     // The state GoStatus gives has no reason; keep it empty.
@@ -870,10 +878,20 @@ impl Model {
         reason: StrId,
         stack: StackId,
     ) {
+        let slot = self
+            .gs
+            .slot_of(id)
+            .expect("transition of a known goroutine");
+        self.transition_at(slot, to, now, reason, stack);
+    }
+
+    // `transition` of the goroutine in `slot`.
+    #[inline(always)]
+    fn transition_at(&mut self, slot: u32, to: GState, now: i64, reason: StrId, stack: StackId) {
         self.version += 1;
         let version = self.version;
         let max_per = self.cfg.max_spans_per_goroutine.max(1);
-        let g = self.gs.get_mut(&id).unwrap();
+        let g = self.gs.at_mut(slot);
         let from = g.state;
         let span = Span {
             start: g.since_ns,
@@ -933,7 +951,21 @@ impl Model {
         }
     }
 
+    #[inline(always)]
     fn count_span(&mut self, end: i64, n: u32) {
+        // Nearly every span ends in the newest bucket.
+        if end >= self.span_hot.0 && end < self.span_hot.1 {
+            if let Some(c) = self.span_secs.back_mut() {
+                self.span_count += n as usize;
+                *c += n;
+                return;
+            }
+        }
+        self.count_span_slow(end, n);
+    }
+
+    #[inline(never)]
+    fn count_span_slow(&mut self, end: i64, n: u32) {
         self.span_count += n as usize;
         let sec = end.div_euclid(SPAN_BUCKET_NS);
         if self.span_secs.is_empty() {
@@ -950,6 +982,16 @@ impl Model {
             self.span_secs.push_back(0);
         }
         self.span_secs[idx] += n;
+        // The newest bucket, when it is the bucket of `sec` (not one that
+        // a gap or a clock going back was folded into), takes the next
+        // spans that end in it without a division.
+        self.span_hot =
+            if idx + 1 == self.span_secs.len() && sec - self.span_secs_base == idx as i64 {
+                let lo = sec.saturating_mul(SPAN_BUCKET_NS);
+                (lo, lo.saturating_add(SPAN_BUCKET_NS))
+            } else {
+                (i64::MAX, i64::MIN)
+            };
     }
 
     fn uncount_span(&mut self, end: i64) {
@@ -968,7 +1010,7 @@ impl Model {
         g.spans.release(&mut self.span_pool);
     }
 
-    fn on_wake(&mut self, e: &Op, wakee: i64, now: i64, blocked: i64) {
+    fn on_wake(&mut self, e: &Op, wakee_slot: u32, wakee: i64, now: i64, blocked: i64) {
         let waker = e.goroutine();
         let (kind, from_group) = match self.gs.get_mut(&waker) {
             Some(w) if waker >= 0 && w.id != wakee => {
@@ -984,7 +1026,7 @@ impl Model {
             _ if waker >= 0 && waker != wakee => (WakerKind::Goroutine, 0),
             _ => (WakerKind::NoGoroutine, NO_GROUP),
         };
-        let g = self.gs.get_mut(&wakee).unwrap();
+        let g = self.gs.at_mut(wakee_slot);
         g.wakes_in += 1;
         g.last_woken_ns = Some(now);
         bump(
@@ -1301,6 +1343,11 @@ impl Model {
             .clamp(0, self.span_secs.len().saturating_sub(1) as i64);
         let whole_end = (self.span_secs_base + whole).saturating_mul(SPAN_BUCKET_NS);
         let whole = whole as usize;
+        // The spans that end in [whole_end, cutoff) are all counted in
+        // bucket `whole` (the clamp above puts every end at or past
+        // `whole_end` there, as `uncount_span` does), so they are counted
+        // out in one step per goroutine.
+        let mut in_whole = 0usize;
         for g in self.gs.values_mut() {
             let n = spans_ending_before(g, cutoff);
             let counted = if whole > 0 {
@@ -1308,21 +1355,17 @@ impl Model {
             } else {
                 0
             };
-            let rest = with_ends(g.spans.iter_from_index(counted).copied(), g.since_ns);
-            for (_, end) in rest.take(n - counted) {
-                uncount_span(
-                    &mut self.span_count,
-                    &mut self.span_secs,
-                    self.span_secs_base,
-                    end,
-                );
-            }
+            in_whole += n - counted;
             g.spans.drop_front(n, &mut self.span_pool);
             // Give back ring space a burst left behind.
             g.spans.trim(&mut self.span_pool);
             if matches!(g.ended_ns, Some(t) if t < cutoff) {
                 dead.push(g.id);
             }
+        }
+        self.span_count = self.span_count.saturating_sub(in_whole);
+        if let Some(c) = self.span_secs.get_mut(whole) {
+            *c -= in_whole.min(*c as usize) as u32;
         }
         for c in self.span_secs.range_mut(..whole) {
             self.span_count = self.span_count.saturating_sub(*c as usize);

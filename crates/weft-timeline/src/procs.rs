@@ -73,6 +73,7 @@ impl Lane {
         );
     }
 
+    #[inline]
     fn pop_front(&mut self, pool: &mut ChunkPool<RunRec, RUN_CHUNK>) {
         if let Some(r) = self.runs.pop_front(pool) {
             if r.dur == LONG {
@@ -229,12 +230,29 @@ impl Model {
 
     /// Hook after every goroutine transition event (on P `p`, -1: none):
     /// a goroutine now running occupies `p`; one that stopped running
-    /// leaves whichever P it was on.
-    pub(crate) fn lane_after_goroutine(&mut self, p: i64, id: i64, now: i64) {
-        let running = matches!(self.gs.get(&id), Some(g) if g.state == GState::Running);
+    /// leaves whichever P it was on. `after` is the goroutine's state and
+    /// group after the event when the caller has them at hand.
+    #[inline(always)]
+    pub(crate) fn lane_after_goroutine(
+        &mut self,
+        p: i64,
+        id: i64,
+        now: i64,
+        after: Option<(GState, GroupId)>,
+    ) {
+        let (running, own_group) = match after {
+            Some((state, group)) => (state == GState::Running, Some(group)),
+            None => (
+                matches!(self.gs.get(&id), Some(g) if g.state == GState::Running),
+                None,
+            ),
+        };
         let cap = self.lane_cap();
         let gs = &self.gs;
-        let group = |g: i64| gs.get(&g).map_or(0, |x| x.group);
+        let group = |g: i64| match own_group {
+            Some(group) if g == id => group,
+            _ => gs.get(&g).map_or(0, |x| x.group),
+        };
         let lanes = &mut self.lanes;
         if running && lanes.ensure(p) {
             if matches!(lanes.open[p as usize], Some((g, _)) if g == id) {

@@ -61,9 +61,24 @@ impl GoTable {
         let i = self.slot(*id)?;
         self.slots[i as usize].as_mut()
     }
-    #[inline]
-    pub fn contains_key(&self, id: &i64) -> bool {
-        self.slot(*id).is_some()
+    /// The slot of goroutine `id`, for [`Self::at`] and [`Self::at_mut`]:
+    /// the ingest path looks a goroutine up once per event and reaches it
+    /// by slot after that. A slot stays valid until the next insert or remove.
+    #[inline(always)]
+    pub fn slot_of(&self, id: i64) -> Option<u32> {
+        self.slot(id)
+    }
+    #[inline(always)]
+    pub fn at(&self, slot: u32) -> &Goroutine {
+        self.slots[slot as usize]
+            .as_ref()
+            .expect("a slot from slot_of holds a goroutine")
+    }
+    #[inline(always)]
+    pub fn at_mut(&mut self, slot: u32) -> &mut Goroutine {
+        self.slots[slot as usize]
+            .as_mut()
+            .expect("a slot from slot_of holds a goroutine")
     }
     pub fn insert(&mut self, id: i64, g: Goroutine) -> Option<Goroutine> {
         if let Some(i) = self.slot(id) {
