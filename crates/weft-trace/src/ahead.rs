@@ -176,6 +176,10 @@ pub(crate) struct Ordered {
     /// The generation's bytes, from trace offset `base`.
     pub bytes: SharedBytes,
     pub base: usize,
+    /// Chunks the ordering loop was done with when it handed this batch
+    /// over: run entries of this batch and earlier ones point into them,
+    /// so they are reused only once it has been consumed.
+    pub chunks: Vec<Vec<Base>>,
 }
 
 /// Ordered batches handed over and not yet consumed, at most: the ordering
@@ -229,6 +233,12 @@ struct State {
     out: usize,
     // No more batches will come: the consumer returns once all are done.
     closing: bool,
+    // Run entries point into chunks (`for_each_event_par`): a chunk the
+    // ordering loop is done with waits in `retired` for the next batch
+    // handed over, and is reused once that batch has been consumed.
+    sharing: bool,
+    retired: Vec<Vec<Base>>,
+    chunk_lists: Vec<Vec<Vec<Base>>>,
 }
 
 struct Shared {
@@ -334,6 +344,18 @@ impl Helper {
         st.closing = true;
         wake_helper(&self.0, &st);
     }
+
+    /// Keeps the chunks the ordering loop is done with until the batches
+    /// handed over after them are consumed (run entries point into them).
+    /// Turned off once nothing is left to consume.
+    pub fn share_chunks(&self, on: bool) {
+        let mut st = lock(&self.0);
+        st.sharing = on;
+        if !on {
+            let retired = std::mem::take(&mut st.retired);
+            st.free.extend(retired);
+        }
+    }
 }
 
 impl Ahead {
@@ -391,8 +413,13 @@ impl Ahead {
 
     /// Hands ordered events to the consumer; returns an empty buffer for
     /// the next ones (waiting while `MAX_OUT` batches are unconsumed).
-    pub fn hand_off(&self, o: Ordered, capacity: usize) -> Vec<RawEvent> {
+    pub fn hand_off(&self, mut o: Ordered, capacity: usize) -> Vec<RawEvent> {
         let mut st = lock(&self.shared);
+        if !st.retired.is_empty() {
+            let mut l = st.chunk_lists.pop().unwrap_or_default();
+            std::mem::swap(&mut l, &mut st.retired);
+            o.chunks = l;
+        }
         st.ordered.push_back(o);
         st.out += 1;
         wake_helper(&self.shared, &st);
@@ -482,7 +509,11 @@ impl Ahead {
     pub fn next(&self, list: usize, spent: Vec<Base>) -> Chunk {
         let mut st = lock(&self.shared);
         if spent.capacity() > 0 {
-            st.free.push(spent);
+            if st.sharing {
+                st.retired.push(spent);
+            } else {
+                st.free.push(spent);
+            }
         }
         loop {
             let Some(l) = st.lists.get_mut(list) else {
@@ -614,10 +645,18 @@ fn helper(
                         panicked = Some(p);
                     }
                 }
-                let Ordered { mut evs, .. } = o;
+                let Ordered {
+                    mut evs,
+                    mut chunks,
+                    ..
+                } = o;
                 evs.clear();
                 st = lock(s);
                 st.spare.push(evs);
+                if chunks.capacity() > 0 {
+                    st.free.append(&mut chunks);
+                    st.chunk_lists.push(chunks);
+                }
                 st.out -= 1;
                 wake_main(s, &st);
                 continue;

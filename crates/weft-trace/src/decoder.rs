@@ -9,7 +9,7 @@ use crate::ahead::{decode_chunk, Ahead, ListPos, Ordered, SharedBytes};
 use crate::error::{Error, Result};
 use crate::event::{EventRef, RawEvent, FLAG_TABLE};
 use crate::generation::{Generation, Span};
-use crate::order::{Base, Ordering, Strs, NO_G, NO_M, NO_P};
+use crate::order::{Base, Entries, Ordering, Strs, NO_G, NO_M, NO_P};
 use crate::spec::{ev, Version, MAX_BATCH_SIZE, SPECS, WIRE};
 use crate::varint::{uvarint, Varint};
 
@@ -359,6 +359,9 @@ pub struct Decoder {
     // (the hot path works a run of events at once, not one per call).
     ready: Vec<RawEvent>,
     ready_pos: usize,
+    // Events in `ready` beyond its length (run entries, only in
+    // `for_each_event_par`; see `Ordering::run_fast`).
+    ready_extra: usize,
     // An error met while filling `ready`, reported once it is drained.
     pending_err: Option<Error>,
     // Decode-ahead: generations with at least this many bytes of events
@@ -431,6 +434,7 @@ impl Decoder {
             events: 0,
             ready: Vec::new(),
             ready_pos: 0,
+            ready_extra: 0,
             pending_err: None,
             ahead_min: None,
             ahead: None,
@@ -698,18 +702,23 @@ impl Decoder {
             None => (input_of(&self.whole, &self.buf), self.base),
         };
         let ahead = self.ahead.as_ref().filter(|_| self.ahead_on);
+        // Runs of events go to the consumer thread in place, as entries
+        // pointing into their decoded chunks: the decode-ahead keeps every
+        // chunk it hands out until the consumer is done with it.
+        let runs = self.par && ahead.is_some();
         let mut out = std::mem::take(&mut self.ready);
         out.clear();
         self.ready_pos = 0;
-        debug_assert!(order.queue.is_empty());
+        self.ready_extra = 0;
+        debug_assert!(order.queue.is_empty() && order.run_extra == 0);
         std::mem::swap(&mut out, &mut order.queue);
         let mut last_ts = self.last_ts;
-        'fill: while order.queue.len() < fill_max {
+        'fill: while order.queued() < fill_max {
             // The hot loop: the earliest thread's next event is a common
             // goroutine transition that can be taken and whose ids exist.
             // Same steps and outcome as the general path below, minus its
             // dispatch and bookkeeping. Anything else falls through to it.
-            'fast: while order.queue.len() < fill_max && !frontier.is_empty() {
+            'fast: while order.queued() < fill_max && !frontier.is_empty() {
                 // The earliest thread stays earliest while its next event is
                 // no later than both heap children's (sift_down would not
                 // move it): run it without touching the heap.
@@ -725,18 +734,34 @@ impl Decoder {
                     .map_or(i64::MAX, |s| s.time);
                 let c = &mut frontier.cursors[heap[0].idx as usize];
                 let mut pos = c.pos as usize;
-                if !order.run_fast(
-                    &c.evs,
-                    &mut pos,
-                    c.m,
-                    c.mslot,
-                    c.batch_off,
-                    gen,
-                    bound,
-                    cpu_t,
-                    fill_max,
-                    &mut last_ts,
-                ) {
+                let took = if runs {
+                    order.run_fast::<true>(
+                        &c.evs,
+                        &mut pos,
+                        c.m,
+                        c.mslot,
+                        c.batch_off,
+                        gen,
+                        bound,
+                        cpu_t,
+                        fill_max,
+                        &mut last_ts,
+                    )
+                } else {
+                    order.run_fast::<false>(
+                        &c.evs,
+                        &mut pos,
+                        c.m,
+                        c.mslot,
+                        c.batch_off,
+                        gen,
+                        bound,
+                        cpu_t,
+                        fill_max,
+                        &mut last_ts,
+                    )
+                };
+                if !took {
                     break 'fast;
                 }
                 let next = if pos < c.evs.len() {
@@ -762,7 +787,7 @@ impl Decoder {
                     }
                 }
             }
-            if order.queue.len() >= fill_max {
+            if order.queued() >= fill_max {
                 break;
             }
             let start = order.queue.len();
@@ -838,6 +863,7 @@ impl Decoder {
         }
         self.last_ts = last_ts;
         std::mem::swap(&mut out, &mut order.queue);
+        self.ready_extra = std::mem::take(&mut order.run_extra);
         self.ready = out;
     }
 
@@ -1089,6 +1115,7 @@ impl Decoder {
             extra,
             bytes,
             base,
+            chunks: Vec::new(),
         }
     }
 
@@ -1101,8 +1128,9 @@ impl Decoder {
         self.ahead_on = false;
         if let Some(a) = &self.ahead {
             a.stop();
-            if self.par && self.gbuf.is_some() {
-                // The consumer may still read these bytes.
+            if self.par {
+                // The consumer may still read these bytes, and the chunks
+                // its run entries point into (the cursors' last ones).
                 a.drain();
             }
         }
@@ -1567,6 +1595,7 @@ impl<R: Read> Reader<R> {
             .take_over();
         self.dec.par = true;
         self.dec.fill_max = PAR_FILL;
+        helper.share_chunks(true);
         let outcome = std::thread::scope(|s| {
             let h = helper.clone();
             let f = &mut f;
@@ -1576,7 +1605,10 @@ impl<R: Read> Reader<R> {
                     h.serve(&mut |o: &Ordered| {
                         let buf = (*o.bytes).as_ref();
                         let gen = o.gen.as_deref();
-                        for raw in &o.evs[o.from..] {
+                        // SAFETY: the chunks run entries point into are
+                        // kept until this batch has been consumed.
+                        let mut evs = unsafe { Entries::new(&o.evs[o.from..]) };
+                        while let Some(raw) = evs.next() {
                             let g = if raw.typ == ev::SYNC_SYNTH && raw.flags & FLAG_TABLE == 0 {
                                 None
                             } else {
@@ -1605,6 +1637,8 @@ impl<R: Read> Reader<R> {
         });
         self.dec.par = false;
         self.dec.fill_max = FILL;
+        // Everything handed over has been consumed.
+        helper.share_chunks(false);
         if self.dec.ahead_on {
             // Stopped inside a generation the helper decodes (after an
             // error): its thread takes over again.
@@ -1627,7 +1661,8 @@ impl<R: Read> Reader<R> {
                 Ok(Status::Event) => {
                     let d = &mut self.dec;
                     let from = d.ready_pos - 1;
-                    d.events += (d.ready.len() - d.ready_pos) as u64;
+                    d.events += (d.ready.len() - d.ready_pos + d.ready_extra) as u64;
+                    d.ready_extra = 0;
                     let o = d.take_ordered(from);
                     let a = d.ahead.as_ref().expect("set up by for_each_event_par");
                     d.ready = a.hand_off(o, d.fill_max + 8);

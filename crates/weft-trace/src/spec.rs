@@ -35,6 +35,9 @@ pub mod ev {
     }
     /// Type used internally for the Sync events the reader synthesises.
     pub const SYNC_SYNTH: EventType = 255;
+    /// Type used internally for a run of events handed over in place
+    /// (see `order::Entries`); never seen outside the crate.
+    pub(crate) const RUN_SYNTH: EventType = 254;
 }
 
 /// Experiment number of the alloc/free experiment (experimental batches).
