@@ -634,9 +634,11 @@ fn helper(
                 .min_by_key(|(_, l)| l.queue.len())
                 .map(|(i, _)| i)
         };
-        // Queues running low come before consuming (else the ordering loop
-        // runs dry and decodes itself), full ones after.
-        let urgent = wanted.or_else(|| shortest(&st, st.depth.div_ceil(2)));
+        // Only the chunk the ordering loop waits for comes before
+        // consuming: a queue that runs dry is decoded by the ordering loop
+        // itself, which (with runs handed over in place) has time to spare
+        // while the consumer is the busier thread.
+        let urgent = wanted;
         if let (None, Some(c)) = (urgent, consume.as_mut()) {
             if let Some(o) = st.ordered.pop_front() {
                 drop(st);

@@ -46,7 +46,9 @@ pub struct Stats {
 
 impl Stats {
     /// Accounts one event.
-    #[inline]
+    // Always inlined: it runs once per event in the consumer's loop, and
+    // a call there cost as much as the work (the rare cases are calls).
+    #[inline(always)]
     pub fn add(&mut self, ev: &EventRef<'_>) {
         use crate::spec::ev as wire;
         self.events += 1;
@@ -83,6 +85,7 @@ impl Stats {
         }
     }
 
+    #[inline(never)]
     fn add_slow(&mut self, ev: &EventRef<'_>) {
         let kind = ev.kind();
         self.by_kind[kind as usize] += 1;
