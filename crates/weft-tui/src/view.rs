@@ -149,15 +149,6 @@ pub fn short_frame(f: &Frame) -> String {
     }
 }
 
-/// Lower-case name of a state class for the header and the filter.
-pub fn class_name(c: StateClass) -> &'static str {
-    match c {
-        StateClass::Running => "running",
-        StateClass::Runnable => "runnable",
-        StateClass::Syscall => "syscall",
-        StateClass::Blocked => "blocked",
-        StateClass::Idle => "idle",
-        StateClass::Dead => "dead",
-        StateClass::Unknown => "unknown",
-    }
-}
+/// Lower-case name of a state class for the header and the filter: the
+/// same names the reports and the JSON use.
+pub use weft_analysis::class_name;
