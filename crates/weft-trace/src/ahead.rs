@@ -68,6 +68,53 @@ pub(crate) fn read_uv(data: &[u8], p: &mut usize) -> Option<u64> {
     }
 }
 
+// Bytes one event can take at most: its type and five varints (timestamp
+// and four arguments) of at most 10 bytes, rounded up.
+const WINDOW: usize = 64;
+
+// One varint at `*k` of a window holding a whole event (so `*k` is at
+// most 41 here and at least 10 bytes follow it: the same value, length and
+// overflow as reading from the batch; the masks only let the compiler see
+// the index is in bounds). `None` when it is overlong.
+#[inline(always)]
+fn window_uv(w: &[u8; WINDOW], k: &mut usize) -> Option<u64> {
+    let i = *k;
+    let b0 = w[i & (WINDOW - 1)];
+    if b0 < 0x80 {
+        *k = i + 1;
+        return Some(b0 as u64);
+    }
+    let b1 = w[(i + 1) & (WINDOW - 1)];
+    if b1 < 0x80 {
+        *k = i + 2;
+        return Some((b0 & 0x7f) as u64 | (b1 as u64) << 7);
+    }
+    let b2 = w[(i + 2) & (WINDOW - 1)];
+    if b2 < 0x80 {
+        *k = i + 3;
+        return Some((b0 & 0x7f) as u64 | ((b1 & 0x7f) as u64) << 7 | (b2 as u64) << 14);
+    }
+    match uvarint(&w[i..]) {
+        Varint::Ok(v, n) => {
+            *k = i + n;
+            Some(v)
+        }
+        _ => None,
+    }
+}
+
+// `N` varints from the window into `args`; false if one is overlong.
+#[inline(always)]
+fn window_args<const N: usize>(w: &[u8; WINDOW], k: &mut usize, args: &mut [u64; 4]) -> bool {
+    for a in args.iter_mut().take(N) {
+        match window_uv(w, k) {
+            Some(v) => *a = v,
+            None => return false,
+        }
+    }
+    true
+}
+
 /// Where decoding of one thread's batches stands.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct ListPos {
@@ -106,6 +153,49 @@ pub(crate) fn decode_chunk(
     let bt = clock.mul(b.time);
     let mut err = None;
     evs.reserve(CHUNK);
+    // While a whole event fits in the rest of the batch (a type byte and at
+    // most five varints of at most 10 bytes), read it from a fixed window:
+    // no length checks per byte. An event this loop cannot take (bad type,
+    // overlong varint) is left to the loop below, which reports it.
+    while evs.len() < CHUNK {
+        let Some(w) = data.get(p..p + WINDOW) else {
+            break;
+        };
+        let w: &[u8; WINDOW] = w.try_into().expect("window length");
+        let typ = w[0];
+        let nargs = WIRE[typ as usize].nargs;
+        if nargs as usize > 4 {
+            break;
+        }
+        let mut k = 1;
+        let Some(ts) = window_uv(w, &mut k) else {
+            break;
+        };
+        // Straight-line code per argument count (no loop counter).
+        let mut args = [0u64; 4];
+        let ok = match nargs {
+            0 => true,
+            1 => window_args::<1>(w, &mut k, &mut args),
+            2 => window_args::<2>(w, &mut k, &mut args),
+            3 => window_args::<3>(w, &mut k, &mut args),
+            _ => window_args::<4>(w, &mut k, &mut args),
+        };
+        if !ok {
+            break;
+        }
+        if last_ts == 0 {
+            last_ts = bt;
+        }
+        let time = clock.mul(ts).wrapping_add(last_ts);
+        last_ts = time;
+        evs.push(Base {
+            typ,
+            rel: p as u32,
+            time,
+            args,
+        });
+        p += k;
+    }
     while p < data.len() && evs.len() < CHUNK {
         let start = p;
         let typ = data[p];
