@@ -124,8 +124,8 @@ pub(crate) struct ListPos {
     pub last_ts: i64,
 }
 
-/// Decodes up to CHUNK events of the thread's current batch into `evs`
-/// (cleared first). Returns the absolute offset of the batch payload (event
+/// Decodes up to `max` (at most CHUNK) events of the thread's current
+/// batch into `evs` (cleared first). Returns the absolute offset of the batch payload (event
 /// offsets are relative to it) and the decode error met right after the
 /// last event, if any. No events and no error: the thread has no more.
 #[allow(clippy::too_many_arguments)]
@@ -137,7 +137,9 @@ pub(crate) fn decode_chunk(
     buf: &[u8],
     base: usize,
     evs: &mut Vec<Base>,
+    max: usize,
 ) -> (usize, Option<Error>) {
+    let max = max.min(CHUNK);
     evs.clear();
     while (pos.idx as usize) < batches.len() && batches[pos.idx as usize].data.len == pos.off {
         pos.idx += 1;
@@ -157,7 +159,7 @@ pub(crate) fn decode_chunk(
     // most five varints of at most 10 bytes), read it from a fixed window:
     // no length checks per byte. An event this loop cannot take (bad type,
     // overlong varint) is left to the loop below, which reports it.
-    while evs.len() < CHUNK {
+    while evs.len() < max {
         let Some(w) = data.get(p..p + WINDOW) else {
             break;
         };
@@ -196,7 +198,7 @@ pub(crate) fn decode_chunk(
         });
         p += k;
     }
-    while p < data.len() && evs.len() < CHUNK {
+    while p < data.len() && evs.len() < max {
         let start = p;
         let typ = data[p];
         let nargs = WIRE[typ as usize].nargs;
@@ -650,6 +652,7 @@ impl Ahead {
                         (*job.bytes).as_ref(),
                         job.base,
                         &mut evs,
+                        CHUNK,
                     );
                     drop(job);
                     st = lock(&self.shared);
@@ -788,6 +791,7 @@ fn helper(
                 (*job.bytes).as_ref(),
                 job.base,
                 &mut evs,
+                CHUNK,
             )
         }));
         let (batch_off, err) = decoded.unwrap_or_else(|_| {
