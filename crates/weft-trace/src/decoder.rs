@@ -603,15 +603,16 @@ impl Decoder {
             .ready
             .get(self.ready_pos.wrapping_sub(1))
             .unwrap_or(&self.cur);
+        // (The bytes are looked up once: the compiler does not merge two
+        // lookups, and this runs for every event.)
+        let (buf, base) = self.gen_bytes();
         let gen = if cur.typ == ev::SYNC_SYNTH && cur.flags & FLAG_TABLE == 0 {
             None
         } else {
             // (Asked again after more input was read, the drained generation's
             // bytes may be gone: no tables then rather than stale ones.)
-            let (_, base) = self.gen_bytes();
             self.gen.as_deref().filter(|g| g.start >= base)
         };
-        let (buf, base) = self.gen_bytes();
         EventRef::new(cur, gen, self.extra_strings(), buf, base)
     }
 
