@@ -573,11 +573,19 @@ impl Ordering {
         let mut ts = *last_ts;
         let g0 = g;
         // Taking this many events fills the queue.
-        let stop = start + limit.saturating_sub(self.queued());
-        while let Some(e) = evs.get(i) {
-            if cpu_t < e.time {
-                break;
-            }
+        // (At least one, as the loop always took the first event.)
+        let stop = start + limit.saturating_sub(self.queued()).max(1);
+        let end = evs.len().min(stop);
+        if end <= i || cpu_t < evs[i].time {
+            return false;
+        }
+        // The next event is taken only if no other thread's is earlier
+        // (`bound`) and no CPU sample is: one test for both. (Stopping at
+        // a later CPU sample here rather than at the top of the next turn
+        // ends the run at the same event.)
+        let next_bound = bound.min(cpu_t);
+        while i < end {
+            let e = &evs[i];
             let new_g = match e.typ {
                 ev::GO_START => {
                     if p == NO_P || g != NO_G {
@@ -656,7 +664,7 @@ impl Ordering {
             }
             g = new_g;
             i += 1;
-            if i >= stop || evs.get(i).is_some_and(|n| n.time > bound) {
+            if i < end && evs[i].time > next_bound {
                 break;
             }
         }
