@@ -7,10 +7,12 @@
 //!
 //! `API=push` (default), `next` or `each`. `FROM=0.6` (default) times only
 //! the events from that share on (steady, as `ingest_bench STEADY=1`);
-//! `FROM=0` times the whole pass. Prints this thread's CPU time per run,
+//! `FROM=0` times the whole pass. `SINK=call`: each event goes to a
+//! function that is not inlined (as `Model::ingest` is), so the whole
+//! `EventRef` is built, not just what reading the time needs. Prints this thread's CPU time per run,
 //! the median and ns per event. `PERF_CTL=FIFO` enables perf for the
 //! timed part only (see bench/timeline/README.md).
-use weft_trace::{Decoder, Reader, Status};
+use weft_trace::{Decoder, EventRef, Reader, Status};
 
 fn thread_cpu_ns() -> u64 {
     std::fs::read_to_string("/proc/thread-self/schedstat")
@@ -65,9 +67,26 @@ impl Clock {
     }
 }
 
+// A consumer the compiler cannot see into.
+#[inline(never)]
+fn sink(e: &EventRef<'_>) -> u64 {
+    std::hint::black_box(e);
+    e.time() as u64
+}
+
+#[inline(always)]
+fn take(e: &EventRef<'_>, call: bool) -> u64 {
+    if call {
+        sink(e)
+    } else {
+        e.time() as u64
+    }
+}
+
 fn run(api: &str, bytes: &[u8], from: u64) -> (u64, u64, u64) {
     let mut clock = Clock::new(from);
     let mut n = 0u64;
+    let call = std::env::var("SINK").is_ok_and(|v| v == "call");
     match api {
         "push" => {
             let mut d = Decoder::new();
@@ -77,7 +96,7 @@ fn run(api: &str, bytes: &[u8], from: u64) -> (u64, u64, u64) {
                 match d.advance().expect("decode") {
                     Status::Event => {
                         clock.event();
-                        n = n.wrapping_add(d.event().time() as u64);
+                        n = n.wrapping_add(take(&d.event(), call));
                     }
                     Status::End => break,
                     Status::NeedData => unreachable!("all input fed"),
@@ -88,14 +107,14 @@ fn run(api: &str, bytes: &[u8], from: u64) -> (u64, u64, u64) {
             let mut r = Reader::new(bytes);
             while let Some(e) = r.next_event().expect("decode") {
                 clock.event();
-                n = n.wrapping_add(e.time() as u64);
+                n = n.wrapping_add(take(&e, call));
             }
         }
         "each" => {
             let mut r = Reader::new(bytes);
             r.for_each_event(|e| {
                 clock.event();
-                n = n.wrapping_add(e.time() as u64);
+                n = n.wrapping_add(take(&e, call));
             })
             .expect("decode");
         }
