@@ -114,7 +114,7 @@ fn run(api: &str, bytes: &[u8], from: u64) -> (u64, u64, u64) {
             let mut r = Reader::new(bytes);
             r.for_each_event(|e| {
                 clock.event();
-                n = n.wrapping_add(take(&e, call));
+                n = n.wrapping_add(take(e, call));
             })
             .expect("decode");
         }

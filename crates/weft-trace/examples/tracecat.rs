@@ -2,6 +2,7 @@
 //!
 //!     cargo run --release -p weft-trace --example tracecat -- count FILE
 //!     cargo run --release -p weft-trace --example tracecat -- dump FILE > out
+//!     (TRACECAT_EACH=1: the dump through `Reader::for_each_event`)
 use std::io::{BufWriter, Write};
 use std::time::Instant;
 
@@ -52,7 +53,17 @@ fn main() {
             eprintln!("error: {e}");
         }
     }
-    while mode != "stats" {
+    if mode == "dump" && std::env::var_os("TRACECAT_EACH").is_some() {
+        // The same dump through `for_each_event` (runs expanded in place).
+        if let Err(e) = r.for_each_event(|ev| {
+            n += 1;
+            ev.write_go(&mut out).unwrap();
+            out.write_all(b"\n").unwrap();
+        }) {
+            eprintln!("error: {e}");
+        }
+    }
+    while mode != "stats" && !(mode == "dump" && std::env::var_os("TRACECAT_EACH").is_some()) {
         match r.next_event() {
             Ok(Some(ev)) => {
                 n += 1;

@@ -45,6 +45,11 @@ struct Cursor {
     // A decode error met right after the chunk's last event: reported when
     // the cursor reaches it, exactly where reading one event at a time would.
     err: Option<Error>,
+    // With runs handed out in place on this thread (`keep`): chunks done
+    // with since the last `fill` (run entries may still point into them)
+    // and chunks free for reuse.
+    retired: Vec<Vec<Base>>,
+    spare: Vec<Vec<Base>>,
 }
 
 impl Cursor {
@@ -58,6 +63,8 @@ impl Cursor {
             pos: 0,
             batch_off: 0,
             err: None,
+            retired: Vec::new(),
+            spare: Vec::new(),
         }
     }
 
@@ -74,6 +81,8 @@ impl Cursor {
     }
 
     /// Moves to the thread's next event; `Ok(false)` when it has no more.
+    /// `keep`: the chunk done with is kept until the next `fill` (run
+    /// entries point into it).
     #[inline(always)]
     fn next_event(
         &mut self,
@@ -81,12 +90,13 @@ impl Cursor {
         buf: &[u8],
         base: usize,
         ahead: Option<&Ahead>,
+        keep: bool,
     ) -> Result<bool> {
         if (self.pos as usize) + 1 < self.evs.len() {
             self.pos += 1;
             return Ok(true);
         }
-        self.load(gen, buf, base, ahead)
+        self.load(gen, buf, base, ahead, keep)
     }
 
     #[inline(never)]
@@ -96,11 +106,16 @@ impl Cursor {
         buf: &[u8],
         base: usize,
         ahead: Option<&Ahead>,
+        keep: bool,
     ) -> Result<bool> {
         if let Some(e) = self.err.take() {
             return Err(e);
         }
         self.pos = 0;
+        if keep && ahead.is_none() {
+            let fresh = self.spare.pop().unwrap_or_default();
+            self.retired.push(std::mem::replace(&mut self.evs, fresh));
+        }
         match ahead {
             Some(a) => {
                 let c = a.next(self.list as usize, std::mem::take(&mut self.evs));
@@ -383,6 +398,10 @@ pub struct Decoder {
     // Ordered events go to a consumer on the helper thread
     // (`Reader::for_each_event_par`): generation bytes are always shared.
     par: bool,
+    // `Reader::for_each_event` is reading: without the decode-ahead, runs
+    // of events go into `ready` as run entries (see `Ordering::run_fast`),
+    // which it expands; nothing else may read `ready` meanwhile.
+    runs_here: bool,
 }
 
 // Events decoded at once per thread when this thread decodes (see
@@ -451,6 +470,7 @@ impl Decoder {
             whole: None,
             fill_max: FILL,
             par: false,
+            runs_here: false,
         }
     }
 
@@ -712,8 +732,22 @@ impl Decoder {
         let ahead = self.ahead.as_ref().filter(|_| self.ahead_on);
         // Runs of events go to the consumer thread in place, as entries
         // pointing into their decoded chunks: the decode-ahead keeps every
-        // chunk it hands out until the consumer is done with it.
-        let runs = self.par && ahead.is_some();
+        // chunk it hands out until the consumer is done with it. The same
+        // on this thread for `for_each_event` (when this thread decodes):
+        // the cursors keep the chunks they are done with until the next
+        // fill, by when the entries have been read.
+        let runs = if self.par {
+            ahead.is_some()
+        } else {
+            self.runs_here && ahead.is_none()
+        };
+        let keep = runs && !self.par;
+        if keep {
+            for c in frontier.cursors.iter_mut() {
+                let Cursor { retired, spare, .. } = c;
+                spare.append(retired);
+            }
+        }
         let mut out = std::mem::take(&mut self.ready);
         out.clear();
         self.ready_pos = 0;
@@ -778,7 +812,7 @@ impl Decoder {
                 } else {
                     // The chunk is used up: the next one (or the end).
                     c.pos = (pos - 1) as u32;
-                    c.next_event(gen, buf, base, ahead)
+                    c.next_event(gen, buf, base, ahead, keep)
                 };
                 match next {
                     Ok(true) => {
@@ -821,7 +855,7 @@ impl Decoder {
                 if frontier.is_empty() {
                     break;
                 }
-                match try_advance(frontier, 0, order, gen, buf, base, ahead) {
+                match try_advance(frontier, 0, order, gen, buf, base, ahead, keep) {
                     Err(e) => {
                         self.pending_err = Some(e);
                         break;
@@ -834,7 +868,7 @@ impl Decoder {
                         insertion_sort(&mut frontier.heap);
                         let mut ok = false;
                         for i in 1..frontier.heap.len() {
-                            match try_advance(frontier, i, order, gen, buf, base, ahead) {
+                            match try_advance(frontier, i, order, gen, buf, base, ahead, keep) {
                                 Err(e) => {
                                     self.pending_err = Some(e);
                                     break 'fill;
@@ -1033,7 +1067,7 @@ impl Decoder {
         let ahead = self.ahead.as_ref().filter(|_| self.ahead_on);
         for (i, &m) in gen.batch_ms.iter().enumerate() {
             let mut c = Cursor::new(m, i as u32);
-            match c.next_event(gen, buf, base, ahead) {
+            match c.next_event(gen, buf, base, ahead, false) {
                 Err(e) => return Poll::Ready(Err(e)),
                 Ok(false) => continue,
                 Ok(true) => {
@@ -1423,6 +1457,7 @@ fn broken_trace(g: &Generation, frontier: &Frontier, order: &Ordering) -> Error 
     Error::new(msg).at(off).in_gen(g.num)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn try_advance(
     frontier: &mut Frontier,
     i: usize,
@@ -1431,6 +1466,7 @@ fn try_advance(
     buf: &[u8],
     base: usize,
     ahead: Option<&Ahead>,
+    keep: bool,
 ) -> Result<bool> {
     let c = &mut frontier.cursors[frontier.heap[i].idx as usize];
     let (m, off) = (c.m, c.ev_off());
@@ -1444,7 +1480,7 @@ fn try_advance(
             return Ok(false);
         }
     }
-    if c.next_event(gen, buf, base, ahead)? {
+    if c.next_event(gen, buf, base, ahead, keep)? {
         frontier.heap[i].time = c.ev().time;
         heap_update(&mut frontier.heap, i);
     } else {
@@ -1541,6 +1577,15 @@ impl<R: Read> Reader<R> {
     /// r.for_each_event(|_ev| n += 1).unwrap();
     /// ```
     pub fn for_each_event(&mut self, mut f: impl FnMut(&EventRef<'_>)) -> Result<()> {
+        // Runs of events stay in their decoded chunks until this loop
+        // expands them (no copy per event into the ready buffer).
+        self.dec.runs_here = true;
+        let res = self.for_each_run(&mut f);
+        self.dec.runs_here = false;
+        res
+    }
+
+    fn for_each_run(&mut self, f: &mut impl FnMut(&EventRef<'_>)) -> Result<()> {
         loop {
             let d = &mut self.dec;
             if d.ready_pos < d.ready.len() {
@@ -1548,12 +1593,18 @@ impl<R: Read> Reader<R> {
                 // looked up once, not per event.
                 let (start, end) = (d.ready_pos, d.ready.len());
                 d.ready_pos = end;
-                d.events += (end - start) as u64;
+                d.events += (end - start + d.ready_extra) as u64;
+                d.ready_extra = 0;
                 let d = &self.dec;
                 let (buf, base) = d.gen_bytes();
                 let gen = d.gen.as_deref().filter(|g| g.start >= base);
                 let extra = d.extra_strings();
-                for raw in &d.ready[start..end] {
+                // SAFETY: the chunks run entries point into are kept by the
+                // cursors until the next `fill`, which cannot run while the
+                // decoder is borrowed here.
+                let mut evs = unsafe { Entries::new(&d.ready[start..end]) };
+                // (One call site, so `f` is inlined into this loop.)
+                while let Some(raw) = evs.next() {
                     let g = if raw.typ == ev::SYNC_SYNTH && raw.flags & FLAG_TABLE == 0 {
                         None
                     } else {
@@ -1562,9 +1613,14 @@ impl<R: Read> Reader<R> {
                     f(&EventRef::new(raw, g, extra, buf, base));
                 }
             }
-            match self.next_event_slow()? {
-                Some(ev) => f(&ev),
-                None => return Ok(()),
+            // The next batch; the loop above hands out its first event too.
+            match self.dec.advance()? {
+                Status::Event => {
+                    self.dec.ready_pos -= 1;
+                    self.dec.events -= 1;
+                }
+                Status::End => return Ok(()),
+                Status::NeedData => self.read_more()?,
             }
         }
     }

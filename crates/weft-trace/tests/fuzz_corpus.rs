@@ -251,6 +251,19 @@ fn mutated_traces_same_with_the_consumer_thread() {
         let got = catch_unwind(AssertUnwindSafe(|| dump_par(&m, whole, t)));
         let same = matches!(&got, Ok(g) if g.0 == want.0
             && g.1.as_ref().map(|e| e.to_string()) == want.1.as_ref().map(|e| e.to_string()));
+        // `for_each_event` too (runs expanded in place on this thread).
+        let (first, piece) = (it % 4, [usize::MAX, 3, 64, 1 << 12][it / 4 % 4]);
+        let each = catch_unwind(AssertUnwindSafe(|| dump_each(&m, first, piece, t)));
+        let each_same = matches!(&each, Ok(g) if g.0 == want.0
+            && g.1.as_ref().map(|e| e.to_string()) == want.1.as_ref().map(|e| e.to_string()));
+        if !each_same {
+            let path = std::env::temp_dir().join(format!("weft-trace-each-{it}.trace"));
+            fs::write(&path, &m).unwrap();
+            panic!(
+                "iteration {it}: for_each_event (first {first}, pieces of {piece}, decode thread {t}) differs; input saved to {}",
+                path.display()
+            );
+        }
         if !same {
             let path = std::env::temp_dir().join(format!("weft-trace-par-{it}.trace"));
             fs::write(&path, &m).unwrap();

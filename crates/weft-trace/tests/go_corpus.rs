@@ -151,6 +151,26 @@ fn go_golden_cases_dump_like_go_tool_trace() {
                 ));
             }
         }
+        // And through `for_each_event` (runs expanded in place), from the
+        // start or after a few events read one at a time, fed whole or in
+        // small pieces, with the decode-ahead and without.
+        for (first, piece, t) in [
+            (0, usize::MAX, false),
+            (3, 7, false),
+            (0, 5, true),
+            (11, usize::MAX, true),
+        ] {
+            let each = dump_each(&c.bytes, first, piece, t);
+            if each != (got.clone(), err.clone()) {
+                problems.push(format!(
+                    "{}: for_each_event (first {first}, pieces of {piece}, decode thread {t}): {} (error {:?} vs {:?})",
+                    c.name,
+                    first_diff(&each.0, &got),
+                    each.1.map(|e| e.to_string()),
+                    err.as_ref().map(|e| e.to_string())
+                ));
+            }
+        }
         // And read in place from one buffer, with the thread and without.
         for t in [false, true] {
             let whole = dump_whole(&c.bytes, t);

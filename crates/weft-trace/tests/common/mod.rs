@@ -90,6 +90,49 @@ pub fn dump_par(
     (out, err)
 }
 
+/// As [`dump`], through `Reader::for_each_event` (runs of events expanded
+/// in place) after the first `first` events read one at a time; the input
+/// arrives `piece` bytes per read; with `decode_thread`, every generation
+/// is decoded ahead on the helper thread.
+pub fn dump_each(
+    bytes: &[u8],
+    first: usize,
+    piece: usize,
+    decode_thread: bool,
+) -> (Vec<u8>, Option<weft_trace::Error>) {
+    struct Pieces<'a>(&'a [u8], usize);
+    impl std::io::Read for Pieces<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.0.len().min(buf.len()).min(self.1);
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+    let mut out = Vec::new();
+    let mut r = weft_trace::Reader::new(Pieces(bytes, piece.max(1)));
+    if decode_thread {
+        r.set_decode_thread(Some(0));
+    }
+    for _ in 0..first {
+        match r.next_event() {
+            Ok(Some(ev)) => {
+                ev.write_go(&mut out).unwrap();
+                out.push(b'\n');
+            }
+            Ok(None) => return (out, None),
+            Err(e) => return (out, Some(e)),
+        }
+    }
+    let err = r
+        .for_each_event(|ev| {
+            ev.write_go(&mut out).unwrap();
+            out.push(b'\n');
+        })
+        .err();
+    (out, err)
+}
+
 /// As [`dump_par`] (in place, decode-ahead on), but the first `first`
 /// events are read one at a time before `for_each_event_par` takes over
 /// in the middle of a generation the helper thread is decoding.
