@@ -370,7 +370,6 @@ pub struct Decoder {
     spill_err_sync: bool,
     cur: RawEvent,
     max_gen_bytes: usize,
-    events: u64,
     // Events already ordered, checked and timed, waiting to be handed out
     // (the hot path works a run of events at once, not one per call).
     ready: Vec<RawEvent>,
@@ -457,7 +456,6 @@ impl Decoder {
             spill_err_sync: false,
             cur: RawEvent::default(),
             max_gen_bytes: 4 << 30,
-            events: 0,
             ready: Vec::new(),
             ready_pos: 0,
             ready_extra: 0,
@@ -641,7 +639,6 @@ impl Decoder {
     pub fn advance(&mut self) -> Result<Status> {
         if self.ready_pos < self.ready.len() {
             self.ready_pos += 1;
-            self.events += 1;
             return Ok(Status::Event);
         }
         self.advance_slow()
@@ -696,7 +693,6 @@ impl Decoder {
                 self.ready.clear();
                 self.ready.push(e);
                 self.ready_pos = 1;
-                self.events += 1;
                 Ok(Status::Event)
             }
             Poll::Ready(Err(e)) => {
@@ -1559,7 +1555,6 @@ impl<R: Read> Reader<R> {
     pub fn next_event(&mut self) -> Result<Option<EventRef<'_>>> {
         if self.dec.ready_pos < self.dec.ready.len() {
             self.dec.ready_pos += 1;
-            self.dec.events += 1;
             return Ok(Some(self.dec.event()));
         }
         self.next_event_slow()
@@ -1593,7 +1588,6 @@ impl<R: Read> Reader<R> {
                 // looked up once, not per event.
                 let (start, end) = (d.ready_pos, d.ready.len());
                 d.ready_pos = end;
-                d.events += (end - start + d.ready_extra) as u64;
                 d.ready_extra = 0;
                 let d = &self.dec;
                 let (buf, base) = d.gen_bytes();
@@ -1617,7 +1611,6 @@ impl<R: Read> Reader<R> {
             match self.dec.advance()? {
                 Status::Event => {
                     self.dec.ready_pos -= 1;
-                    self.dec.events -= 1;
                 }
                 Status::End => return Ok(()),
                 Status::NeedData => self.read_more()?,
@@ -1725,7 +1718,6 @@ impl<R: Read> Reader<R> {
                 Ok(Status::Event) => {
                     let d = &mut self.dec;
                     let from = d.ready_pos - 1;
-                    d.events += (d.ready.len() - d.ready_pos + d.ready_extra) as u64;
                     d.ready_extra = 0;
                     let o = d.take_ordered(from);
                     let a = d.ahead.as_ref().expect("set up by for_each_event_par");
