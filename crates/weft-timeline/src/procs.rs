@@ -140,6 +140,7 @@ impl LaneStore {
     }
 
     /// Closes P `p`'s open run at `now`; `group` gives a goroutine's group.
+    #[inline(always)]
     fn close(&mut self, p: usize, now: i64, cap: usize, group: impl Fn(i64) -> GroupId) {
         let Some((g, since)) = self.open.get_mut(p).and_then(Option::take) else {
             return;
@@ -147,25 +148,35 @@ impl LaneStore {
         if now <= since {
             return;
         }
+        self.push_run(p, since, now, g, group(g), cap);
+    }
+
+    // The closed run of `close`, stored; over the cap, the oldest run of
+    // all lanes goes.
+    #[inline(never)]
+    fn push_run(&mut self, p: usize, since: i64, now: i64, g: i64, group: GroupId, cap: usize) {
         self.lanes[p].push(
             Run {
                 start: since,
                 end: now,
                 goroutine: g,
-                group: group(g),
+                group,
             },
             &mut self.pool,
         );
         self.total += 1;
         if self.total > cap {
-            // Drop the oldest run of all lanes.
-            if let Some(l) = self
-                .lanes
-                .iter_mut()
-                .filter(|l| !l.runs.is_empty())
-                .min_by_key(|l| l.runs.front().map_or(i64::MAX, |r| r.start))
-            {
-                l.pop_front(&mut self.pool);
+            // The lane whose oldest run starts first (the first such lane).
+            let mut best: Option<(usize, i64)> = None;
+            for (i, l) in self.lanes.iter().enumerate() {
+                if let Some(r) = l.runs.front() {
+                    if best.map_or(true, |(_, s)| r.start < s) {
+                        best = Some((i, r.start));
+                    }
+                }
+            }
+            if let Some((i, _)) = best {
+                self.lanes[i].pop_front(&mut self.pool);
                 self.total -= 1;
             }
         }
