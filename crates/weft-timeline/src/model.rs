@@ -225,6 +225,13 @@ pub struct Goroutine {
     pub(crate) spans: ChunkDeque<Span, SPAN_CHUNK>,
     pub(crate) spans_dropped: u64,
     pub(crate) open_regions: Vec<(u64, StrId, i64)>,
+    // The (reason, stack) of its last ended wait and that key's index in
+    // `Model::block_recs`, and the (from, to) groups of its last wake and
+    // that flow's index in `Model::flow_recs`: a goroutine tends to block
+    // at the same place and be woken by the same group again, and a
+    // compare is cheaper than a hash lookup per event.
+    block_cache: (StrId, StackId, u32),
+    flow_cache: (GroupId, GroupId, u32),
 }
 
 /// A group: goroutines started by the same `go` statement running the same function.
@@ -312,8 +319,12 @@ pub struct Model {
     pub(crate) gs: GoTable,
     pub(crate) groups: Vec<Group>,
     group_map: IdMap<(StrId, u32), GroupId>,
-    pub(crate) flows: IdMap<(GroupId, GroupId), Flow>,
-    pub(crate) blocks: IdMap<(StrId, StackId), BlockAgg>,
+    // (from, to) -> index in `flow_recs`; iterated in this map's order.
+    pub(crate) flows: IdMap<(GroupId, GroupId), u32>,
+    pub(crate) flow_recs: Vec<Flow>,
+    // (reason, stack) -> index in `block_recs`.
+    pub(crate) blocks: IdMap<(StrId, StackId), u32>,
+    pub(crate) block_recs: Vec<BlockAgg>,
     pub(crate) wakes: ChunkDeque<Wake, WAKE_CHUNK>,
     // Emptied full-size chunks of the goroutines' spans and of the wakes,
     // reused before fresh memory (see `evict` for their bounds).
@@ -410,7 +421,9 @@ impl Model {
             groups: Vec::new(),
             group_map: IdMap::default(),
             flows: IdMap::default(),
+            flow_recs: Vec::new(),
             blocks: IdMap::default(),
+            block_recs: Vec::new(),
             assumed_waits: IdMap::default(),
             wakes: ChunkDeque::default(),
             span_pool: ChunkPool::default(),
@@ -839,6 +852,8 @@ impl Model {
                 spans: ChunkDeque::default(),
                 spans_dropped: 0,
                 open_regions: Vec::new(),
+                block_cache: (0, 0, u32::MAX),
+                flow_cache: (0, 0, u32::MAX),
             },
         );
     }
@@ -937,7 +952,19 @@ impl Model {
         }
         gr.changed = version;
         if let Some((r, s, d)) = closed_wait {
-            let b = self.blocks.entry((r, s)).or_default();
+            let (cr, cs, ci) = g.block_cache;
+            let i = if cr == r && cs == s && ci != u32::MAX {
+                ci
+            } else {
+                let n = self.block_recs.len() as u32;
+                let i = *self.blocks.entry((r, s)).or_insert(n);
+                if i == n {
+                    self.block_recs.push(BlockAgg::default());
+                }
+                self.gs.at_mut(slot).block_cache = (r, s, i);
+                i
+            };
+            let b = &mut self.block_recs[i as usize];
             b.count += 1;
             b.total_ns += d.max(0) as u64;
             b.max_ns = b.max_ns.max(d.max(0) as u64);
@@ -1050,13 +1077,22 @@ impl Model {
         }
         let blocked = blocked.max(0) as u64;
         self.block_to_wake.record(blocked);
-        let f = self
-            .flows
-            .entry((from_group, to_group))
-            .or_insert_with(|| Flow {
-                first_ns: now,
-                ..Flow::default()
-            });
+        let (cf, ct, ci) = self.gs.at(wakee_slot).flow_cache;
+        let i = if cf == from_group && ct == to_group && ci != u32::MAX {
+            ci
+        } else {
+            let n = self.flow_recs.len() as u32;
+            let i = *self.flows.entry((from_group, to_group)).or_insert(n);
+            if i == n {
+                self.flow_recs.push(Flow {
+                    first_ns: now,
+                    ..Flow::default()
+                });
+            }
+            self.gs.at_mut(wakee_slot).flow_cache = (from_group, to_group, i);
+            i
+        };
+        let f = &mut self.flow_recs[i as usize];
         f.count += 1;
         f.last_ns = now;
         f.latency.record(blocked);

@@ -340,7 +340,9 @@ impl Model {
     }
     /// Raw flow aggregates: ((from group or u32::MAX for no goroutine, to group), flow).
     pub fn flows_raw(&self) -> impl Iterator<Item = (GroupId, GroupId, &crate::Flow)> {
-        self.flows.iter().map(|(k, f)| (k.0, k.1, f))
+        self.flows
+            .iter()
+            .map(|(k, &i)| (k.0, k.1, &self.flow_recs[i as usize]))
     }
 
     /// Model size.
@@ -358,8 +360,8 @@ impl Model {
             .map(|g| g.series.capacity() * 16 + 200)
             .sum();
         let flows: usize = self
-            .flows
-            .values()
+            .flow_recs
+            .iter()
             .map(|f| f.latency.heap_bytes() + 80)
             .sum();
         let heap = spans * 16
@@ -639,7 +641,8 @@ impl Model {
         let mut v: Vec<WakeFlow> = self
             .flows
             .iter()
-            .map(|(&(from, to), f)| {
+            .map(|(&(from, to), &i)| {
+                let f = &self.flow_recs[i as usize];
                 let kind = if from == NO_GROUP {
                     WakerKind::NoGoroutine
                 } else if self.groups[from as usize].system {
@@ -817,7 +820,8 @@ impl Model {
     /// over the whole run plus waits still going on), most time first.
     pub fn block_sites(&self) -> Vec<BlockSite> {
         let mut agg: BTreeMap<(StrId, StackId), BlockSite> = BTreeMap::new();
-        for (&(r, s), b) in &self.blocks {
+        for (&(r, s), &i) in &self.blocks {
+            let b = &self.block_recs[i as usize];
             agg.insert(
                 (r, s),
                 BlockSite {
