@@ -627,8 +627,34 @@ impl Model {
         0
     }
 
+    // A goroutine transition. The common case (a known goroutine changing
+    // state, not created or restated) is inline in `ingest`; the rest, and
+    // its own copy of the common case, is out of line.
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     fn on_goroutine(
+        &mut self,
+        e: &Op,
+        id: i64,
+        from: GoState,
+        to: GoState,
+        reason: StrId,
+        st_stack: StackId,
+        event_stack: StackId,
+    ) -> Option<(GState, GroupId)> {
+        if !matches!(from, GoState::NotExist | GoState::Undetermined)
+            && !matches!(e.typ, ev::GO_STATUS | ev::GO_STATUS_STACK)
+        {
+            if let Some(slot) = self.gs.slot_of(id) {
+                return self.on_known_goroutine(e, slot, id, GState::from_go(to), reason, st_stack);
+            }
+        }
+        self.on_goroutine_rare(e, id, from, to, reason, st_stack, event_stack)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    fn on_goroutine_rare(
         &mut self,
         e: &Op,
         id: i64,
@@ -741,7 +767,22 @@ impl Model {
                 self.gs.slot_of(id).expect("just inserted")
             }
         };
-        let (reason, stack) = match typ {
+        self.on_known_goroutine(e, slot, id, to_s, reason, st_stack)
+    }
+
+    // The transition of the goroutine in `slot` (`id`), known before it.
+    #[inline(always)]
+    fn on_known_goroutine(
+        &mut self,
+        e: &Op,
+        slot: u32,
+        id: i64,
+        to_s: GState,
+        reason: StrId,
+        st_stack: StackId,
+    ) -> Option<(GState, GroupId)> {
+        let now = e.time();
+        let (reason, stack) = match e.typ {
             ev::GO_BLOCK | ev::GO_STOP => (reason, st_stack),
             ev::GO_SYSCALL_BEGIN => (0, st_stack),
             _ => (0, 0),
