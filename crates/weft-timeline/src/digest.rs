@@ -461,6 +461,26 @@ mod tests {
             let x = digest_with(&mut a, &mut wa, &e, true);
             let y = digest_with(&mut b, &mut wb, &e, false);
             assert_eq!(format!("{x:?}"), format!("{y:?}"), "event {n}");
+            // What `Model::on_known_goroutine` takes as given for the
+            // transitions it is handed inline (not a creation, restatement
+            // or first sight): a reason only on block and stop, a stack
+            // only on those and syscall begin.
+            if let What::Go {
+                from,
+                reason,
+                stack,
+                ..
+            } = x.what
+            {
+                let inline = !matches!(from, GoState::NotExist | GoState::Undetermined)
+                    && !matches!(x.typ, ev::GO_STATUS | ev::GO_STATUS_STACK);
+                if inline && !matches!(x.typ, ev::GO_BLOCK | ev::GO_STOP) {
+                    assert_eq!(reason, 0, "event {n}");
+                }
+                if inline && !matches!(x.typ, ev::GO_BLOCK | ev::GO_STOP | ev::GO_SYSCALL_BEGIN) {
+                    assert_eq!(stack, 0, "event {n}");
+                }
+            }
             n += 1;
         }
         assert!(n > 10_000, "{n} events");

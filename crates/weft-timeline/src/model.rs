@@ -62,14 +62,18 @@ pub enum GState {
 }
 
 impl GState {
+    #[inline(always)]
     fn from_go(s: GoState) -> GState {
-        match s {
-            GoState::Runnable => GState::Runnable,
-            GoState::Running => GState::Running,
-            GoState::Waiting => GState::Waiting,
-            GoState::Syscall => GState::Syscall,
-            GoState::NotExist | GoState::Undetermined => GState::Dead,
-        }
+        // By table: a match compiled to a chain of compares on every event.
+        const BY_GO: [GState; 6] = {
+            let mut t = [GState::Dead; 6];
+            t[GoState::Runnable as usize] = GState::Runnable;
+            t[GoState::Running as usize] = GState::Running;
+            t[GoState::Waiting as usize] = GState::Waiting;
+            t[GoState::Syscall as usize] = GState::Syscall;
+            t
+        };
+        BY_GO[s as usize]
     }
     pub(crate) fn from_u8(v: u8) -> GState {
         match v {
@@ -767,10 +771,18 @@ impl Model {
                 self.gs.slot_of(id).expect("just inserted")
             }
         };
-        self.on_known_goroutine(e, slot, id, to_s, reason, st_stack)
+        let (reason, stack) = match typ {
+            ev::GO_BLOCK | ev::GO_STOP => (reason, st_stack),
+            ev::GO_SYSCALL_BEGIN => (0, st_stack),
+            _ => (0, 0),
+        };
+        self.on_known_goroutine(e, slot, id, to_s, reason, stack)
     }
 
-    // The transition of the goroutine in `slot` (`id`), known before it.
+    // The transition of the goroutine in `slot` (`id`), known before it;
+    // `reason` and `stack` are the wait's or stop's (block, stop) and the
+    // syscall's (syscall begin), else 0. The digest gives ops of the inline
+    // case just that (see its test), so they pass straight through.
     #[inline(always)]
     fn on_known_goroutine(
         &mut self,
@@ -779,14 +791,9 @@ impl Model {
         id: i64,
         to_s: GState,
         reason: StrId,
-        st_stack: StackId,
+        stack: StackId,
     ) -> Option<(GState, GroupId)> {
         let now = e.time();
-        let (reason, stack) = match e.typ {
-            ev::GO_BLOCK | ev::GO_STOP => (reason, st_stack),
-            ev::GO_SYSCALL_BEGIN => (0, st_stack),
-            _ => (0, 0),
-        };
         if stack != 0 && self.gs.at(slot).group == 0 {
             self.maybe_regroup(id, stack);
         }
@@ -1611,6 +1618,21 @@ mod tests {
         }
         assert_eq!(std::mem::size_of::<Wake>(), 24);
         assert_eq!(std::mem::size_of::<Span>(), 16);
+    }
+
+    #[test]
+    fn states_from_go_by_table() {
+        use GoState::*;
+        for (go, s) in [
+            (Undetermined, GState::Dead),
+            (NotExist, GState::Dead),
+            (Runnable, GState::Runnable),
+            (Running, GState::Running),
+            (Waiting, GState::Waiting),
+            (Syscall, GState::Syscall),
+        ] {
+            assert_eq!(GState::from_go(go), s);
+        }
     }
 
     /// A goroutine transition op at `time`.
