@@ -122,21 +122,24 @@ fn digest_with(strs: &mut Interner, wg: &mut WireGen, e: &EventRef<'_>, fast: bo
     // The common goroutine transitions straight from the raw event, as
     // `EventRef::state_transition` gives them (it also looks up the
     // reason's bytes, which only a wire-id cache miss needs).
-    let go = |id: i64, from: GoState, to: GoState, reason: StrId, stack: StackId| Op {
+    let transition = |what: What| Op {
         time: raw.time,
         g: raw.g,
         p: raw.p,
         gen,
         typ: raw.typ,
         kind: EventKind::StateTransition,
-        what: What::Go {
+        what,
+    };
+    let go = |id: i64, from: GoState, to: GoState, reason: StrId, stack: StackId| {
+        transition(What::Go {
             id,
             from,
             to,
             reason,
             stack,
             event_stack: 0,
-        },
+        })
     };
     let a = &raw.args;
     match raw.typ {
@@ -160,9 +163,7 @@ fn digest_with(strs: &mut Interner, wg: &mut WireGen, e: &EventRef<'_>, fast: bo
             return go(raw.g, GoState::Running, GoState::Syscall, 0, stack);
         }
         ev::GO_SYSCALL_END => return go(raw.g, GoState::Syscall, GoState::Running, 0, 0),
-        ev::GO_SYSCALL_END_BLOCKED => {
-            return go(raw.g, GoState::Syscall, GoState::Runnable, 0, 0)
-        }
+        ev::GO_SYSCALL_END_BLOCKED => return go(raw.g, GoState::Syscall, GoState::Runnable, 0, 0),
         _ => {}
     }
     // Most events are state transitions: ask for one first (only events of
@@ -191,15 +192,7 @@ fn digest_with(strs: &mut Interner, wg: &mut WireGen, e: &EventRef<'_>, fast: bo
             }
             Transition::Proc { id, from, to } => What::Proc { id, from, to },
         };
-        return Op {
-            time: raw.time,
-            g: raw.g,
-            p: raw.p,
-            gen,
-            typ: raw.typ,
-            kind: EventKind::StateTransition,
-            what,
-        };
+        return transition(what);
     }
     let kind = e.kind();
     let what = match kind {
@@ -451,7 +444,10 @@ mod tests {
     // The fast path gives the ops the general one does, event by event.
     #[test]
     fn fast_path_digests_as_the_general_path() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/demo/demo.trace");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../testdata/demo/demo.trace"
+        );
         let bytes = std::fs::read(path).expect("demo trace");
         let (mut a, mut b) = (Interner::new(), Interner::new());
         let (mut wa, mut wb) = (WireGen::default(), WireGen::default());

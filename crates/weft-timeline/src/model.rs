@@ -234,8 +234,8 @@ pub struct Goroutine {
     // that flow's index in `Model::flow_recs`: a goroutine tends to block
     // at the same place and be woken by the same group again, and a
     // compare is cheaper than a hash lookup per event.
-    block_cache: (StrId, StackId, u32),
-    flow_cache: (GroupId, GroupId, u32),
+    block_cache: ((StrId, StackId), u32),
+    flow_cache: ((GroupId, GroupId), u32),
 }
 
 /// A group: goroutines started by the same `go` statement running the same function.
@@ -900,8 +900,8 @@ impl Model {
                 spans: ChunkDeque::default(),
                 spans_dropped: 0,
                 open_regions: Vec::new(),
-                block_cache: (0, 0, u32::MAX),
-                flow_cache: (0, 0, u32::MAX),
+                block_cache: ((0, 0), u32::MAX),
+                flow_cache: ((0, 0), u32::MAX),
             },
         );
     }
@@ -1000,18 +1000,13 @@ impl Model {
         }
         gr.changed = version;
         if let Some((r, s, d)) = closed_wait {
-            let (cr, cs, ci) = g.block_cache;
-            let i = if cr == r && cs == s && ci != u32::MAX {
-                ci
-            } else {
-                let n = self.block_recs.len() as u32;
-                let i = *self.blocks.entry((r, s)).or_insert(n);
-                if i == n {
-                    self.block_recs.push(BlockAgg::default());
-                }
-                self.gs.at_mut(slot).block_cache = (r, s, i);
-                i
-            };
+            let i = cached_index(
+                &mut self.blocks,
+                &mut self.block_recs,
+                &mut self.gs.at_mut(slot).block_cache,
+                (r, s),
+                BlockAgg::default,
+            );
             let b = &mut self.block_recs[i as usize];
             b.count += 1;
             b.total_ns += d.max(0) as u64;
@@ -1125,21 +1120,16 @@ impl Model {
         }
         let blocked = blocked.max(0) as u64;
         self.block_to_wake.record(blocked);
-        let (cf, ct, ci) = self.gs.at(wakee_slot).flow_cache;
-        let i = if cf == from_group && ct == to_group && ci != u32::MAX {
-            ci
-        } else {
-            let n = self.flow_recs.len() as u32;
-            let i = *self.flows.entry((from_group, to_group)).or_insert(n);
-            if i == n {
-                self.flow_recs.push(Flow {
-                    first_ns: now,
-                    ..Flow::default()
-                });
-            }
-            self.gs.at_mut(wakee_slot).flow_cache = (from_group, to_group, i);
-            i
-        };
+        let i = cached_index(
+            &mut self.flows,
+            &mut self.flow_recs,
+            &mut self.gs.at_mut(wakee_slot).flow_cache,
+            (from_group, to_group),
+            || Flow {
+                first_ns: now,
+                ..Flow::default()
+            },
+        );
         let f = &mut self.flow_recs[i as usize];
         f.count += 1;
         f.last_ns = now;
@@ -1566,6 +1556,29 @@ fn bump(list: &mut Vec<(i64, u32)>, who: i64) {
     } else if list.len() < MAX_PEERS {
         list.push((who, 1));
     }
+}
+
+// The index of `key`'s record in `recs`: from `cache` (the key a
+// goroutine used last, and its index) when it matches, else from `map`,
+// appending `new()` for a key not seen before; `cache` then holds `key`.
+#[inline(always)]
+fn cached_index<K: Copy + Eq + std::hash::Hash, T>(
+    map: &mut IdMap<K, u32>,
+    recs: &mut Vec<T>,
+    cache: &mut (K, u32),
+    key: K,
+    new: impl FnOnce() -> T,
+) -> u32 {
+    if cache.1 != u32::MAX && cache.0 == key {
+        return cache.1;
+    }
+    let n = recs.len() as u32;
+    let i = *map.entry(key).or_insert(n);
+    if i == n {
+        recs.push(new());
+    }
+    *cache = (key, i);
+    i
 }
 
 fn push_capped<T>(q: &mut VecDeque<T>, cap: usize, x: T) {

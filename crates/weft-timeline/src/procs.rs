@@ -170,7 +170,7 @@ impl LaneStore {
             let mut best: Option<(usize, i64)> = None;
             for (i, l) in self.lanes.iter().enumerate() {
                 if let Some(r) = l.runs.front() {
-                    if best.map_or(true, |(_, s)| r.start < s) {
+                    if best.is_none_or(|(_, s)| r.start < s) {
                         best = Some((i, r.start));
                     }
                 }

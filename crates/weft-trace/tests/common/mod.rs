@@ -114,23 +114,34 @@ pub fn dump_each(
     if decode_thread {
         r.set_decode_thread(Some(0));
     }
+    if let Some(end) = dump_first(&mut r, first, &mut out) {
+        return (out, end);
+    }
+    let err = r.for_each_event(|ev| write_line(&mut out, ev)).err();
+    (out, err)
+}
+
+/// Writes the next `first` events of `r` one at a time (`next_event`) to
+/// `out`; `Some` with the outcome if the trace ended or failed before.
+fn dump_first<R: std::io::Read>(
+    r: &mut weft_trace::Reader<R>,
+    first: usize,
+    out: &mut Vec<u8>,
+) -> Option<Option<weft_trace::Error>> {
     for _ in 0..first {
         match r.next_event() {
-            Ok(Some(ev)) => {
-                ev.write_go(&mut out).unwrap();
-                out.push(b'\n');
-            }
-            Ok(None) => return (out, None),
-            Err(e) => return (out, Some(e)),
+            Ok(Some(ev)) => write_line(out, &ev),
+            Ok(None) => return Some(None),
+            Err(e) => return Some(Some(e)),
         }
     }
-    let err = r
-        .for_each_event(|ev| {
-            ev.write_go(&mut out).unwrap();
-            out.push(b'\n');
-        })
-        .err();
-    (out, err)
+    None
+}
+
+// One event as `go tool trace -d=parsed` prints it, and a newline.
+fn write_line(out: &mut Vec<u8>, ev: &weft_trace::EventRef<'_>) {
+    ev.write_go(&mut *out).unwrap();
+    out.push(b'\n');
 }
 
 /// As [`dump_par`] (in place, decode-ahead on), but the first `first`
@@ -140,22 +151,10 @@ pub fn dump_mixed(bytes: &[u8], first: usize) -> (Vec<u8>, Option<weft_trace::Er
     let mut out = Vec::new();
     let mut r = weft_trace::Reader::from_input(std::sync::Arc::new(bytes.to_vec()));
     r.set_decode_thread(Some(0));
-    for _ in 0..first {
-        match r.next_event() {
-            Ok(Some(ev)) => {
-                ev.write_go(&mut out).unwrap();
-                out.push(b'\n');
-            }
-            Ok(None) => return (out, None),
-            Err(e) => return (out, Some(e)),
-        }
+    if let Some(end) = dump_first(&mut r, first, &mut out) {
+        return (out, end);
     }
-    let err = r
-        .for_each_event_par(|ev| {
-            ev.write_go(&mut out).unwrap();
-            out.push(b'\n');
-        })
-        .err();
+    let err = r.for_each_event_par(|ev| write_line(&mut out, ev)).err();
     (out, err)
 }
 
