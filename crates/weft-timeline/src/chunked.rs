@@ -146,11 +146,6 @@ impl<T: Copy, const MAX: usize> ChunkDeque<T, MAX> {
         self.len
     }
 
-    #[inline]
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// Records the storage can hold without allocating.
     pub fn capacity(&self) -> usize {
         self.chunks.iter().map(|c| c.capacity()).sum::<usize>() + self.tail.capacity()
@@ -293,6 +288,7 @@ impl<T: Copy, const MAX: usize> ChunkDeque<T, MAX> {
     /// The records from the first one for which `pred` is false on; `pred`
     /// must be true for a prefix of the records and false after it (like
     /// `slice::partition_point`).
+    #[cfg(test)]
     pub fn from_partition(&self, pred: impl Fn(&T) -> bool) -> impl Iterator<Item = &T> + '_ {
         let (ci, at) = self.partition(pred);
         self.iter_from(ci, at)

@@ -116,7 +116,9 @@ pub enum WakerKind {
 pub(crate) struct Span {
     pub start: i64,
     pub stack: StackId,
-    // reason << 3 | state
+    // tag << 3 | state; the tag is the wait's or stop's reason, and for a
+    // running span the P it ran on plus one (0: not known). A running
+    // goroutine has no reason, and the P lanes are read from these spans.
     pub packed: u32,
 }
 
@@ -125,7 +127,31 @@ impl Span {
         GState::from_u8((self.packed & 7) as u8)
     }
     pub fn reason(&self) -> StrId {
-        self.packed >> 3
+        if self.state() == GState::Running {
+            0
+        } else {
+            self.packed >> 3
+        }
+    }
+    /// The P a running span ran on.
+    pub fn proc(&self) -> Option<i64> {
+        (self.state() == GState::Running && self.packed >> 3 != 0)
+            .then(|| (self.packed >> 3) as i64 - 1)
+    }
+}
+
+/// Highest P id the model records a run on, plus one (Ps are numbered
+/// 0..GOMAXPROCS): the P lanes have a row per P up to the highest seen.
+pub(crate) const MAX_PROC_ID: i64 = 4096;
+
+/// A running goroutine's P as a goroutine holds it: -1 when the event has
+/// none or one out of range.
+#[inline(always)]
+pub(crate) fn proc_slot(p: i64) -> i32 {
+    if (0..MAX_PROC_ID).contains(&p) {
+        p as i32
+    } else {
+        -1
     }
 }
 
@@ -229,6 +255,9 @@ pub struct Goroutine {
     pub(crate) spans: ChunkDeque<Span, SPAN_CHUNK>,
     pub(crate) spans_dropped: u64,
     pub(crate) open_regions: Vec<(u64, StrId, i64)>,
+    /// The P it runs on while running (-1: not known), for its running
+    /// span's record.
+    pub(crate) proc: i32,
     // The (reason, stack) of its last ended wait and that key's index in
     // `Model::block_recs`, and the (from, to) groups of its last wake and
     // that flow's index in `Model::flow_recs`: a goroutine tends to block
@@ -342,7 +371,6 @@ pub struct Model {
     // Wait reasons for goroutines first seen already waiting (see
     // `assume_waiting`); empty for a model fed from a trace's start.
     assumed_waits: IdMap<i64, StrId>,
-    pub(crate) lanes: crate::procs::LaneStore,
     pub(crate) sampled: crate::sampled::SampledState,
     pub(crate) heap: Vec<(i64, u64, u64)>,
     pub(crate) gomaxprocs: u64,
@@ -362,6 +390,8 @@ pub struct Model {
     pub(crate) span_count: usize,
     span_secs: VecDeque<u32>,
     span_secs_base: i64,
+    // [start, end) and number of the bucket `uncount_span` used last.
+    span_cold: (i64, i64, i64),
     // [start, end) of trace time the newest entry of `span_secs` counts
     // (empty when it is not one bucket's), for `count_span`'s fast path.
     span_hot: (i64, i64),
@@ -437,7 +467,6 @@ impl Model {
             regions: VecDeque::new(),
             tasks: IdMap::default(),
             procs: IdMap::default(),
-            lanes: Default::default(),
             sampled: Default::default(),
             heap: Vec::new(),
             gomaxprocs: 0,
@@ -456,6 +485,7 @@ impl Model {
             span_count: 0,
             span_secs: VecDeque::new(),
             span_secs_base: 0,
+            span_cold: (i64::MAX, i64::MIN, 0),
             span_hot: (i64::MAX, i64::MIN),
             detail_start_ns: i64::MIN,
             complete_from_ns: i64::MIN,
@@ -532,13 +562,9 @@ impl Model {
                 stack,
                 event_stack,
             } => {
-                let after = self.on_goroutine(e, id, from, to, reason, stack, event_stack);
-                self.lane_after_goroutine(e.proc(), id, now, after);
+                self.on_goroutine(e, id, from, to, reason, stack, event_stack);
             }
-            What::Proc { id, from, to } => {
-                self.on_proc(now, id, from, to);
-                self.lane_after_proc(id, now, to == ProcState::Running);
-            }
+            What::Proc { id, from, to } => self.on_proc(now, id, from, to),
             What::Sync { first } => {
                 if first {
                     // The first Sync of a trace: a new capture starts.
@@ -645,7 +671,7 @@ impl Model {
         reason: StrId,
         st_stack: StackId,
         event_stack: StackId,
-    ) -> Option<(GState, GroupId)> {
+    ) {
         if !matches!(from, GoState::NotExist | GoState::Undetermined)
             && !matches!(e.typ, ev::GO_STATUS | ev::GO_STATUS_STACK)
         {
@@ -667,7 +693,7 @@ impl Model {
         reason: StrId,
         st_stack: StackId,
         event_stack: StackId,
-    ) -> Option<(GState, GroupId)> {
+    ) {
         let now = e.time();
         let typ = e.typ;
         let to_s = GState::from_go(to);
@@ -703,20 +729,20 @@ impl Model {
                     false,
                     0,
                 );
-                return None;
+                return;
             }
             GoState::Undetermined => {
                 // Restated at a generation start (or a new capture).
                 if to_s == GState::Dead {
-                    return None;
+                    return;
                 }
                 if let Some(g) = self.gs.get(&id) {
                     if g.state != to_s {
                         // Changed between two captures: the reason is unknown.
                         let stack = st_stack;
-                        self.transition(id, to_s, now, 0, stack);
+                        self.transition(id, to_s, now, 0, stack, proc_slot(e.proc()));
                     }
-                    return None;
+                    return;
                 }
                 let stack = st_stack;
                 let entry = self.entry_of(stack);
@@ -733,15 +759,16 @@ impl Model {
                 self.new_goroutine(id, -1, group, 0, entry, None, to_s, now, true, stack);
                 if let Some(g) = self.gs.get_mut(&id) {
                     g.reason = reason;
+                    g.proc = proc_slot(e.proc());
                 }
-                return None;
+                return;
             }
             _ => {}
         }
         if matches!(typ, ev::GO_STATUS | ev::GO_STATUS_STACK) {
             // A restatement at a generation start: the state goes on.
             match self.gs.get(&id) {
-                Some(g) if g.state == to_s => return None,
+                Some(g) if g.state == to_s => return,
                 Some(_) => {}
                 None => {
                     let stack = st_stack;
@@ -752,13 +779,16 @@ impl Model {
                         self.group_for(entry, None, now)
                     };
                     self.new_goroutine(id, -1, group, 0, entry, None, to_s, now, true, stack);
+                    if let Some(g) = self.gs.get_mut(&id) {
+                        g.proc = proc_slot(e.proc());
+                    }
                     if to_s == GState::Waiting {
                         let reason = self.assumed_wait(id);
                         if let Some(g) = self.gs.get_mut(&id) {
                             g.reason = reason;
                         }
                     }
-                    return None;
+                    return;
                 }
             }
         }
@@ -792,7 +822,7 @@ impl Model {
         to_s: GState,
         reason: StrId,
         stack: StackId,
-    ) -> Option<(GState, GroupId)> {
+    ) {
         let now = e.time();
         if stack != 0 && self.gs.at(slot).group == 0 {
             self.maybe_regroup(id, stack);
@@ -815,8 +845,7 @@ impl Model {
             }
             _ => {}
         }
-        self.transition_at(slot, to_s, now, reason, stack);
-        Some((to_s, self.gs.at(slot).group))
+        self.transition_at(slot, to_s, now, reason, stack, proc_slot(e.proc()));
     }
 
     // The state GoStatus gives has no reason; keep it empty.
@@ -900,6 +929,7 @@ impl Model {
                 spans: ChunkDeque::default(),
                 spans_dropped: 0,
                 open_regions: Vec::new(),
+                proc: -1,
                 block_cache: ((0, 0), u32::MAX),
                 flow_cache: ((0, 0), u32::MAX),
             },
@@ -932,7 +962,8 @@ impl Model {
         }
     }
 
-    // Close the current span and enter `to`.
+    // Close the current span and enter `to` (on P `proc` when running,
+    // -1: not known).
     pub(crate) fn transition(
         &mut self,
         id: i64,
@@ -940,26 +971,40 @@ impl Model {
         now: i64,
         reason: StrId,
         stack: StackId,
+        proc: i32,
     ) {
         let slot = self
             .gs
             .slot_of(id)
             .expect("transition of a known goroutine");
-        self.transition_at(slot, to, now, reason, stack);
+        self.transition_at(slot, to, now, reason, stack, proc);
     }
 
     // `transition` of the goroutine in `slot`.
     #[inline(always)]
-    fn transition_at(&mut self, slot: u32, to: GState, now: i64, reason: StrId, stack: StackId) {
+    fn transition_at(
+        &mut self,
+        slot: u32,
+        to: GState,
+        now: i64,
+        reason: StrId,
+        stack: StackId,
+        proc: i32,
+    ) {
         self.version += 1;
         let version = self.version;
         let max_per = self.cfg.max_spans_per_goroutine.max(1);
         let g = self.gs.at_mut(slot);
         let from = g.state;
+        let tag = if from == GState::Running {
+            (g.proc + 1) as u32
+        } else {
+            g.reason
+        };
         let span = Span {
             start: g.since_ns,
             stack: g.stack,
-            packed: (g.reason << 3) | from as u32,
+            packed: (tag << 3) | from as u32,
         };
         let closed_wait =
             (from == GState::Waiting).then_some((g.reason, g.stack, now - g.since_ns));
@@ -984,7 +1029,10 @@ impl Model {
         g.changed = version;
         match to {
             GState::Runnable => g.runnable_since = now,
-            GState::Running => g.last_ran_ns = Some(now),
+            GState::Running => {
+                g.last_ran_ns = Some(now);
+                g.proc = proc;
+            }
             GState::Dead => g.ended_ns = Some(now),
             _ => {}
         }
@@ -1064,12 +1112,25 @@ impl Model {
             };
     }
 
+    // A span the per-goroutine cap dropped: in a steady run nearly every
+    // event drops one, and their ends fall in a few old buckets, so the
+    // last one's bucket is remembered (a compare instead of a division).
+    #[inline(always)]
     fn uncount_span(&mut self, end: i64) {
-        uncount_span(
+        let (lo, hi, sec) = self.span_cold;
+        let sec = if end >= lo && end < hi {
+            sec
+        } else {
+            let sec = end.div_euclid(SPAN_BUCKET_NS);
+            let lo = sec.saturating_mul(SPAN_BUCKET_NS);
+            self.span_cold = (lo, lo.saturating_add(SPAN_BUCKET_NS), sec);
+            sec
+        };
+        uncount_span_in(
             &mut self.span_count,
             &mut self.span_secs,
             self.span_secs_base,
-            end,
+            sec,
         );
     }
 
@@ -1405,8 +1466,6 @@ impl Model {
             return;
         }
         self.detail_start_ns = cutoff;
-        let lane_cap = self.lane_cap();
-        self.lanes.evict(cutoff, lane_cap);
         let mut dead = Vec::new();
         // The span counts by end time: the buckets wholly before the cutoff
         // hold spans that all go now, so they are emptied at once below, and
@@ -1538,12 +1597,11 @@ pub(crate) fn with_ends(
     })
 }
 
-// One span fewer, in the count by end time (a free function so that eviction
-// can call it while it walks the goroutine table).
-#[inline]
-fn uncount_span(count: &mut usize, secs: &mut VecDeque<u32>, base: i64, end: i64) {
+// One span fewer, in the count by end time: `sec` is the bucket of its end.
+#[inline(always)]
+fn uncount_span_in(count: &mut usize, secs: &mut VecDeque<u32>, base: i64, sec: i64) {
     *count = count.saturating_sub(1);
-    let idx = (end.div_euclid(SPAN_BUCKET_NS) - base).max(0) as usize;
+    let idx = (sec - base).max(0) as usize;
     let idx = idx.min(secs.len().saturating_sub(1));
     if let Some(c) = secs.get_mut(idx) {
         *c = c.saturating_sub(1);

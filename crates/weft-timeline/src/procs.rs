@@ -1,21 +1,17 @@
 //! P lanes: which goroutine ran on each P (processor) over time.
 //!
-//! The model sees every goroutine transition on the P that performed it: a
-//! goroutine starts running on the P of its `GoStart` and stops on the P of
-//! its block, stop, syscall or end. After each goroutine event the model
-//! calls [`Model::lane_after_goroutine`], which opens or closes that P's run
-//! span; a P going idle closes its span too. Spans are kept like the
-//! goroutine spans: inside the detail window and under a cap (oldest first).
-//! [`Model::proc_lanes`] answers at a resolution, merging runs shorter than
-//! it the way goroutine rows are merged.
+//! Nothing is kept for them apart from the goroutines' own spans: a
+//! goroutine starts running on the P of its `GoStart`, and its running
+//! span records that P (see `Span::proc`). [`Model::proc_lanes`] gathers
+//! the running spans of every goroutine over a range by P and answers at a
+//! resolution, merging runs shorter than it the way goroutine rows are
+//! merged. So the lanes hold exactly the detail the goroutine rows hold,
+//! and ingest pays one store per `GoStart` for them (a store of runs kept
+//! apart cost ≈ 100 instructions per event, a fifth of the model's).
 use serde::{Deserialize, Serialize};
 
-use crate::chunked::{ChunkDeque, ChunkPool};
-use crate::model::{pool_room, GState, GroupId, Model, POOL_SLACK};
+use crate::model::{with_ends, GState, GroupId, Model, MAX_PROC_ID};
 use crate::query::TimeRange;
-
-/// Highest P id the lanes track (Ps are numbered 0..GOMAXPROCS).
-const MAX_PROC_ID: i64 = 4096;
 
 /// Most buckets one lane is computed on, whatever the resolution asked.
 const MAX_BUCKETS: i64 = 16_384;
@@ -27,186 +23,6 @@ struct Run {
     end: i64,
     goroutine: i64,
     group: GroupId,
-}
-
-// Runs per full chunk of a lane (128 KiB): chunked so that a lane of a
-// million runs grows without copying (a `VecDeque` doubles and copies).
-const RUN_CHUNK: usize = 4096;
-
-#[derive(Clone, Debug, Default)]
-struct Lane {
-    runs: ChunkDeque<RunRec, RUN_CHUNK>,
-    /// (start, end) of the runs of 4.3 s or more (their `dur` is `LONG`),
-    /// in time order.
-    long: std::collections::VecDeque<(i64, i64)>,
-}
-
-/// A run as stored, 24 bytes: its length fits 32 bits but for rare runs
-/// of seconds, whose end is kept aside ([`Lane::long`]).
-#[derive(Clone, Copy, Debug)]
-struct RunRec {
-    start: i64,
-    goroutine: i64,
-    group: GroupId,
-    dur: u32,
-}
-
-const LONG: u32 = u32::MAX;
-
-impl Lane {
-    fn push(&mut self, r: Run, pool: &mut ChunkPool<RunRec, RUN_CHUNK>) {
-        let d = r.end - r.start;
-        let dur = if (0..LONG as i64).contains(&d) {
-            d as u32
-        } else {
-            self.long.push_back((r.start, r.end));
-            LONG
-        };
-        self.runs.push_back(
-            RunRec {
-                start: r.start,
-                goroutine: r.goroutine,
-                group: r.group,
-                dur,
-            },
-            pool,
-        );
-    }
-
-    #[inline]
-    fn pop_front(&mut self, pool: &mut ChunkPool<RunRec, RUN_CHUNK>) {
-        if let Some(r) = self.runs.pop_front(pool) {
-            if r.dur == LONG {
-                self.long.pop_front();
-            }
-        }
-    }
-
-    #[inline]
-    fn end(&self, r: &RunRec) -> i64 {
-        if r.dur != LONG {
-            return r.start + r.dur as i64;
-        }
-        let i = self.long.partition_point(|x| x.0 < r.start);
-        self.long.get(i).map_or(r.start, |x| x.1)
-    }
-
-    #[inline]
-    fn run(&self, r: &RunRec) -> Run {
-        Run {
-            start: r.start,
-            end: self.end(r),
-            goroutine: r.goroutine,
-            group: r.group,
-        }
-    }
-}
-
-/// The per-P run spans the model keeps (bounded: window and cap).
-#[derive(Clone, Debug, Default)]
-pub(crate) struct LaneStore {
-    lanes: Vec<Lane>,
-    /// Per P (as `lanes`): the goroutine running now and since when. Apart
-    /// from the runs, because every goroutine event looks for the P its
-    /// goroutine runs on, and a short array is quick to scan.
-    open: Vec<Option<(i64, i64)>>,
-    total: usize,
-    // Emptied full-size chunks of all lanes, reused before fresh memory;
-    // bounded in `evict` by the room the cap leaves.
-    pool: ChunkPool<RunRec, RUN_CHUNK>,
-}
-
-impl LaneStore {
-    // Makes room for P `p`; false for an id out of range.
-    #[inline]
-    fn ensure(&mut self, p: i64) -> bool {
-        if !(0..MAX_PROC_ID).contains(&p) {
-            return false;
-        }
-        let p = p as usize;
-        if self.lanes.len() <= p {
-            self.lanes.resize_with(p + 1, Lane::default);
-            self.open.resize(p + 1, None);
-        }
-        true
-    }
-
-    // The P whose open run is goroutine `id`'s.
-    #[inline]
-    fn running(&self, id: i64) -> Option<usize> {
-        self.open
-            .iter()
-            .position(|o| matches!(o, Some((g, _)) if *g == id))
-    }
-
-    /// Closes P `p`'s open run at `now`; `group` gives a goroutine's group.
-    #[inline(always)]
-    fn close(&mut self, p: usize, now: i64, cap: usize, group: impl Fn(i64) -> GroupId) {
-        let Some((g, since)) = self.open.get_mut(p).and_then(Option::take) else {
-            return;
-        };
-        if now <= since {
-            return;
-        }
-        self.push_run(p, since, now, g, group(g), cap);
-    }
-
-    // The closed run of `close`, stored; over the cap, the oldest run of
-    // all lanes goes.
-    #[inline(never)]
-    fn push_run(&mut self, p: usize, since: i64, now: i64, g: i64, group: GroupId, cap: usize) {
-        self.lanes[p].push(
-            Run {
-                start: since,
-                end: now,
-                goroutine: g,
-                group,
-            },
-            &mut self.pool,
-        );
-        self.total += 1;
-        if self.total > cap {
-            // The lane whose oldest run starts first (the first such lane).
-            let mut best: Option<(usize, i64)> = None;
-            for (i, l) in self.lanes.iter().enumerate() {
-                if let Some(r) = l.runs.front() {
-                    if best.is_none_or(|(_, s)| r.start < s) {
-                        best = Some((i, r.start));
-                    }
-                }
-            }
-            if let Some((i, _)) = best {
-                self.lanes[i].pop_front(&mut self.pool);
-                self.total -= 1;
-            }
-        }
-    }
-
-    /// Approximate heap bytes held.
-    pub(crate) fn heap_bytes(&self) -> usize {
-        self.lanes
-            .iter()
-            .map(|l| l.runs.capacity() * 24 + l.long.capacity() * 16)
-            .sum::<usize>()
-            + self.pool.capacity() * 24
-            + self.open.capacity() * 24
-    }
-
-    /// Forgets runs that ended before `cutoff`; `cap` is the most runs
-    /// held, which bounds the pool of emptied chunks.
-    pub(crate) fn evict(&mut self, cutoff: i64, cap: usize) {
-        self.pool.decay();
-        self.pool.limit_to(cap / RUN_CHUNK + POOL_SLACK);
-        for l in &mut self.lanes {
-            while matches!(l.runs.front(), Some(r) if l.end(r) < cutoff) {
-                l.pop_front(&mut self.pool);
-                self.total -= 1;
-            }
-            l.runs.trim(&mut self.pool);
-        }
-        self.pool
-            .limit_to(pool_room(cap, self.total) / RUN_CHUNK + POOL_SLACK);
-    }
 }
 
 /// One P's lane at a resolution, columnar: run `i` is `[start[i], end[i])`
@@ -228,84 +44,19 @@ pub struct ProcLanes {
     /// The resolution used (the one asked, or coarser so that a lane has at
     /// most 16384 buckets).
     pub resolution_ns: i64,
-    /// Runs before this time were evicted.
+    /// Runs before this time may be missing (evicted, or dropped with
+    /// their goroutine's oldest spans).
     pub detail_start_ns: i64,
-    /// Lanes by P id, only Ps that were ever seen running a goroutine.
+    /// Lanes by P id, only Ps that ran a goroutine in the range.
     pub lanes: Vec<ProcLane>,
 }
 
 impl Model {
-    pub(crate) fn lane_cap(&self) -> usize {
-        (self.cfg.max_spans / 4).max(1024)
-    }
-
-    /// Hook after every goroutine transition event (on P `p`, -1: none):
-    /// a goroutine now running occupies `p`; one that stopped running
-    /// leaves whichever P it was on. `after` is the goroutine's state and
-    /// group after the event when the caller has them at hand.
-    #[inline(always)]
-    pub(crate) fn lane_after_goroutine(
-        &mut self,
-        p: i64,
-        id: i64,
-        now: i64,
-        after: Option<(GState, GroupId)>,
-    ) {
-        let (running, own_group) = match after {
-            Some((state, group)) => (state == GState::Running, Some(group)),
-            None => (
-                matches!(self.gs.get(&id), Some(g) if g.state == GState::Running),
-                None,
-            ),
-        };
-        let cap = self.lane_cap();
-        let gs = &self.gs;
-        let group = |g: i64| match own_group {
-            Some(group) if g == id => group,
-            _ => gs.get(&g).map_or(0, |x| x.group),
-        };
-        let lanes = &mut self.lanes;
-        if running && lanes.ensure(p) {
-            if matches!(lanes.open[p as usize], Some((g, _)) if g == id) {
-                return;
-            }
-            // It ran elsewhere without a stop we saw: close that run first.
-            if let Some(q) = lanes.running(id) {
-                lanes.close(q, now, cap, group);
-            }
-            lanes.close(p as usize, now, cap, group);
-            lanes.open[p as usize] = Some((id, now));
-            return;
-        }
-        // Not running: close its run, looking at the event's P first.
-        let here = (0..lanes.open.len() as i64).contains(&p)
-            && matches!(lanes.open[p as usize], Some((g, _)) if g == id);
-        let q = if here {
-            Some(p as usize)
-        } else {
-            lanes.running(id)
-        };
-        if let Some(q) = q {
-            lanes.close(q, now, cap, group);
-        }
-    }
-
-    /// Hook after a P transition: a P that stops running ends its run.
-    pub(crate) fn lane_after_proc(&mut self, p: i64, now: i64, running: bool) {
-        if running || !(0..self.lanes.lanes.len() as i64).contains(&p) {
-            return;
-        }
-        let cap = self.lane_cap();
-        let gs = &self.gs;
-        self.lanes
-            .close(p as usize, now, cap, |g| gs.get(&g).map_or(0, |x| x.group));
-    }
-
     /// Per-P lanes over `range` at `res_ns`: runs shorter than the
     /// resolution are merged per bucket of `res_ns` (a bucket less than half
     /// busy stays empty; a busy one takes the group that ran most of it),
     /// then neighbours of one group are joined. A run still going on ends at
-    /// the newest event.
+    /// the newest event. Reads every goroutine's spans over the range.
     pub fn proc_lanes(&self, range: TimeRange, res_ns: i64) -> ProcLanes {
         let start = range.start_ns.max(self.detail_start_ns());
         let end = range.end_ns;
@@ -314,36 +65,56 @@ impl Model {
         let mut out = ProcLanes {
             range: Some(range),
             resolution_ns: res,
-            detail_start_ns: self.detail_start_ns(),
+            detail_start_ns: self.detail_complete_ns(),
             lanes: Vec::new(),
         };
         if end <= start {
             return out;
         }
-        for (p, (lane, &open)) in self.lanes.lanes.iter().zip(&self.lanes.open).enumerate() {
-            if lane.runs.is_empty() && open.is_none() {
+        // Runs by P, clipped to the range.
+        let mut by_p: Vec<Vec<Run>> = Vec::new();
+        for g in self.gs.values() {
+            let current = (g.state == GState::Running && g.proc >= 0).then_some((
+                g.proc as i64,
+                g.since_ns,
+                self.now_ns.max(g.since_ns),
+            ));
+            let spans = with_ends(
+                g.spans.from_before_partition(|s| s.start <= start).copied(),
+                g.since_ns,
+            )
+            .take_while(|(s, _)| s.start < end)
+            .filter_map(|(s, e)| s.proc().map(|p| (p, s.start, e)));
+            for (p, s, e) in spans.chain(current) {
+                let (s, e) = (s.max(start), e.min(end));
+                if e <= s || !(0..MAX_PROC_ID).contains(&p) {
+                    continue;
+                }
+                let p = p as usize;
+                if by_p.len() <= p {
+                    by_p.resize_with(p + 1, Vec::new);
+                }
+                by_p[p].push(Run {
+                    start: s,
+                    end: e,
+                    goroutine: g.id,
+                    group: g.group,
+                });
+            }
+        }
+        for (p, runs) in by_p.iter_mut().enumerate() {
+            if runs.is_empty() {
                 continue;
             }
-            // Runs are in time order: skip those that ended before the range.
-            let open = open.map(|(g, since)| Run {
-                start: since,
-                end: self.now_ns.max(since),
-                goroutine: g,
-                group: self.gs.get(&g).map_or(0, |x| x.group),
-            });
-            let runs = lane
-                .runs
-                .from_partition(|r| lane.end(r) <= start)
-                .map(|r| lane.run(r))
-                .chain(open)
-                .take_while(|r| r.start < end)
-                .filter(|r| r.end > start)
-                .map(|r| Run {
-                    start: r.start.max(start),
-                    end: r.end.min(end),
-                    ..r
-                });
-            let mut pl = merge_runs(runs, start, end, res);
+            runs.sort_unstable_by_key(|r| (r.start, r.goroutine));
+            // A P runs one goroutine at a time: a run whose end the trace
+            // did not show (its P was taken over) ends where the next begins.
+            for i in 1..runs.len() {
+                let next = runs[i].start;
+                let prev = &mut runs[i - 1];
+                prev.end = prev.end.min(next);
+            }
+            let mut pl = merge_runs(runs.iter().copied(), start, end, res);
             pl.proc = p as i64;
             out.lanes.push(pl);
         }
@@ -449,28 +220,6 @@ fn merge_runs(runs: impl Iterator<Item = Run>, start: i64, end: i64, res: i64) -
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn long_runs_keep_their_ends() {
-        let mut lane = Lane::default();
-        let mut pool = ChunkPool::default();
-        let runs = [
-            run(0, 10, 1, 1),
-            run(10, 10 + (1 << 33), 2, 1),
-            run(20 + (1 << 33), 30 + (1 << 33), 3, 2),
-            run(40 + (1 << 33), 40 + (1 << 34), 4, 2),
-        ];
-        for r in runs {
-            lane.push(r, &mut pool);
-        }
-        let back: Vec<Run> = lane.runs.iter().map(|r| lane.run(r)).collect();
-        assert_eq!(format!("{back:?}"), format!("{runs:?}"));
-        lane.pop_front(&mut pool);
-        lane.pop_front(&mut pool);
-        assert_eq!(lane.long.len(), 1);
-        let back: Vec<Run> = lane.runs.iter().map(|r| lane.run(r)).collect();
-        assert_eq!(format!("{back:?}"), format!("{:?}", &runs[2..]));
-    }
 
     fn run(start: i64, end: i64, goroutine: i64, group: GroupId) -> Run {
         Run {

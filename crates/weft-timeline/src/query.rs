@@ -374,7 +374,6 @@ impl Model {
             + self.blocks.capacity() * 40
             + self.tasks.capacity() * 64
             + self.heap.capacity() * 24
-            + self.lanes.heap_bytes()
             + self.strs.heap_bytes();
         ModelStats {
             events: self.events,
@@ -919,7 +918,7 @@ impl Model {
             .map(|g| (g.id, g.since_ns))
             .collect();
         for &(id, since) in &gone {
-            self.transition(id, GState::Dead, at_ns.max(since), 0, 0);
+            self.transition(id, GState::Dead, at_ns.max(since), 0, 0, -1);
         }
         gone.len()
     }

@@ -110,7 +110,7 @@ impl Model {
                 match known {
                     Some((s, r, st)) if s != GState::Dead => {
                         if (s, r, st) != (state, reason, stack) {
-                            self.transition(id, state, now, reason, stack);
+                            self.transition(id, state, now, reason, stack, -1);
                             applied.changed += 1;
                         }
                     }
@@ -164,7 +164,7 @@ impl Model {
             .collect();
         for id in gone {
             if self.gs.get(&id).is_some_and(|g| g.state != GState::Dead) {
-                self.transition(id, GState::Dead, now, 0, 0);
+                self.transition(id, GState::Dead, now, 0, 0, -1);
                 applied.exited += 1;
             }
         }
