@@ -71,8 +71,10 @@ impl Model {
         if end <= start {
             return out;
         }
-        // Runs by P, clipped to the range.
-        let mut by_p: Vec<Vec<Run>> = Vec::new();
+        // Runs go straight into per-P bucket cells, in whatever order the
+        // goroutines give them: a busy capture has millions of runs, and
+        // gathering and sorting them cost several times the scan.
+        let mut by_p: Vec<Option<LaneCells>> = Vec::new();
         for g in self.gs.values() {
             let current = (g.state == GState::Running && g.proc >= 0).then_some((
                 g.proc as i64,
@@ -92,129 +94,157 @@ impl Model {
                 }
                 let p = p as usize;
                 if by_p.len() <= p {
-                    by_p.resize_with(p + 1, Vec::new);
+                    by_p.resize_with(p + 1, || None);
                 }
-                by_p[p].push(Run {
-                    start: s,
-                    end: e,
-                    goroutine: g.id,
-                    group: g.group,
-                });
+                by_p[p]
+                    .get_or_insert_with(|| LaneCells::new(start, end, res))
+                    .add(&Run {
+                        start: s,
+                        end: e,
+                        goroutine: g.id,
+                        group: g.group,
+                    });
             }
         }
-        for (p, runs) in by_p.iter_mut().enumerate() {
-            if runs.is_empty() {
-                continue;
+        for (p, cells) in by_p.into_iter().enumerate() {
+            if let Some(cells) = cells {
+                let mut pl = cells.finish();
+                pl.proc = p as i64;
+                out.lanes.push(pl);
             }
-            runs.sort_unstable_by_key(|r| (r.start, r.goroutine));
-            // A P runs one goroutine at a time: a run whose end the trace
-            // did not show (its P was taken over) ends where the next begins.
-            for i in 1..runs.len() {
-                let next = runs[i].start;
-                let prev = &mut runs[i - 1];
-                prev.end = prev.end.min(next);
-            }
-            let mut pl = merge_runs(runs.iter().copied(), start, end, res);
-            pl.proc = p as i64;
-            out.lanes.push(pl);
         }
         out
     }
 }
 
-/// Runs inside one bucket: busy time by group, and the goroutine if only
+/// One bucket of a lane: busy time, by group, and the goroutine if only
 /// one ran. A bucket at a coarse resolution can hold thousands of runs of
 /// thousands of goroutines, so nothing here grows with the goroutines.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Cell {
-    index: i64,
     busy: i64,
-    by_group: Vec<(GroupId, i64)>,
     /// The goroutine that ran, -1 if several, -2 if none yet.
     goroutine: i64,
+    // The first group's time inline (most buckets see one group), others
+    // aside.
+    group: GroupId,
+    group_ns: i64,
+    more: Vec<(GroupId, i64)>,
 }
 
-/// Merges clipped, time-ordered runs below `res` (see [`Model::proc_lanes`]).
-fn merge_runs(runs: impl Iterator<Item = Run>, start: i64, end: i64, res: i64) -> ProcLane {
-    let mut out = ProcLane::default();
-    let mut emit = |s: i64, e: i64, group: GroupId, g: i64| {
-        if let Some(last) = out.end.len().checked_sub(1) {
-            if out.end[last] == s && out.group[last] == group {
-                out.end[last] = e;
-                if out.goroutine[last] != g {
-                    out.goroutine[last] = -1;
-                }
-                return;
-            }
-        }
-        out.start.push(s);
-        out.end.push(e);
-        out.group.push(group);
-        out.goroutine.push(g);
-    };
-    let bucket_start = |i: i64| start + i * res;
-    let mut cell = Cell {
-        index: -1,
-        goroutine: -2,
-        ..Cell::default()
-    };
-    let flush = |cell: &mut Cell, emit: &mut dyn FnMut(i64, i64, GroupId, i64)| {
-        if cell.index >= 0 && !cell.by_group.is_empty() {
-            let (s, e) = (
-                bucket_start(cell.index),
-                bucket_start(cell.index + 1).min(end),
-            );
-            if cell.busy * 2 >= e - s {
-                // The group that ran most of the bucket.
-                let grp = cell.by_group.iter().max_by_key(|x| x.1).map_or(0, |x| x.0);
-                emit(s, e, grp, cell.goroutine);
-            }
-        }
-        cell.by_group.clear();
-        cell.busy = 0;
-        cell.goroutine = -2;
-    };
-    let add = |cell: &mut Cell,
-               emit: &mut dyn FnMut(i64, i64, GroupId, i64),
-               index: i64,
-               r: &Run,
-               ns: i64| {
-        if cell.index != index {
-            flush(cell, emit);
-            cell.index = index;
-        }
-        cell.busy += ns;
-        cell.goroutine = match cell.goroutine {
-            -2 => r.goroutine,
-            g if g == r.goroutine => g,
+impl Cell {
+    fn add(&mut self, g: i64, group: GroupId, ns: i64) {
+        self.goroutine = match self.goroutine {
+            -2 => g,
+            x if x == g => x,
             _ => -1,
         };
-        // Few groups run in one bucket; the latest added is the likeliest.
-        match cell.by_group.iter_mut().rev().find(|x| x.0 == r.group) {
-            Some(x) => x.1 += ns,
-            None => cell.by_group.push((r.group, ns)),
+        if self.busy == 0 || self.group == group {
+            self.group = group;
+            self.group_ns += ns;
+        } else {
+            match self.more.iter_mut().find(|x| x.0 == group) {
+                Some(x) => x.1 += ns,
+                None => self.more.push((group, ns)),
+            }
         }
-    };
-    for r in runs {
-        if r.end <= r.start {
-            continue;
-        }
-        let bs = (r.start - start) / res;
-        let be = (r.end - 1 - start) / res;
-        if bs == be {
-            add(&mut cell, &mut emit, bs, &r, r.end - r.start);
-            continue;
-        }
-        add(&mut cell, &mut emit, bs, &r, bucket_start(bs + 1) - r.start);
-        if be > bs + 1 {
-            flush(&mut cell, &mut emit);
-            cell.index = -1;
-            emit(bucket_start(bs + 1), bucket_start(be), r.group, r.goroutine);
-        }
-        add(&mut cell, &mut emit, be, &r, r.end - bucket_start(be));
+        self.busy += ns;
     }
-    flush(&mut cell, &mut emit);
-    out
+
+    // The group that ran most of the bucket (the lowest id of a tie).
+    fn majority(&self) -> GroupId {
+        let mut best = (self.group, self.group_ns);
+        for &(g, ns) in &self.more {
+            if ns > best.1 || (ns == best.1 && g < best.0) {
+                best = (g, ns);
+            }
+        }
+        best.0
+    }
+}
+
+/// A lane being answered (see [`Model::proc_lanes`]): the runs of one P
+/// over `[start, end)`, added in any order, in buckets of `res`. A bucket
+/// at least half busy becomes a run of the group that ran most of it (a
+/// run covering whole buckets keeps its goroutine), and neighbours of one
+/// group are joined. Runs on one P do not overlap in a valid trace; if
+/// they do, a bucket's busy time counts both.
+struct LaneCells {
+    start: i64,
+    end: i64,
+    res: i64,
+    cells: Vec<Cell>,
+}
+
+impl LaneCells {
+    fn new(start: i64, end: i64, res: i64) -> LaneCells {
+        let n = ((end - start + res - 1) / res).max(1) as usize;
+        LaneCells {
+            start,
+            end,
+            res,
+            cells: vec![
+                Cell {
+                    goroutine: -2,
+                    ..Cell::default()
+                };
+                n
+            ],
+        }
+    }
+
+    fn bucket_start(&self, i: i64) -> i64 {
+        self.start + i * self.res
+    }
+
+    /// Adds a run clipped to the range.
+    fn add(&mut self, r: &Run) {
+        if r.end <= r.start {
+            return;
+        }
+        let bs = (r.start - self.start) / self.res;
+        let be = (r.end - 1 - self.start) / self.res;
+        if bs == be {
+            self.cells[bs as usize].add(r.goroutine, r.group, r.end - r.start);
+            return;
+        }
+        let first = self.bucket_start(bs + 1) - r.start;
+        self.cells[bs as usize].add(r.goroutine, r.group, first);
+        for i in bs + 1..be {
+            self.cells[i as usize].add(r.goroutine, r.group, self.res);
+        }
+        let last = r.end - self.bucket_start(be);
+        self.cells[be as usize].add(r.goroutine, r.group, last);
+    }
+
+    fn finish(self) -> ProcLane {
+        let mut out = ProcLane::default();
+        for (i, c) in self.cells.iter().enumerate() {
+            if c.busy == 0 {
+                continue;
+            }
+            let s = self.bucket_start(i as i64);
+            let e = self.bucket_start(i as i64 + 1).min(self.end);
+            if c.busy * 2 < e - s {
+                continue;
+            }
+            let (group, g) = (c.majority(), c.goroutine);
+            if let Some(last) = out.end.len().checked_sub(1) {
+                if out.end[last] == s && out.group[last] == group {
+                    out.end[last] = e;
+                    if out.goroutine[last] != g {
+                        out.goroutine[last] = -1;
+                    }
+                    continue;
+                }
+            }
+            out.start.push(s);
+            out.end.push(e);
+            out.group.push(group);
+            out.goroutine.push(g);
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -227,6 +257,81 @@ mod tests {
             end,
             goroutine,
             group,
+        }
+    }
+
+    fn merge_runs(runs: impl Iterator<Item = Run>, start: i64, end: i64, res: i64) -> ProcLane {
+        let mut l = LaneCells::new(start, end, res);
+        for r in runs {
+            l.add(&r);
+        }
+        l.finish()
+    }
+
+    #[test]
+    fn cells_agree_with_each_bucket_computed_alone() {
+        // Non-overlapping runs in shuffled order, short and long, against
+        // each bucket's share computed from every run directly.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for res in [1, 7, 100, 1000] {
+            let (start, end) = (50, 20_050);
+            let mut runs = Vec::new();
+            let mut t = start + (next() % 30) as i64;
+            while t < end {
+                let len = 1 + (next() % if next() % 8 == 0 { 3000 } else { 60 }) as i64;
+                let e = (t + len).min(end);
+                runs.push(run(t, e, (next() % 4) as i64, (next() % 3) as GroupId));
+                t = e + (next() % 40) as i64;
+            }
+            let mut shuffled = runs.clone();
+            for i in (1..shuffled.len()).rev() {
+                shuffled.swap(i, (next() % (i as u64 + 1)) as usize);
+            }
+            let got = merge_runs(shuffled.into_iter(), start, end, res);
+            let mut want = ProcLane::default();
+            let mut b = start;
+            while b < end {
+                let e = (b + res).min(end);
+                let mut by_group = std::collections::BTreeMap::<GroupId, i64>::new();
+                let mut gs = std::collections::BTreeSet::new();
+                for r in &runs {
+                    let ns = r.end.min(e) - r.start.max(b);
+                    if ns > 0 {
+                        *by_group.entry(r.group).or_default() += ns;
+                        gs.insert(r.goroutine);
+                    }
+                }
+                let busy: i64 = by_group.values().sum();
+                if busy > 0 && busy * 2 >= e - b {
+                    let top = *by_group.values().max().unwrap();
+                    let grp = *by_group.iter().find(|x| *x.1 == top).unwrap().0;
+                    let g = if gs.len() == 1 {
+                        *gs.iter().next().unwrap()
+                    } else {
+                        -1
+                    };
+                    let n = want.end.len();
+                    if n > 0 && want.end[n - 1] == b && want.group[n - 1] == grp {
+                        want.end[n - 1] = e;
+                        if want.goroutine[n - 1] != g {
+                            want.goroutine[n - 1] = -1;
+                        }
+                    } else {
+                        want.start.push(b);
+                        want.end.push(e);
+                        want.group.push(grp);
+                        want.goroutine.push(g);
+                    }
+                }
+                b = e;
+            }
+            assert_eq!(got, want, "res {res}");
         }
     }
 
