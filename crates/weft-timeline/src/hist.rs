@@ -57,6 +57,19 @@ impl Histogram {
         self.sum += ns as u128;
         self.max = self.max.max(ns);
     }
+    /// Adds every duration `other` holds.
+    pub fn add(&mut self, other: &Histogram) {
+        let Some(theirs) = &other.counts else {
+            return;
+        };
+        let counts = self.counts.get_or_insert_with(|| Box::new([0; BUCKETS]));
+        for (a, b) in counts.iter_mut().zip(theirs.iter()) {
+            *a += b;
+        }
+        self.total += other.total;
+        self.sum += other.sum;
+        self.max = self.max.max(other.max);
+    }
     /// Number of durations recorded.
     pub fn count(&self) -> u64 {
         self.total
@@ -134,5 +147,14 @@ mod tests {
         assert!(p.p50_ns >= 500_000 && p.p50_ns <= 565_000, "{p:?}");
         assert!(p.p99_ns >= 990_000 && p.p99_ns <= 1_000_000, "{p:?}");
         assert_eq!(p.max_ns, 1_000_000);
+
+        // Two halves added up answer as the whole.
+        let (mut a, mut b) = (Histogram::default(), Histogram::default());
+        for v in 1..=1000u64 {
+            if v % 3 == 0 { &mut a } else { &mut b }.record(v * 1000);
+        }
+        a.add(&b);
+        assert_eq!(a.percentiles(), p);
+        assert_eq!(a.count(), 1000);
     }
 }

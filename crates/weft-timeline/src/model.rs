@@ -383,7 +383,6 @@ pub struct Model {
     pub(crate) stw_max_ns: u64,
     pub(crate) sched_latency: Histogram,
     pub(crate) syscalls: Histogram,
-    pub(crate) block_to_wake: Histogram,
     pub(crate) series_times: Vec<i64>,
     pub(crate) series_bucket_ns: i64,
     next_sample: i64,
@@ -479,7 +478,6 @@ impl Model {
             stw_max_ns: 0,
             sched_latency: Histogram::default(),
             syscalls: Histogram::default(),
-            block_to_wake: Histogram::default(),
             series_times: Vec::new(),
             next_sample: i64::MIN,
             span_count: 0,
@@ -1179,8 +1177,9 @@ impl Model {
                 gr.runtime_woken_reasons.push(reason);
             }
         }
+        // Recorded once, in the flow: block-to-wake over all wakes is the
+        // flows' histograms summed (`Model::sched`).
         let blocked = blocked.max(0) as u64;
-        self.block_to_wake.record(blocked);
         let i = cached_index(
             &mut self.flows,
             &mut self.flow_recs,

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::hist::Percentiles;
+use crate::hist::{Histogram, Percentiles};
 use crate::intern::{FrameInfo, StackId, StrId};
 use crate::model::{first_user_frame, GState, Goroutine, GroupId, Model, WakerKind, NO_GROUP};
 
@@ -762,7 +762,15 @@ impl Model {
             procs,
             sched_latency: self.sched_latency.percentiles(),
             syscalls: self.syscalls.percentiles(),
-            block_to_wake: self.block_to_wake.percentiles(),
+            block_to_wake: {
+                // Every wake is in exactly one flow, and flows are never
+                // dropped.
+                let mut all = Histogram::default();
+                for f in &self.flow_recs {
+                    all.add(&f.latency);
+                }
+                all.percentiles()
+            },
             gc_count: self.gc_count,
             gc_total_ns: self.gc_total_ns,
             gc_fraction: self.gc_total_ns as f64 / observed as f64,
