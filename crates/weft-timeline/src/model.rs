@@ -738,7 +738,7 @@ impl Model {
                     if g.state != to_s {
                         // Changed between two captures: the reason is unknown.
                         let stack = st_stack;
-                        self.transition(id, to_s, now, 0, stack, proc_slot(e.proc()));
+                        self.transition(id, to_s, now, 0, stack, e.proc());
                     }
                     return;
                 }
@@ -843,7 +843,7 @@ impl Model {
             }
             _ => {}
         }
-        self.transition_at(slot, to_s, now, reason, stack, proc_slot(e.proc()));
+        self.transition_at(slot, to_s, now, reason, stack, e.proc());
     }
 
     // The state GoStatus gives has no reason; keep it empty.
@@ -969,7 +969,7 @@ impl Model {
         now: i64,
         reason: StrId,
         stack: StackId,
-        proc: i32,
+        proc: i64,
     ) {
         let slot = self
             .gs
@@ -987,7 +987,7 @@ impl Model {
         now: i64,
         reason: StrId,
         stack: StackId,
-        proc: i32,
+        proc: i64,
     ) {
         self.version += 1;
         let version = self.version;
@@ -1029,7 +1029,7 @@ impl Model {
             GState::Runnable => g.runnable_since = now,
             GState::Running => {
                 g.last_ran_ns = Some(now);
-                g.proc = proc;
+                g.proc = proc_slot(proc);
             }
             GState::Dead => g.ended_ns = Some(now),
             _ => {}
