@@ -707,10 +707,18 @@ fn decode_loop(
     backlog: &AtomicUsize,
 ) {
     let mut cur: Option<StreamDecoder> = None;
+    // The last stream's input buffer, for the next one (already backed
+    // memory, see `Decoder::take_input_buffer`).
+    let mut spare = Vec::new();
     for msg in rx {
         match msg {
             Msg::Start(id) => {
-                cur = Some(StreamDecoder::new(id, max_gen));
+                if let Some(mut d) = cur.take() {
+                    spare = d.dec.take_input_buffer();
+                }
+                let mut d = StreamDecoder::new(id, max_gen);
+                d.dec.reuse_input_buffer(std::mem::take(&mut spare));
+                cur = Some(d);
                 sink.stream_started(id);
             }
             Msg::Data(id, bytes) => {
@@ -728,6 +736,7 @@ fn decode_loop(
                         events: d.events,
                         error: err,
                     });
+                    spare = d.dec.take_input_buffer();
                 }
             }
         }

@@ -18,8 +18,9 @@
 //!
 //! Where the bytes live: a busy program writes 10–20 MB of trace a second,
 //! so 30 seconds of it would be most of weft's memory. By default each
-//! completed generation is written to its own file in a spool directory on
-//! disk and only the generation being received stays in memory. The files
+//! generation is written, as its batches arrive, to its own file in a spool
+//! directory on disk; only the last 256 KB not yet written stay in memory,
+//! and the files of generations that left the ring are reused. The files
 //! are unlinked as soon as they are created (the ring keeps the open file
 //! handle), so the kernel reclaims them on any exit, Ctrl-C and crashes
 //! included, and nothing is left behind.
@@ -117,39 +118,126 @@ impl Gen {
     }
 }
 
-/// Writes completed generations to unlinked files in one directory.
+/// Writes generations to unlinked files in one directory, batch by batch
+/// as they arrive.
+///
+/// Why not collect a generation in memory and write it when it completes:
+/// at 20+ MB/s a generation is tens of MB, and a buffer grown to that and
+/// freed every second is fresh memory every second, which the kernel zeroes
+/// (a tenth of weft's CPU in a live profile), plus a copy per doubling.
+/// Files of generations that left the ring are reused for the same reason:
+/// overwriting pages already in the page cache costs a copy, a new file
+/// costs new pages as well.
 #[derive(Debug)]
 struct Spool {
     dir: PathBuf,
     seq: u64,
     /// Why the last spool write failed (the generation was dropped).
     problem: Option<String>,
+    /// The staging buffer for the open generation (reused, never freed).
+    stage: Vec<u8>,
+    /// Files of dropped generations, to be overwritten by new ones.
+    free: Vec<File>,
+    /// Bytes staged before a write ([`STAGE_BYTES`]; tests make it small).
+    stage_bytes: usize,
 }
 
+/// Bytes staged before a write to the open generation's file.
+const STAGE_BYTES: usize = 256 << 10;
+/// Spool files kept for reuse (more would only hold disk space).
+const FREE_FILES: usize = 2;
+
 impl Spool {
-    fn store(&mut self, bytes: &[u8]) -> Result<File, String> {
-        let fail = |what: &str, e: std::io::Error, p: &Path| {
-            format!(
-                "cannot {what} {} for the raw-trace ring: {e}; set WEFT_SPOOL_DIR to a writable directory on disk",
-                p.display()
-            )
-        };
-        std::fs::create_dir_all(&self.dir).map_err(|e| fail("create", e, &self.dir))?;
+    fn new(dir: PathBuf) -> Spool {
+        Spool {
+            dir,
+            seq: 0,
+            problem: None,
+            stage: Vec::new(),
+            free: Vec::new(),
+            stage_bytes: STAGE_BYTES,
+        }
+    }
+
+    fn fail(&self, what: &str, e: std::io::Error) -> String {
+        format!(
+            "cannot {what} a file in {} for the raw-trace ring: {e}; set WEFT_SPOOL_DIR to a writable directory on disk",
+            self.dir.display()
+        )
+    }
+
+    // A file for a new generation: a reused one, or a new unlinked one.
+    fn file(&mut self) -> Result<File, String> {
+        if let Some(f) = self.free.pop() {
+            return Ok(f);
+        }
+        std::fs::create_dir_all(&self.dir).map_err(|e| self.fail("create", e))?;
         self.seq += 1;
         let path = self
             .dir
             .join(format!(".weft-ring-{}-{}", std::process::id(), self.seq));
-        let mut f = std::fs::OpenOptions::new()
+        let f = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
             .create_new(true)
             .open(&path)
-            .map_err(|e| fail("create", e, &path))?;
+            .map_err(|e| self.fail("create", e))?;
         // Unlinked right away: the open handle keeps the data, and the
         // kernel frees it whenever weft exits, however it exits.
         let _ = std::fs::remove_file(&path);
-        f.write_all(bytes).map_err(|e| fail("write", e, &path))?;
         Ok(f)
+    }
+
+    fn recycle(&mut self, data: GenData) {
+        if let GenData::Spooled(f) = data {
+            if self.free.len() < FREE_FILES {
+                self.free.push(f);
+            }
+        }
+    }
+}
+
+/// The generation being received.
+#[derive(Debug)]
+struct OpenGen {
+    num: u64,
+    /// Its bytes so far.
+    len: usize,
+    /// In memory: all of them. Spooled: those not yet written to `file`
+    /// (the spool's staging buffer, lent to this generation).
+    buf: Vec<u8>,
+    file: Option<File>,
+}
+
+impl OpenGen {
+    fn memory_len(&self) -> usize {
+        self.buf.len()
+    }
+
+    // Appends one batch; spooled, writes the staged bytes once there are
+    // enough of them.
+    fn append(&mut self, batch: &[u8], spool: &mut Option<Spool>) -> Result<(), String> {
+        self.buf.extend_from_slice(batch);
+        self.len += batch.len();
+        if self.file.is_some()
+            && spool
+                .as_ref()
+                .is_some_and(|sp| self.buf.len() >= sp.stage_bytes)
+        {
+            self.flush(spool)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, spool: &mut Option<Spool>) -> Result<(), String> {
+        let (Some(f), Some(sp)) = (&self.file, spool.as_ref()) else {
+            return Ok(());
+        };
+        let at = (self.len - self.buf.len()) as u64;
+        f.write_all_at(&self.buf, at)
+            .map_err(|e| sp.fail("write", e))?;
+        self.buf.clear();
+        Ok(())
     }
 }
 
@@ -161,8 +249,8 @@ struct Stream {
     /// Bytes not yet framed (a partial batch).
     pending: Vec<u8>,
     gens: VecDeque<Gen>,
-    /// The generation being received: (number, bytes so far).
-    open: Option<(u64, Vec<u8>)>,
+    /// The generation being received.
+    open: Option<OpenGen>,
     /// The open generation outgrew the byte cap: skip it until the next one.
     skipping: Option<u64>,
     /// Framing failed; nothing more is kept from this stream.
@@ -235,11 +323,7 @@ pub struct TraceRing {
 impl TraceRing {
     /// An empty ring.
     pub fn new(opts: RingOptions) -> TraceRing {
-        let spool = opts.spool_dir.clone().map(|dir| Spool {
-            dir,
-            seq: 0,
-            problem: None,
-        });
+        let spool = opts.spool_dir.clone().map(Spool::new);
         TraceRing {
             opts,
             streams: VecDeque::new(),
@@ -377,7 +461,7 @@ impl TraceRing {
             }
         }
         s.ended = true;
-        s.open = None;
+        s.drop_open(&mut spool);
         s.pending = Vec::new();
         self.account(id, before, before_mem);
         self.spool = spool;
@@ -395,7 +479,10 @@ impl TraceRing {
                     self.bytes -= g.len;
                     self.memory_bytes -= g.memory_len();
                     self.dropped_gens += 1;
-                    s.gens.pop_front();
+                    let g = s.gens.pop_front().unwrap();
+                    if let Some(sp) = self.spool.as_mut() {
+                        sp.recycle(g.data);
+                    }
                 } else {
                     break;
                 }
@@ -409,6 +496,9 @@ impl TraceRing {
             self.bytes -= g.len;
             self.memory_bytes -= g.memory_len();
             self.dropped_gens += 1;
+            if let Some(sp) = self.spool.as_mut() {
+                sp.recycle(g.data);
+            }
         }
         // Keep the newest stream even when empty: it may be receiving.
         while self.streams.len() > 1 {
@@ -463,14 +553,14 @@ impl Stream {
     fn held(&self) -> usize {
         self.pending.len()
             + self.gens.iter().map(|g| g.len).sum::<usize>()
-            + self.open.as_ref().map(|o| o.1.len()).unwrap_or(0)
+            + self.open.as_ref().map(|o| o.len).unwrap_or(0)
             + self.header.len()
     }
 
     fn held_in_memory(&self) -> usize {
         self.pending.len()
             + self.gens.iter().map(|g| g.memory_len()).sum::<usize>()
-            + self.open.as_ref().map(|o| o.1.len()).unwrap_or(0)
+            + self.open.as_ref().map(|o| o.memory_len()).unwrap_or(0)
             + self.header.len()
     }
 
@@ -481,22 +571,22 @@ impl Stream {
         spool: &mut Option<Spool>,
         done: &mut Vec<u64>,
     ) {
-        let Some((num, bytes)) = self.open.take() else {
+        let Some(mut open) = self.open.take() else {
             return;
         };
-        let len = bytes.len();
-        let data = match spool {
-            None => GenData::Memory(bytes),
-            Some(sp) => match sp.store(&bytes) {
-                Ok(f) => GenData::Spooled(f),
-                Err(why) => {
-                    // Dropped rather than kept in memory: the memory bound
-                    // matters more than this generation. Later generations
-                    // retry (the disk may have room again).
-                    sp.problem = Some(why);
-                    return;
+        if let Err(why) = open.flush(spool) {
+            self.spool_failed(open, why, spool);
+            return;
+        }
+        let (num, len) = (open.num, open.len);
+        let data = match open.file.take() {
+            None => GenData::Memory(open.buf),
+            Some(f) => {
+                if let Some(sp) = spool.as_mut() {
+                    sp.stage = open.buf;
                 }
-            },
+                GenData::Spooled(f)
+            }
         };
         done.push(num);
         self.gens.push_back(Gen {
@@ -508,10 +598,58 @@ impl Stream {
         });
     }
 
-    fn fail(&mut self, why: String) {
+    fn fail(&mut self, why: String, spool: &mut Option<Spool>) {
         self.broken = Some(format!("{why} (at byte offset {})", self.offset));
-        self.open = None;
+        self.drop_open(spool);
         self.pending = Vec::new();
+    }
+
+    // Drops the generation being received; its staging buffer and file go
+    // back to the spool.
+    fn drop_open(&mut self, spool: &mut Option<Spool>) {
+        let Some(mut open) = self.open.take() else {
+            return;
+        };
+        if let Some(sp) = spool.as_mut() {
+            if let Some(f) = open.file.take() {
+                sp.stage = std::mem::take(&mut open.buf);
+                sp.stage.clear();
+                sp.recycle(GenData::Spooled(f));
+            }
+        }
+    }
+
+    // Writing the open generation to disk failed: it is dropped rather
+    // than kept in memory (the memory bound matters more than this
+    // generation), and so is the rest of it. Later generations retry (the
+    // disk may have room again).
+    fn spool_failed(&mut self, open: OpenGen, why: String, spool: &mut Option<Spool>) {
+        self.skipping = Some(open.num);
+        self.open = Some(open);
+        self.drop_open(spool);
+        if let Some(sp) = spool.as_mut() {
+            sp.problem = Some(why);
+        }
+    }
+
+    // Starts the generation `num`: spooled, in a file from the start.
+    fn open_gen(&mut self, num: u64, spool: &mut Option<Spool>) -> Result<(), String> {
+        let (buf, file) = match spool.as_mut() {
+            None => (Vec::new(), None),
+            Some(sp) => {
+                let f = sp.file()?;
+                let mut buf = std::mem::take(&mut sp.stage);
+                buf.clear();
+                (buf, Some(f))
+            }
+        };
+        self.open = Some(OpenGen {
+            num,
+            len: 0,
+            buf,
+            file,
+        });
+        Ok(())
     }
 
     // Moves every whole batch from `pending` into the open generation.
@@ -530,12 +668,15 @@ impl Stream {
                 Framed::Pending => break,
                 Framed::Bad(why) => {
                     self.offset += at as u64;
-                    self.fail(why);
+                    self.fail(why, spool);
                     return;
                 }
                 Framed::EndOfGeneration => {
-                    if let Some((_, bytes)) = self.open.as_mut() {
-                        bytes.push(ev::END_OF_GENERATION);
+                    if let Some(open) = self.open.as_mut() {
+                        if let Err(why) = open.append(&[ev::END_OF_GENERATION], spool) {
+                            let open = self.open.take().unwrap();
+                            self.spool_failed(open, why, spool);
+                        }
                     }
                     self.skipping = None;
                     self.close_open(now, wall, spool, done);
@@ -543,27 +684,38 @@ impl Stream {
                     at += 1;
                 }
                 Framed::Batch { gen, len } => {
-                    match &self.open {
-                        Some((g, _)) if gen < *g => {
+                    match self.open.as_ref().map(|o| o.num) {
+                        Some(g) if gen < g => {
                             self.offset += at as u64;
-                            self.fail(format!("batch of generation {gen} after generation {g}"));
+                            self.fail(
+                                format!("batch of generation {gen} after generation {g}"),
+                                spool,
+                            );
                             return;
                         }
-                        Some((g, _)) if gen > *g => self.close_open(now, wall, spool, done),
+                        Some(g) if gen > g => self.close_open(now, wall, spool, done),
                         _ => {}
                     }
                     if self.skipping.is_some_and(|g| g != gen) {
                         self.skipping = None;
                     }
-                    if self.skipping.is_none() {
-                        let open = self.open.get_or_insert_with(|| (gen, Vec::new()));
-                        if open.1.len() + len > cap {
+                    if self.skipping.is_none() && self.open.is_none() {
+                        if let Err(why) = self.open_gen(gen, spool) {
+                            self.skipping = Some(gen);
+                            if let Some(sp) = spool.as_mut() {
+                                sp.problem = Some(why);
+                            }
+                        }
+                    }
+                    if let Some(open) = self.open.as_mut() {
+                        if open.len + len > cap {
                             // One generation larger than the whole ring:
                             // keep nothing of it rather than a broken part.
-                            self.open = None;
+                            self.drop_open(spool);
                             self.skipping = Some(gen);
-                        } else {
-                            open.1.extend_from_slice(&self.pending[at..at + len]);
+                        } else if let Err(why) = open.append(&self.pending[at..at + len], spool) {
+                            let open = self.open.take().unwrap();
+                            self.spool_failed(open, why, spool);
                         }
                     }
                     self.last_eog = false;
@@ -576,7 +728,7 @@ impl Stream {
         if eof && !self.pending.is_empty() {
             // A partial batch at the end: the generation it belongs to is
             // incomplete and must not be saved.
-            self.open = None;
+            self.drop_open(spool);
         }
     }
 }
@@ -646,15 +798,19 @@ mod tests {
     fn trace(gens: u64) -> Vec<u8> {
         let mut t = String::from("Trace Go1.22\n");
         for g in 1..=gens {
-            t += &format!(
-                "EventBatch gen={g} m=0 time={} size=9\nProcStatus dt=1 p=0 pstatus=1\nGoStatus dt=1 g=1 m=0 gstatus=2\n\
-                 EventBatch gen={g} m=18446744073709551615 time=0 size=5\nFrequency freq=15625000\n\
-                 EventBatch gen={g} m=18446744073709551615 time=0 size=1\nStacks\n\
-                 EventBatch gen={g} m=18446744073709551615 time=0 size=1\nStrings\n",
-                100 * g
-            );
+            t += &gen_text(g, 100 * g);
         }
         text_to_binary(&t).unwrap()
+    }
+
+    // Generation `g` in the text form, its first batch stamped `time`.
+    fn gen_text(g: u64, time: u64) -> String {
+        format!(
+            "EventBatch gen={g} m=0 time={time} size=9\nProcStatus dt=1 p=0 pstatus=1\nGoStatus dt=1 g=1 m=0 gstatus=2\n\
+             EventBatch gen={g} m=18446744073709551615 time=0 size=5\nFrequency freq=15625000\n\
+             EventBatch gen={g} m=18446744073709551615 time=0 size=1\nStacks\n\
+             EventBatch gen={g} m=18446744073709551615 time=0 size=1\nStrings\n"
+        )
     }
 
     fn parses(bytes: &[u8]) -> u64 {
@@ -703,6 +859,51 @@ mod tests {
         ring.write_to(&mut out).unwrap();
         assert_eq!(out, t, "the spooled ring gives back the stream");
         parses(&out);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn reused_spool_files_give_back_exactly_each_generation() {
+        let dir = scratch("reuse");
+        // Generations of different lengths (the varint of the first
+        // batch's time), so a file reused for a shorter generation still
+        // holds the tail of a longer one past the new length.
+        let gens: Vec<Vec<u8>> = (1..=12u64)
+            .map(|g| {
+                let time = if g % 3 == 0 { (1 << 50) + g } else { g };
+                let t = text_to_binary(&format!("Trace Go1.22\n{}", gen_text(g, time))).unwrap();
+                t[HEADER_LEN..].to_vec()
+            })
+            .collect();
+        let longest = gens.iter().map(Vec::len).max().unwrap();
+        let header = trace(1)[..HEADER_LEN].to_vec();
+        let mut ring = TraceRing::new(RingOptions {
+            max_bytes: HEADER_LEN + 3 * longest,
+            ..spool_in(&dir)
+        });
+        // Several writes per generation, at staggered offsets.
+        ring.spool.as_mut().unwrap().stage_bytes = 7;
+        let now = Instant::now();
+        ring.push(1, &header, now);
+        for g in &gens {
+            ring.push(1, g, now);
+        }
+        ring.end(1, true, now);
+        let mut out = vec![];
+        let s = ring.write_to(&mut out).unwrap();
+        assert!(s.generations >= 2 && s.generations < 12, "{s:?}");
+        let mut want = header.clone();
+        for g in &gens[12 - s.generations..] {
+            want.extend_from_slice(g);
+        }
+        assert_eq!(out, want, "the kept generations, byte for byte");
+        let sp = ring.spool.as_ref().unwrap();
+        assert!(
+            sp.seq < 12,
+            "files of dropped generations are reused: {} files for 12 generations",
+            sp.seq
+        );
+        assert!(std::fs::read_dir(&dir).unwrap().next().is_none());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
