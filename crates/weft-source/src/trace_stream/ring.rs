@@ -571,13 +571,15 @@ impl Stream {
         spool: &mut Option<Spool>,
         done: &mut Vec<u64>,
     ) {
-        let Some(mut open) = self.open.take() else {
-            return;
+        let flushed = match self.open.as_mut() {
+            None => return,
+            Some(open) => open.flush(spool),
         };
-        if let Err(why) = open.flush(spool) {
-            self.spool_failed(open, why, spool);
+        if let Err(why) = flushed {
+            self.spool_failed(why, spool);
             return;
         }
+        let mut open = self.open.take().unwrap();
         let (num, len) = (open.num, open.len);
         let data = match open.file.take() {
             None => GenData::Memory(open.buf),
@@ -611,9 +613,8 @@ impl Stream {
             return;
         };
         if let Some(sp) = spool.as_mut() {
+            sp.stage = std::mem::take(&mut open.buf);
             if let Some(f) = open.file.take() {
-                sp.stage = std::mem::take(&mut open.buf);
-                sp.stage.clear();
                 sp.recycle(GenData::Spooled(f));
             }
         }
@@ -623,9 +624,12 @@ impl Stream {
     // than kept in memory (the memory bound matters more than this
     // generation), and so is the rest of it. Later generations retry (the
     // disk may have room again).
-    fn spool_failed(&mut self, open: OpenGen, why: String, spool: &mut Option<Spool>) {
-        self.skipping = Some(open.num);
-        self.open = Some(open);
+    fn spool_failed(&mut self, why: String, spool: &mut Option<Spool>) {
+        self.skipping = self.open.as_ref().map(|o| o.num);
+        if let Some(open) = self.open.as_mut() {
+            // Not reused: it may fail again.
+            open.file = None;
+        }
         self.drop_open(spool);
         if let Some(sp) = spool.as_mut() {
             sp.problem = Some(why);
@@ -674,8 +678,7 @@ impl Stream {
                 Framed::EndOfGeneration => {
                     if let Some(open) = self.open.as_mut() {
                         if let Err(why) = open.append(&[ev::END_OF_GENERATION], spool) {
-                            let open = self.open.take().unwrap();
-                            self.spool_failed(open, why, spool);
+                            self.spool_failed(why, spool);
                         }
                     }
                     self.skipping = None;
@@ -714,8 +717,7 @@ impl Stream {
                             self.drop_open(spool);
                             self.skipping = Some(gen);
                         } else if let Err(why) = open.append(&self.pending[at..at + len], spool) {
-                            let open = self.open.take().unwrap();
-                            self.spool_failed(open, why, spool);
+                            self.spool_failed(why, spool);
                         }
                     }
                     self.last_eog = false;
@@ -904,6 +906,44 @@ mod tests {
             sp.seq
         );
         assert!(std::fs::read_dir(&dir).unwrap().next().is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_failed_spool_write_drops_that_generation_only() {
+        let dir = scratch("write-fails");
+        std::fs::create_dir_all(&dir).unwrap();
+        let ro = dir.join("read-only");
+        std::fs::write(&ro, b"").unwrap();
+        let mut ring = TraceRing::new(spool_in(&dir));
+        // The first generation gets a file that refuses writes, midway
+        // (staged bytes are written every 7 bytes).
+        let sp = ring.spool.as_mut().unwrap();
+        sp.stage_bytes = 7;
+        sp.free.push(File::open(&ro).unwrap());
+        let t = trace(4);
+        let now = Instant::now();
+        ring.push(1, &t, now);
+        ring.end(1, true, now);
+        let why = ring.spool_problem().expect("the failed write is reported");
+        assert!(
+            why.contains("cannot write") && why.contains("WEFT_SPOOL_DIR"),
+            "{why}"
+        );
+        let mut out = vec![];
+        let s = ring.write_to(&mut out).unwrap();
+        assert_eq!((s.generations, s.first_gen, s.last_gen), (3, 2, 4));
+        let gen_len = (t.len() - HEADER_LEN) / 4;
+        assert_eq!(
+            out[HEADER_LEN..],
+            t[HEADER_LEN + gen_len..],
+            "generations 2-4 whole"
+        );
+        assert_eq!(
+            ring.memory_bytes(),
+            HEADER_LEN,
+            "nothing of generation 1 kept in memory"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
